@@ -1,0 +1,1 @@
+"""Canonical data model, loaders for raw logs, and the on-disk workspace."""
