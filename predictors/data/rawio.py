@@ -9,7 +9,6 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
-import io
 import lzma
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,17 +89,27 @@ def arrow_stream(path: Path) -> pa.NativeFile:
 
 def iter_text_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield (line number, text) of a UTF-8 text file; non-UTF-8 bytes raise `InputError`."""
+    number = 0
     with open_binary(path) as raw:
-        for number, line in enumerate(raw, start=1):
+        lines = iter(raw)
+        while True:
             try:
-                yield number, line.decode("utf-8")
+                line = next(lines)
+            except StopIteration:
+                return
+            except (OSError, EOFError, lzma.LZMAError) as exc:
+                raise InputError(
+                    f"{path}: corrupt or truncated compressed stream after line {number} ({exc})"
+                ) from exc
+            number += 1
+            try:
+                text = line.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(
                     f"{path}: line {number}: not UTF-8 text ({exc.reason} at byte {exc.start}); "
                     "re-encode the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"
                 ) from exc
-            except (OSError, EOFError, gzip.BadGzipFile) as exc:  # pragma: no cover
-                raise InputError(f"{path}: corrupt compressed stream: {exc}") from exc
+            yield number, text
 
 
 def find_non_utf8_line(path: Path) -> int | None:
@@ -134,23 +143,11 @@ def read_all_text(path: Path) -> str:
         raise InputError(f"{path}: line {line}: not UTF-8 text ({exc.reason})") from exc
 
 
-def is_gzip_ok(path: Path) -> None:
-    """Read a gzip file to the end so truncated archives fail before anything is written."""
-    try:
-        with gzip.open(path, "rb") as handle:
-            while handle.read(1 << 20):
-                pass
-    except (OSError, EOFError) as exc:
-        raise InputError(f"{path}: corrupt or truncated gzip stream: {exc}") from exc
-
-
 __all__ = [
     "arrow_stream",
     "check_file",
     "file_sha256",
     "find_non_utf8_line",
-    "io",
-    "is_gzip_ok",
     "iter_text_lines",
     "open_binary",
     "read_all_text",

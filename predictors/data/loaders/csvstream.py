@@ -47,6 +47,8 @@ def iter_csv_batches(
             row += batch.num_rows
     except pa.ArrowInvalid as exc:
         raise _explain(path, exc) from exc
+    except OSError as exc:
+        raise InputError(f"{path}: corrupt or truncated compressed stream ({exc})") from exc
     finally:
         stream.close()
 
@@ -55,8 +57,15 @@ def _peek_header(path: Path, column_names: Sequence[str] | None, delimiter: str)
     if column_names is not None:
         return list(column_names)
     stream = arrow_stream(path)
+    head = b""
     try:
-        head = stream.read(1 << 16)
+        while b"\n" not in head and len(head) < (1 << 20):
+            piece = stream.read(4096)
+            if not piece:
+                break
+            head += piece
+    except OSError as exc:
+        raise InputError(f"{path}: corrupt or truncated compressed stream ({exc})") from exc
     finally:
         stream.close()
     first = head.split(b"\n", 1)[0].rstrip(b"\r")

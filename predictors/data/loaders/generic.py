@@ -254,6 +254,9 @@ class GenericLoader(Loader):
             return parse_epoch_seconds(text, self.path, raw, first_row, unit)
         if not fmt and pa.types.is_integer(values.type):
             return parse_epoch_seconds(text, self.path, raw, first_row, _guess_unit(values))
+        if not fmt and _all_digits(text):
+            integers = pc.cast(text, pa.int64())
+            return parse_epoch_seconds(text, self.path, raw, first_row, _guess_unit(integers))
         return parse_timestamp_text(text, self.path, raw, first_row,
                                     None if fmt in ("", "iso") else fmt)
 
@@ -271,6 +274,14 @@ class GenericLoader(Loader):
             row["review_id"] = rid
             kept.append(row)
         return pa.Table.from_pylist(kept) if kept else None
+
+
+def _all_digits(text: Any) -> bool:
+    """True when every present value is a plain integer (Unix time written as text)."""
+    present = pc.drop_null(text)
+    if len(present) == 0:
+        return False
+    return bool(pc.all(pc.match_substring_regex(present, r"^\s*\d+\s*$")).as_py())
 
 
 def _guess_unit(values: Any) -> str:

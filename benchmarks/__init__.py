@@ -1,0 +1,1 @@
+"""Benchmark scripts; each writes a JSON report to benchmarks/results/."""

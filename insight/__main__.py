@@ -1,0 +1,5 @@
+"""`python -m insight` runs the command line."""
+
+from insight.cli import app
+
+app()
