@@ -197,7 +197,8 @@ class Workspace:
     def table_files(self, table: str) -> list[str]:
         """Relative paths of all Parquet files of a base or derived table."""
         if table in self.manifest["derived"]:
-            return list(self.manifest["derived"][table]["files"])
+            parts = self.manifest["derived"][table]["partitions"].values()
+            return [f for part in parts for f in part["files"]]
         files: list[str] = []
         for source in self.sources.values():
             files.extend(source["tables"].get(table, []))
@@ -209,7 +210,8 @@ class Workspace:
             for paths in source["tables"].values():
                 files.extend(paths)
         for derived in self.manifest["derived"].values():
-            files.extend(derived["files"])
+            for part in derived["partitions"].values():
+                files.extend(part["files"])
         return files
 
     # ----- commits -------------------------------------------------------------------------
@@ -248,20 +250,29 @@ class Workspace:
         manifest["sources"][source] = entry
         self._commit(manifest)
 
-    def publish_derived(self, table: str, batch: Batch, meta: dict[str, Any]) -> None:
-        """Replace a derived table (e.g. `user_scores`) with the files of `batch`."""
+    def publish_derived(
+        self, table: str, batch: Batch, meta: dict[str, Any], partition: str = "all"
+    ) -> None:
+        """Replace one partition (e.g. one source) of a derived table such as `user_scores`."""
+        if table in TABLES or table == "users":
+            raise WorkspaceError(f"'{table}' is a base table; derived tables need another name")
         names = batch.files.get(table, [])
         target = self.root / "derived" / table / batch.batch_id
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(batch.staging_dir, target)
         _fsync_dir(target.parent)
         manifest = json.loads(json.dumps(self.manifest))
-        manifest["derived"][table] = {
+        entry = manifest["derived"].setdefault(table, {"partitions": {}})
+        entry["partitions"][partition] = {
             "files": [str(Path("derived") / table / batch.batch_id / n) for n in names],
             "updated_at": _utcnow(),
             **meta,
         }
         self._commit(manifest)
+
+    def derived_meta(self, table: str, partition: str = "all") -> dict[str, Any] | None:
+        """The manifest record of one partition of a derived table, if it exists."""
+        return self.manifest["derived"].get(table, {}).get("partitions", {}).get(partition)
 
     def remove_source(self, source: str) -> None:
         """Drop a source from the manifest (its files are swept afterwards)."""
@@ -293,8 +304,11 @@ class Workspace:
             con.execute(_USERS_VIEW)
             for table in self.manifest["derived"]:
                 files = self._abs(self.table_files(table))
-                con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r})")
-            con.execute("CREATE TABLE insight_meta AS SELECT ? AS generation", [self.generation])
+                if files:
+                    con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
+                                f"read_parquet({files!r}, union_by_name=true)")
+            con.execute("CREATE TABLE insight_meta AS SELECT ? AS generation, ? AS root",
+                        [self.generation, str(self.root.resolve())])
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -311,12 +325,14 @@ class Workspace:
         try:
             con = duckdb.connect(str(path), read_only=True)
             try:
-                row = con.execute("SELECT generation FROM insight_meta").fetchone()
+                row = con.execute("SELECT generation, root FROM insight_meta").fetchone()
             finally:
                 con.close()
         except duckdb.Error:
             return None
-        return int(row[0]) if row else None
+        if not row or row[1] != str(self.root.resolve()):
+            return None  # moved workspace: the views hold absolute paths, rebuild them
+        return int(row[0])
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A read-only DuckDB connection to the workspace views."""
