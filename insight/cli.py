@@ -22,7 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 WorkspaceOpt = Annotated[
@@ -167,7 +167,7 @@ def stats(
                    "time range", "mean/median ev/user"):
         table.add_column(column)
     for name, s in figures.items():
-        by_type = " ".join(f"{k}={v:,}" for k, v in s["events_by_type"].items())
+        by_type = "\n".join(f"{k} {v:,}" for k, v in s["events_by_type"].items())
         span = "untimed" if s["untimed"] else (
             f"{s['time_range']['first'][:10]} … {s['time_range']['last'][:10]}"
             if s["time_range"] else "-")

@@ -1,0 +1,108 @@
+"""Versioned model checkpoints inside the workspace, each with a metadata JSON.
+
+Layout: `<workspace>/models/<source>/<kind>/<version>/` holding the weights and `meta.json`
+(data fingerprint, parameters, metrics), plus `current.json` naming the version in use. A new
+version is written aside and published by renaming the directory and then replacing
+`current.json` atomically, so a crash never leaves a half-written model in use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from predictors.data.errors import InputError
+from predictors.data.readers import source_fingerprint
+from predictors.data.workspace import Workspace, atomic_write_text
+
+KEEP_VERSIONS = 3
+
+
+def model_dir(ws: Workspace, source: str, kind: str) -> Path:
+    """Directory holding every version of one model kind for one source."""
+    return ws.root / "models" / source / kind
+
+
+def save_checkpoint(
+    ws: Workspace,
+    source: str,
+    kind: str,
+    write_files: Callable[[Path], None],
+    meta: dict[str, Any],
+) -> str:
+    """Write a new model version with `write_files(dir)` and make it current; returns it."""
+    base = model_dir(ws, source, kind)
+    base.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC)
+    version = f"{kind}-{stamp.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = base / f".tmp-{version}"
+    tmp.mkdir()
+    try:
+        write_files(tmp)
+        full_meta = {
+            "kind": kind,
+            "version": version,
+            "source": source,
+            "created_at": stamp.isoformat(timespec="seconds"),
+            "data_fingerprint": source_fingerprint(ws, source),
+            "workspace": str(ws.root.resolve()),
+            **meta,
+        }
+        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, default=str))
+        os.replace(tmp, base / version)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_text(base / "current.json", json.dumps({"version": version}))
+    _prune(base, keep=version)
+    return version
+
+
+def _prune(base: Path, keep: str) -> None:
+    versions = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for old in versions[:-KEEP_VERSIONS]:
+        if old.name != keep:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(
+    ws: Workspace, source: str, kind: str, check_data: bool = True
+) -> tuple[Path, dict[str, Any]]:
+    """The current version's directory and metadata; clear errors when absent or stale.
+
+    With `check_data`, a checkpoint trained on other data (another workspace, or the source
+    changed since) is refused: its item ids and scores would not match.
+    """
+    base = model_dir(ws, source, kind)
+    pointer = base / "current.json"
+    if not pointer.exists():
+        raise InputError(
+            f"no trained {kind} model for source '{source}' in {ws.root}; "
+            f"run `insight train --source {source}` first"
+        )
+    version = json.loads(pointer.read_text())["version"]
+    path = base / version
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"checkpoint {path} is unreadable ({exc}); retrain it") from exc
+    if check_data:
+        check_checkpoint_matches(ws, source, meta)
+    return path, meta
+
+
+def check_checkpoint_matches(ws: Workspace, source: str, meta: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose data fingerprint differs from the workspace's source."""
+    current = source_fingerprint(ws, source)
+    if meta.get("source") != source or meta.get("data_fingerprint") != current:
+        raise InputError(
+            f"checkpoint {meta.get('version')} was trained on different data "
+            f"(source '{meta.get('source')}', fingerprint {meta.get('data_fingerprint')}; "
+            f"this workspace's '{source}' is {current}); retrain with `insight train`"
+        )
