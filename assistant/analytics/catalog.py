@@ -1,0 +1,104 @@
+"""The fixed catalog of metrics and dimensions an operator question can use.
+
+Each metric is a SQL aggregate over one fact relation. Only the fragments written here ever
+reach SQL text; the values a plan carries (filters, dates, thresholds) are bound as parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: its aggregate expression, the relation it reads, and what it means."""
+
+    name: str
+    expression: str
+    relation: str  # "events", "reviews" or "scores"
+    description: str
+    unit: str = "count"  # count | rate | money | rating | probability
+    needs: str | None = None  # a column that must have data (e.g. price)
+
+
+_FUNNEL = "count(*) FILTER (WHERE event_type = '{a}')"
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("users", "count(DISTINCT user_id)", "events", "distinct active users"),
+        Metric("events", "count(*)", "events", "number of events"),
+        Metric("views", _FUNNEL.format(a="view"), "events", "view events"),
+        Metric("carts", _FUNNEL.format(a="cart"), "events", "add-to-cart events"),
+        Metric("favs", _FUNNEL.format(a="fav"), "events", "favourite events"),
+        Metric("purchases", _FUNNEL.format(a="purchase"), "events", "purchase events"),
+        Metric("reviews_written", _FUNNEL.format(a="review"), "events", "review events"),
+        Metric(
+            "view_to_cart_rate",
+            f"{_FUNNEL.format(a='cart')} / nullif({_FUNNEL.format(a='view')}, 0)",
+            "events", "add-to-cart events per view event", "rate",
+        ),
+        Metric(
+            "cart_to_purchase_rate",
+            f"{_FUNNEL.format(a='purchase')} / nullif({_FUNNEL.format(a='cart')}, 0)",
+            "events", "purchase events per add-to-cart event", "rate",
+        ),
+        Metric(
+            "view_to_purchase_rate",
+            f"{_FUNNEL.format(a='purchase')} / nullif({_FUNNEL.format(a='view')}, 0)",
+            "events", "purchase events per view event", "rate",
+        ),
+        Metric(
+            "cart_abandonment_rate",
+            "1 - count(DISTINCT CASE WHEN event_type = 'cart' AND pair_bought THEN pair END)"
+            " / nullif(count(DISTINCT CASE WHEN event_type = 'cart' THEN pair END), 0)",
+            "events", "share of carted user-item pairs never purchased", "rate",
+        ),
+        Metric(
+            "repeat_purchase_rate",
+            "count(DISTINCT CASE WHEN user_purchases >= 2 THEN user_id END)"
+            " / nullif(count(DISTINCT CASE WHEN user_purchases >= 1 THEN user_id END), 0)",
+            "events", "share of purchasing users with two or more purchases", "rate",
+        ),
+        Metric(
+            "revenue", "sum(price) FILTER (WHERE event_type = 'purchase')", "events",
+            "sum of purchase prices", "money", needs="price",
+        ),
+        Metric(
+            "average_order_value",
+            "sum(price) FILTER (WHERE event_type = 'purchase')"
+            " / nullif(count(DISTINCT CASE WHEN event_type = 'purchase' THEN order_key END), 0)",
+            "events", "revenue per order (an order = a user's purchases in one session, or one "
+            "day when sessions are unknown)", "money", needs="price",
+        ),
+        Metric("mean_rating", "avg(rating)", "reviews", "average review rating", "rating",
+               needs="rating"),
+        Metric("review_count", "count(*)", "reviews", "number of reviews"),
+        Metric("mean_intent", "avg(intent_p_any)", "scores",
+               "mean predicted purchase probability in the horizon", "probability",
+               needs="intent_p_any"),
+        Metric("mean_churn", "avg(churn_risk)", "scores", "mean predicted churn risk",
+               "probability", needs="churn_risk"),
+        Metric("segment_size", "count(*)", "scores", "number of scored users"),
+    ]
+}
+
+DIMENSIONS: dict[str, str] = {
+    "source": "source",
+    "event_type": "event_type",
+    "category": "category",
+    "brand": "brand",
+    "item_id": "item_id",
+    "segment": "segment",
+    "day": "date_trunc('day', ts)",
+    "week": "date_trunc('week', ts)",
+    "month": "date_trunc('month', ts)",
+}
+"""Group-by dimensions: name → SQL expression over the fact relation."""
+
+DIMENSIONS_BY_RELATION: dict[str, set[str]] = {
+    "events": {"source", "event_type", "category", "brand", "item_id", "segment", "day", "week",
+               "month"},
+    "reviews": {"source", "item_id", "category", "brand", "segment", "day", "week", "month"},
+    "scores": {"source", "segment"},
+}
