@@ -209,6 +209,20 @@ def remove(
     console.print(f"removed source {source}")
 
 
+def _register_commands() -> None:
+    from insight.commands import predict_cmds
+
+    predict_cmds.register(app)
+    try:
+        from insight.commands import assistant_cmds
+    except ImportError:  # pragma: no cover - optional extras not installed
+        return
+    assistant_cmds.register(app)
+
+
+_register_commands()
+
+
 def run() -> None:  # pragma: no cover - console entry point helper
     """Entry point that never shows a traceback for expected errors."""
     sys.exit(app())

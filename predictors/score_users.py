@@ -95,7 +95,7 @@ def score_users(
             ).fetchone()[0]
             if total == 0:
                 raise InputError(f"source '{source}' has no users to score")
-            reader = con.execute(_SEQUENCES_SQL, [source]).to_arrow_reader(batch_size)
+            reader = con.sql(_SEQUENCES_SQL, params=[source]).to_arrow_reader(batch_size)
             name = "user_scores-00000.parquet"
             batch.files[TABLE] = [name]
             written = 0

@@ -1,0 +1,1 @@
+"""Sub-apps of the `insight` command line."""

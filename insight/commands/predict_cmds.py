@@ -1,0 +1,102 @@
+"""`insight train`, `insight evaluate`, `insight score`: the predictors from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from insight.commands.common import WorkspaceOpt, run_guarded, workspace_path
+
+console = Console()
+
+KINDS = ("next_item", "intent", "churn", "segments")
+
+
+def _kinds(only: list[str] | None) -> tuple[str, ...]:
+    from predictors.data.errors import InputError
+
+    chosen = tuple(only or KINDS)
+    unknown = [k for k in chosen if k not in KINDS]
+    if unknown:
+        raise InputError(f"unknown model kind(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(KINDS)}")
+    return chosen
+
+
+def train(
+    workspace: WorkspaceOpt = None,
+    source: Annotated[str | None, typer.Option(help="Source to train on.")] = None,
+    only: Annotated[list[str] | None, typer.Option(help="Model kinds (repeatable).")] = None,
+    quick: Annotated[bool, typer.Option(help="Small, fast settings (demo, CI).")] = False,
+    epochs: Annotated[int | None, typer.Option(help="Max epochs (next_item).")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    horizon: Annotated[str | None, typer.Option(help="Intent/churn horizon, e.g. 1D, 180D.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Train the predictors of a source and save versioned checkpoints in the workspace."""
+    from predictors.pipeline import TrainRequest, train_source
+
+    def action() -> dict[str, Any]:
+        request = TrainRequest(kinds=_kinds(only), quick=quick, epochs=epochs, seed=seed,
+                               horizon=horizon)
+        return train_source(workspace_path(workspace), source, request)
+
+    results = run_guarded(action)
+    _print(results, as_json, "trained")
+
+
+def evaluate(
+    workspace: WorkspaceOpt = None,
+    source: Annotated[str | None, typer.Option(help="Source to evaluate.")] = None,
+    checkpoint: Annotated[Path | None, typer.Option(help="A next_item checkpoint directory.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Evaluate saved models on the current data (next-item: leave-one-out, full ranking)."""
+    from predictors.pipeline import evaluate_source
+
+    results = run_guarded(lambda: evaluate_source(workspace_path(workspace), source, checkpoint))
+    _print(results, as_json, "evaluation")
+
+
+def score(
+    workspace: WorkspaceOpt = None,
+    source: Annotated[list[str] | None, typer.Option(help="Sources (default: all trained).")]
+    = None,
+    k: Annotated[int, typer.Option(help="Top-k next items per user.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Users per scoring batch.")] = 1024,
+    checkpoint: Annotated[Path | None, typer.Option(help="A next_item checkpoint directory.")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Fill the `user_scores` table for every user of the source(s)."""
+    from predictors.pipeline import score_sources
+
+    results = run_guarded(lambda: score_sources(workspace_path(workspace), source, k=k,
+                                                batch_size=batch_size, checkpoint=checkpoint))
+    _print(results, as_json, "scored")
+
+
+def _print(results: dict[str, Any], as_json: bool, title: str) -> None:
+    if as_json:
+        print(json.dumps(results, indent=2, default=str))
+        return
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("result")
+    for key, value in results.items():
+        table.add_row(str(key), json.dumps(value, default=str)[:400])
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the predictor commands to the `insight` app."""
+    app.command()(train)
+    app.command()(evaluate)
+    app.command()(score)
