@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from predictors import behavior_models
 from predictors.data.errors import InputError
 from predictors.data.readers import require_source
 from predictors.data.workspace import Workspace
@@ -114,22 +115,43 @@ def score_sources(
 
 def _extra_scores(ws: Workspace, source: str) -> pd.DataFrame | None:
     """Intent, churn and segment per user from the other saved models, when there are any."""
-    frames = []
-    for kind, scorer in _EXTRA_SCORERS.items():
-        try:
-            frame = scorer(ws, source)
-        except InputError as exc:
-            log.info("no %s scores for %s: %s", kind, source, exc)
-            continue
-        if frame is not None:
-            frames.append(frame)
-    if not frames:
-        return None
-    merged = pd.concat(frames, axis=1)
-    merged.attrs["model_version"] = "+".join(
-        str(f.attrs["model_version"]) for f in frames if "model_version" in f.attrs)
-    return merged
+    return behavior_models.score_columns(ws, source)
 
 
-_EXTRA_TRAINERS: dict[str, Any] = {}
-_EXTRA_SCORERS: dict[str, Any] = {}
+_EXTRA_TRAINERS: dict[str, Any] = {
+    behavior_models.INTENT: lambda ws, source, r: behavior_models.train_intent_model(
+        ws, source, r.horizon, r.seed, r.quick),
+    behavior_models.CHURN: lambda ws, source, r: behavior_models.train_churn_model(
+        ws, source, r.horizon, r.seed, r.quick),
+    behavior_models.SEGMENTS: lambda ws, source, r: behavior_models.train_segment_model(
+        ws, source, r.seed),
+}
+
+
+def user_scores_of(workspace: Path, user_id: str, source: str | None) -> dict[str, Any]:
+    """One user's row of `user_scores`; clear errors for unknown users or missing scores."""
+    ws = _open(workspace)
+    con = ws.connect()
+    try:
+        sources = [r[0] for r in con.execute(
+            "SELECT DISTINCT source FROM events WHERE user_id = ? ORDER BY 1", [user_id]
+        ).fetchall()]
+        if not sources or (source is not None and source not in sources):
+            where = f" in source {source!r}" if source else ""
+            raise InputError(f"unknown user {user_id!r}{where}")
+        if source is None and len(sources) > 1:
+            raise InputError(f"user {user_id!r} is in several sources ({', '.join(sources)}); "
+                             "choose one with --source")
+        chosen = source or sources[0]
+        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+        if "user_scores" not in views:
+            raise InputError("no scores yet; run `insight train` and `insight score`")
+        frame = con.execute("SELECT * FROM user_scores WHERE source = ? AND user_id = ?",
+                            [chosen, user_id]).df()
+    finally:
+        con.close()
+    if frame.empty:
+        raise InputError(f"user {user_id!r} of source {chosen!r} has no scores; run "
+                         f"`insight score --source {chosen}`")
+    row = frame.iloc[0].to_dict()
+    return {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in row.items()}

@@ -92,7 +92,7 @@ def score_users(
         try:
             total = con.execute(
                 "SELECT count(DISTINCT user_id) FROM events WHERE source = ?", [source]
-            ).fetchone()[0]
+            ).fetchall()[0][0]
             if total == 0:
                 raise InputError(f"source '{source}' has no users to score")
             reader = con.sql(_SEQUENCES_SQL, params=[source]).to_arrow_reader(batch_size)

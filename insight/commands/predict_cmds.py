@@ -83,6 +83,20 @@ def score(
     _print(results, as_json, "scored")
 
 
+def user(
+    user_id: Annotated[str, typer.Argument(help="User id.")],
+    workspace: WorkspaceOpt = None,
+    source: Annotated[str | None, typer.Option(help="Source (when the id is in several).")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one user's scores: top next items, intent, churn risk, segment."""
+    from predictors.pipeline import user_scores_of
+
+    results = run_guarded(lambda: user_scores_of(workspace_path(workspace), user_id, source))
+    _print(results, as_json, f"user {user_id}")
+
+
 def _print(results: dict[str, Any], as_json: bool, title: str) -> None:
     if as_json:
         print(json.dumps(results, indent=2, default=str))
@@ -100,3 +114,4 @@ def register(app: typer.Typer) -> None:
     app.command()(train)
     app.command()(evaluate)
     app.command()(score)
+    app.command(name="user")(user)
