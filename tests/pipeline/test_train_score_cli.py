@@ -1,0 +1,101 @@
+"""A tiny train → evaluate → score run on the bundled sample, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from insight.sample import SAMPLE_FILES
+from predictors.data.ingest import ingest
+from predictors.data.workspace import Workspace
+from tests.conftest import SAMPLE, run_cli
+
+TAOBAO = next(f for f in SAMPLE_FILES if f.source == "taobao")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A workspace with the Taobao sample slice, trained (quick) and scored."""
+    ws = tmp_path_factory.mktemp("pipeline") / "ws"
+    ingest(TAOBAO.kind, SAMPLE / TAOBAO.relative_path, ws, source="taobao")
+    done = run_cli("train", "-w", str(ws), "--source", "taobao", "--quick", "--epochs", "2",
+                   "--json", timeout=600)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["next_item"]["version"].startswith("next_item-")
+    assert "skipped" not in result["intent"], result["intent"]
+    assert "skipped" in result["churn"]  # 9 days of data cannot fill a 180-day horizon
+    assert result["segments"]["k"] >= 2
+    done = run_cli("score", "-w", str(ws), "--json", timeout=300)
+    assert done.returncode == 0, done.stderr
+    return ws
+
+
+def test_user_scores_cover_every_user(trained: Path) -> None:
+    con = Workspace.open(trained).connect()
+    try:
+        n_users = con.execute("SELECT count(DISTINCT user_id) FROM events").fetchone()[0]
+        rows = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE len(top_items) = 10), count(intent_p_any),"
+            " count(segment), count(DISTINCT model_version), min(intent_p_any),"
+            " max(intent_p_any) FROM user_scores").fetchone()
+        segments = con.execute("SELECT sum(n_users) FROM segments").fetchone()[0]
+    finally:
+        con.close()
+    assert rows[0] == n_users == 120
+    assert rows[1] == rows[2] == rows[3] == 120
+    assert rows[4] == 1 and 0.0 <= rows[5] <= rows[6] <= 1.0
+    assert segments == 120
+
+
+def test_evaluate_reports_full_ranking_metrics(trained: Path) -> None:
+    done = run_cli("evaluate", "-w", str(trained), "--source", "taobao", "--json")
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads(done.stdout)["next_item"]
+    assert set(metrics) == {"sasrec", "most_popular", "item_transition"}
+    assert {"HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR"} <= set(metrics["sasrec"])
+
+
+def test_user_command_and_unknown_user(trained: Path) -> None:
+    done = run_cli("user", "1", "-w", str(trained), "--json")
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["top_items"]) == 10
+    done = run_cli("user", "no-such-user", "-w", str(trained))
+    assert done.returncode == 2 and "unknown user 'no-such-user'" in done.stderr
+
+
+def test_checkpoint_from_other_data_is_refused(trained: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    ingest("taobao", SAMPLE / TAOBAO.relative_path, other, source="taobao")
+    extra = tmp_path / "extra.csv"
+    extra.write_text("user_id,item_id,category_id,behavior_type,timestamp\n"
+                     "1,2268318,2520377,pv,1511544071\n")
+    ingest("taobao", extra, other, source="taobao")  # same source name, different data
+    checkpoint = next((trained / "models" / "taobao" / "next_item").glob("next_item-*"))
+    done = run_cli("score", "-w", str(other), "--source", "taobao", "--checkpoint",
+                   str(checkpoint))
+    assert done.returncode == 2
+    assert "trained on different data" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_empty_workspace_and_unknown_source(tmp_path: Path, trained: Path) -> None:
+    Workspace.open(tmp_path / "empty", create=True)
+    done = run_cli("score", "-w", str(tmp_path / "empty"))
+    assert done.returncode == 2 and "is empty" in done.stderr
+    done = run_cli("train", "-w", str(trained), "--source", "nope")
+    assert done.returncode == 2 and "unknown source 'nope'" in done.stderr
+    done = run_cli("train", "-w", str(tmp_path / "missing"))
+    assert done.returncode == 3 and "no workspace" in done.stderr
+
+
+def test_untimed_source_cannot_train_intent(tmp_path: Path) -> None:
+    beauty = next(f for f in SAMPLE_FILES if f.source == "beauty")
+    ws = tmp_path / "ws"
+    ingest(beauty.kind, SAMPLE / beauty.relative_path, ws, source="beauty")
+    done = run_cli("train", "-w", str(ws), "--only", "intent")
+    assert done.returncode == 2
+    assert "beauty" in done.stderr and "Traceback" not in done.stderr
+    shutil.rmtree(ws)
