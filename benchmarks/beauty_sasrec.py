@@ -2,8 +2,15 @@
 
 Protocol: leave-one-out (last item = test, second-to-last = validation, rest = training),
 full ranking over all 12,101 items, padding excluded, history NOT filtered (the primary
-numbers); the history-filtered variant (S3-Rec reference code) is reported alongside.
-Early stopping uses validation NDCG@10 only; test is evaluated once per seed.
+numbers); the history-filtered variant (what the S3-Rec / RecBole reference code does) is
+reported alongside. Early stopping uses validation NDCG@10 only; test is evaluated once per
+seed. With ``--refit`` (default) a second model per seed is trained on train + validation
+items for the selected epoch count and tested once more ("test_refit*").
+
+Default recipe (chosen on validation NDCG@10 on a shared 2-core CPU): SASRec d=64, 2 pre-LN
+blocks, 1 head, dropout 0.3, max_len 50; sampled softmax with 2048 popularity negatives and
+logQ correction; AdamW lr 1e-3 with 5x lr on embedding tables, batch 32, lr x0.3 on a
+validation plateau, early stopping patience 3, at most 30 epochs / 15 min per seed.
 
 Run from the repository root:
 
@@ -32,15 +39,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import psutil
-import torch
+# Passive OpenMP waiting: on a CPU shared with other jobs, spinning worker threads slow
+# training down several-fold. Must be set before torch loads its OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import psutil  # noqa: E402
+import torch  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from predictors.evaluation import (  # noqa: E402
+    EvalSet,
+    LeaveOneOutSplit,
+    Scorer,
     compute_ranks,
     leave_one_out_split,
     summarize_ranks,
@@ -90,13 +104,17 @@ ANCHORS = [
 ]
 ANCHOR_PROTOCOL_NOTE = (
     "All anchors use the same S3-Rec Beauty file and leave-one-out split with full ranking. "
-    "S3-Rec's reference code (run_finetune_full.py / trainers.py) sets the scores of the "
-    "user's history items to 0 before ranking (approximate history filtering); whether the "
-    "eSASRec/RecTools evaluation filters viewed items could not be verified from the stored "
-    "sources. Our primary figures do NOT filter history; 'test_filtered' shows the filtered "
-    "variant so both readings can be compared."
+    "Checked in the sources: S3-Rec's reference code (run_finetune_full.py, trainers.py, "
+    "utils.generate_rating_matrix_valid/test) sets the scores of the user's history items to "
+    "0 before ranking, i.e. it filters history; RecBole-based models (DuoRec) set history "
+    "scores to -inf in full-sort evaluation. Whether the eSASRec / SASRec+SS numbers (RecTools) "
+    "filter viewed items could not be verified from the stored sources. In this file no "
+    "validation or test target ever occurs in the user's history (see data.target_in_history), "
+    "so filtering only removes impossible candidates. Compare the anchors with "
+    "'test_filtered'; 'test' (unfiltered) is our primary, stricter protocol."
 )
 METRICS = ("HR@10", "HR@20", "NDCG@10", "NDCG@20", "MRR")
+PROTOCOLS = ("test", "test_filtered", "test_refit", "test_refit_filtered")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -111,17 +129,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n-layers", type=int, default=2)
     p.add_argument("--n-heads", type=int, default=1)
     p.add_argument("--ff-mult", type=int, default=4)
-    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--dropout", type=float, default=0.3)
     p.add_argument("--attn-dropout", type=float, default=None)
-    p.add_argument("--loss", choices=["full", "sampled"], default="full")
-    p.add_argument("--n-negatives", type=int, default=256)
-    p.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="uniform")
+    p.add_argument("--loss", choices=["full", "sampled"], default="sampled")
+    p.add_argument("--n-negatives", type=int, default=2048)
+    p.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="popularity")
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--embedding-lr-mult", type=float, default=5.0)
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--max-epochs", type=int, default=200)
-    p.add_argument("--patience", type=int, default=10)
-    p.add_argument("--max-train-minutes", type=float, default=None, help="per-seed time cap")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-epochs", type=int, default=30)
+    p.add_argument("--patience", type=int, default=3)
+    p.add_argument("--lr-plateau-factor", type=float, default=0.3)
+    p.add_argument("--lr-plateau-patience", type=int, default=1)
+    p.add_argument("--max-train-minutes", type=float, default=15.0, help="per-seed time cap")
+    p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs")
+    p.add_argument("--skip-baselines", action="store_true", help="for tuning runs")
+    p.add_argument(
+        "--refit",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also retrain on train+valid for the selected number of epochs and test that model",
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="auto")
     p.add_argument("--no-progress", action="store_true")
@@ -134,10 +163,14 @@ def make_train_config(args: argparse.Namespace, *, seed: int, max_epochs: int) -
         max_len=args.max_len,
         batch_size=args.batch_size,
         lr=args.lr,
+        embedding_lr_mult=args.embedding_lr_mult,
         weight_decay=args.weight_decay,
         max_epochs=max_epochs,
         patience=args.patience,
         max_train_minutes=args.max_train_minutes,
+        lr_plateau_factor=args.lr_plateau_factor,
+        lr_plateau_patience=args.lr_plateau_patience,
+        eval_every=args.eval_every,
         loss=args.loss,
         n_negatives=args.n_negatives,
         negative_sampling=args.negative_sampling,
@@ -196,6 +229,7 @@ def machine_info(device: str) -> dict[str, object]:
         "platform": platform.platform(),
         "device": device,
         "load_average_at_start": list(os.getloadavg()),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
     if device.startswith("cuda"):
         info["gpu"] = torch.cuda.get_device_name(0)
@@ -216,6 +250,15 @@ def mean_std(values: list[float]) -> dict[str, float]:
     }
 
 
+def passes(metrics: dict, *, per_run: bool = False) -> bool:
+    """Whether HR@10 and NDCG@10 reach the floor (``metrics`` holds means or raw values)."""
+
+    def value(name: str) -> float:
+        return float(metrics[name] if per_run else metrics[name]["mean"])
+
+    return value("HR@10") >= FLOOR["HR@10"] and value("NDCG@10") >= FLOOR["NDCG@10"]
+
+
 def write_json_atomic(path: Path, payload: dict[str, object]) -> None:
     """Write JSON to a temp file in the same folder, then ``os.replace`` it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -230,7 +273,7 @@ def write_json_atomic(path: Path, payload: dict[str, object]) -> None:
         raise
 
 
-def rank_both(scorer, eval_set, max_len: int) -> dict[str, dict[str, float]]:
+def rank_both(scorer: Scorer, eval_set: EvalSet, max_len: int) -> dict[str, dict[str, float]]:
     """Metrics with and without history filtering for one eval set."""
     out = {}
     for name, filt in (("unfiltered", False), ("filtered", True)):
@@ -239,6 +282,30 @@ def rank_both(scorer, eval_set, max_len: int) -> dict[str, dict[str, float]]:
         )
         out[name] = summarize_ranks(ranks)
     return out
+
+
+def refit_and_test(
+    args: argparse.Namespace,
+    model_cfg: SASRecConfig,
+    refit_train: list[list[int]],
+    split: LeaveOneOutSplit,
+    seed: int,
+    epochs: int,
+) -> dict[str, object]:
+    """Train a fresh model on train + validation items for ``epochs`` epochs and test it."""
+    cfg = make_train_config(args, seed=seed, max_epochs=max(1, epochs))
+    cfg.max_train_minutes = None
+    torch.manual_seed(seed)
+    model = SASRec(model_cfg)
+    result = fit(model, refit_train, None, None, cfg)
+    test = rank_both(model, split.test, args.max_len)
+    logger.info("seed %d refit (%d epochs): test %s", seed, epochs, test["unfiltered"])
+    return {
+        "test_refit": test["unfiltered"],
+        "test_refit_filtered": test["filtered"],
+        "refit_epochs": len(result.epochs),
+        "refit_train_s": result.total_time_s,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,6 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     split = leave_one_out_split(seqs)
     n_items = len(vocab)
+    stats["target_in_history"] = {
+        name: float(np.mean([t in set(h) for h, t in zip(es.inputs, es.targets, strict=True)]))
+        for name, es in (("valid", split.valid), ("test", split.test))
+    }
     logger.info(
         "split: %d train sequences, %d valid, %d test users, %d items",
         len(split.train),
@@ -300,10 +371,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # Baselines (deterministic, fitted on the same training prefixes).
     baselines = {}
-    for name, scorer in (
-        ("MostPopular", MostPopular(n_items)),
-        ("ItemTransition", ItemTransition(n_items)),
-    ):
+    baseline_models = (
+        []
+        if args.skip_baselines
+        else [("MostPopular", MostPopular(n_items)), ("ItemTransition", ItemTransition(n_items))]
+    )
+    for name, scorer in baseline_models:
         t0 = time.perf_counter()
         scorer.fit(split.train)
         fit_s = time.perf_counter() - t0
@@ -319,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         logger.info("%s test %s", name, test["unfiltered"])
 
+    # Refit data: each user's sequence up to (and including) the validation item.
+    refit_train = [list(seq[:-1]) if len(seq) >= 3 else list(seq) for seq in seqs]
     runs = []
     device_name = "cpu"
     for seed in seeds:
@@ -344,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             "n_parameters": model.num_parameters(),
             "training": result.summary(),
         }
+        if args.refit:
+            run.update(refit_and_test(args, model_cfg, refit_train, split, seed, result.best_epoch))
         runs.append(run)
         logger.info(
             "seed %d: best epoch %d, valid NDCG@10 %.4f, test HR@10 %.4f NDCG@10 %.4f",
@@ -354,11 +431,11 @@ def main(argv: list[str] | None = None) -> int:
             test["unfiltered"]["NDCG@10"],
         )
 
-    summary = {
-        "test": {m: mean_std([r["test"][m] for r in runs]) for m in METRICS},
-        "test_filtered": {m: mean_std([r["test_filtered"][m] for r in runs]) for m in METRICS},
-        "best_valid_NDCG@10": mean_std([r["best_valid"]["NDCG@10"] for r in runs]),
+    protocols = [p for p in PROTOCOLS if p in runs[0]]
+    summary: dict[str, object] = {
+        p: {m: mean_std([r[p][m] for r in runs]) for m in METRICS} for p in protocols
     }
+    summary["best_valid_NDCG@10"] = mean_std([r["best_valid"]["NDCG@10"] for r in runs])
     mean_hr = summary["test"]["HR@10"]["mean"]
     mean_ndcg = summary["test"]["NDCG@10"]["mean"]
     esasrec = next(a for a in ANCHORS if a["model"] == "eSASRec")
@@ -369,8 +446,11 @@ def main(argv: list[str] | None = None) -> int:
             "split": "leave-one-out: train seq[:-2]; valid predicts seq[-2] from seq[:-2]; "
             "test predicts seq[-1] from seq[:-1]",
             "ranking": f"full ranking over all {n_items} items, padding excluded, ties pessimistic",
-            "history_filtering": "none for 'test' (primary); 'test_filtered' masks history items",
+            "history_filtering": "none for 'test' (primary); '*_filtered' masks history items",
             "model_selection": "early stopping on validation NDCG@10; test evaluated once",
+            "refit": "'test_refit*': a fresh model (same seed and hyperparameters) trained on "
+            "seq[:-1] (train + validation item) for the best epoch count found on validation, "
+            "then tested once; absent with --no-refit",
             "std": "sample standard deviation over seeds",
         },
         "data": stats,
@@ -390,26 +470,30 @@ def main(argv: list[str] | None = None) -> int:
         "anchors": {"note": ANCHOR_PROTOCOL_NOTE, "results": ANCHORS},
         "floor": {
             **FLOOR,
-            "criterion": "mean over seeds of unfiltered test metrics",
-            "passed": bool(mean_hr >= FLOOR["HR@10"] and mean_ndcg >= FLOOR["NDCG@10"]),
-            "passed_per_seed": [
-                bool(
-                    r["test"]["HR@10"] >= FLOOR["HR@10"]
-                    and r["test"]["NDCG@10"] >= FLOOR["NDCG@10"]
-                )
-                for r in runs
-            ],
+            "criterion": "mean over seeds of test metrics",
+            "passed": passes(summary["test"]),
+            "passed_by_protocol": {p: passes(summary[p]) for p in protocols},
+            "passed_per_seed_by_protocol": {
+                p: [passes(r[p], per_run=True) for r in runs] for p in protocols
+            },
         },
         "vs_eSASRec": {
-            "HR@10_delta": mean_hr - esasrec["HR@10"],
-            "NDCG@10_delta": mean_ndcg - esasrec["NDCG@10"],
-            "beats_both": bool(mean_hr > esasrec["HR@10"] and mean_ndcg > esasrec["NDCG@10"]),
+            protocol: {
+                "HR@10_delta": summary[protocol]["HR@10"]["mean"] - esasrec["HR@10"],
+                "NDCG@10_delta": summary[protocol]["NDCG@10"]["mean"] - esasrec["NDCG@10"],
+                "beats_both": bool(
+                    summary[protocol]["HR@10"]["mean"] > esasrec["HR@10"]
+                    and summary[protocol]["NDCG@10"]["mean"] > esasrec["NDCG@10"]
+                ),
+            }
+            for protocol in protocols
         },
         "cost": {
             "mean_epoch_seconds": mean_std([r["mean_epoch_seconds"] for r in runs]),
             "best_epoch": [r["best_epoch"] for r in runs],
             "time_to_best_s": mean_std([r["time_to_best_s"] for r in runs]),
             "train_total_s": mean_std([r["train_total_s"] for r in runs]),
+            "refit_train_s": [r.get("refit_train_s") for r in runs],
             "scoring_users_per_s": mean_std([r["scoring"]["users_per_s"] for r in runs]),
             "scoring_users": len(split.test),
             "peak_rss_mib": peak_rss_mib(),
@@ -419,12 +503,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     write_json_atomic(out_path, report)
     logger.info(
-        "test HR@10 %.4f ± %.4f, NDCG@10 %.4f ± %.4f (floor passed: %s) -> %s",
+        "test HR@10 %.4f ± %.4f, NDCG@10 %.4f ± %.4f (floor passed: %s; filtered %.4f / %.4f, "
+        "passed: %s) -> %s",
         mean_hr,
         summary["test"]["HR@10"]["std"],
         mean_ndcg,
         summary["test"]["NDCG@10"]["std"],
         report["floor"]["passed"],
+        summary["test_filtered"]["HR@10"]["mean"],
+        summary["test_filtered"]["NDCG@10"]["mean"],
+        report["floor"]["passed_by_protocol"]["test_filtered"],
         out_path,
     )
     return 0

@@ -11,11 +11,11 @@ Conventions used across ``predictors``:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 PAD_ID = 0
 
@@ -169,6 +169,10 @@ class NextItemDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def lengths(self) -> list[int]:
+        """Number of (input, target) pairs per example, for length bucketing."""
+        return [len(seq) - 1 for seq in self.items]
+
     def __getitem__(self, index: int) -> tuple[list[int], list[int] | None]:
         types = None if self.types is None else self.types[index]
         return self.items[index], types
@@ -199,3 +203,41 @@ class NextItemCollator:
             target_ids=left_pad(targets, self.max_len, pad_to=width),
             type_ids=type_ids,
         )
+
+
+class LengthBucketSampler(Sampler[list[int]]):
+    """Shuffled batches of similar-length sequences (a batch sampler).
+
+    Indices are shuffled, cut into pools of ``batch_size * pool_batches``, each pool is sorted
+    by length and cut into batches, and the batch order is shuffled again. With dynamic
+    padding this removes most padded positions (and their attention / dropout cost) on
+    short-history data while keeping batches random across epochs.
+    """
+
+    def __init__(
+        self,
+        lengths: Sequence[int],
+        batch_size: int,
+        *,
+        generator: torch.Generator | None = None,
+        pool_batches: int = 50,
+    ) -> None:
+        self.lengths = torch.as_tensor(list(lengths), dtype=torch.long)
+        self.batch_size = batch_size
+        self.generator = generator
+        self.pool = batch_size * pool_batches
+
+    def __len__(self) -> int:
+        return (len(self.lengths) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self) -> Iterator[list[int]]:
+        order = torch.randperm(len(self.lengths), generator=self.generator)
+        batches: list[list[int]] = []
+        for start in range(0, len(order), self.pool):
+            pool = order[start : start + self.pool]
+            pool = pool[torch.argsort(self.lengths[pool], stable=True)]
+            batches.extend(
+                pool[i : i + self.batch_size].tolist() for i in range(0, len(pool), self.batch_size)
+            )
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i]

@@ -19,7 +19,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from predictors.evaluation.metrics import mask_history, ranks_from_scores, summarize_ranks
-from predictors.sequences import PAD_ID, left_pad
+from predictors.sequences import PAD_ID, batch_width, left_pad
 
 logger = logging.getLogger(__name__)
 
@@ -91,20 +91,26 @@ def compute_ranks(
         raise ValueError("targets must be real item ids (>= 1)")
     device = _device_of(scorer)
     out = np.empty(len(targets), dtype=np.int64)
-    starts = range(0, len(targets), batch_size)
+    # Score users in order of history length so each batch is only as wide as it needs to be
+    # (scorers must be padding-invariant, which SASRec and the baselines are).
+    order = np.argsort([min(len(h), max_len) for h in inputs], kind="stable")
     with _EvalMode(scorer), torch.inference_mode():
-        for start in tqdm(starts, desc="ranking", leave=False, disable=not progress):
-            stop = min(start + batch_size, len(targets))
-            hist = inputs[start:stop]
-            item_ids = left_pad(hist, max_len).to(device)
+        for start in tqdm(
+            range(0, len(order), batch_size), desc="ranking", leave=False, disable=not progress
+        ):
+            rows = order[start : start + batch_size]
+            hist = [inputs[i] for i in rows]
+            width = batch_width(hist, max_len)
+            item_ids = left_pad(hist, max_len, pad_to=width).to(device)
             type_ids = None
             if type_inputs is not None:
-                type_ids = left_pad(type_inputs[start:stop], max_len).to(device)
+                types = [type_inputs[i] for i in rows]
+                type_ids = left_pad(types, max_len, pad_to=width).to(device)
             scores = scorer.score_all(item_ids, type_ids)
             if filter_history:
                 scores = mask_history(scores, hist)
-            tgt = torch.as_tensor(list(targets[start:stop]), dtype=torch.long)
-            out[start:stop] = ranks_from_scores(scores, tgt, ties=ties).cpu().numpy()
+            tgt = torch.as_tensor([int(targets[i]) for i in rows], dtype=torch.long)
+            out[rows] = ranks_from_scores(scores, tgt, ties=ties).cpu().numpy()
     return out
 
 
@@ -147,18 +153,22 @@ def top_k_throughput(
 ) -> dict[str, float]:
     """Time producing top-``k`` recommendations for every history in ``inputs``.
 
-    Covers padding, scoring and top-k selection (not target ranking). Returns the wall time,
-    users per second and the number of users scored.
+    Covers length-sorted batching, padding, scoring and top-k selection (not target
+    ranking). Returns the wall time, users per second and the number of users scored.
     """
     device = _device_of(scorer)
     start_time = time.perf_counter()
+    order = np.argsort([min(len(h), max_len) for h in inputs], kind="stable")
     with _EvalMode(scorer), torch.inference_mode():
-        for start in range(0, len(inputs), batch_size):
-            stop = min(start + batch_size, len(inputs))
-            item_ids = left_pad(inputs[start:stop], max_len).to(device)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            hist = [inputs[i] for i in rows]
+            width = batch_width(hist, max_len)
+            item_ids = left_pad(hist, max_len, pad_to=width).to(device)
             type_ids = None
             if type_inputs is not None:
-                type_ids = left_pad(type_inputs[start:stop], max_len).to(device)
+                types = [type_inputs[i] for i in rows]
+                type_ids = left_pad(types, max_len, pad_to=width).to(device)
             scores = scorer.score_all(item_ids, type_ids)
             torch.topk(scores, k, dim=1)
     if device.type == "cuda":

@@ -43,14 +43,16 @@ def ranks_from_scores(
     """
     if ties not in ("pessimistic", "optimistic"):
         raise ValueError(f"unknown ties mode {ties!r}")
-    scores = scores.float().clone()
-    scores[:, PAD_ID] = float("-inf")
     targets = targets.to(scores.device).long()
     target_scores = scores.gather(1, targets[:, None])  # [B, 1]
-    above = (scores > target_scores).sum(dim=1)
     if ties == "pessimistic":
-        tied = (scores == target_scores).sum(dim=1) - 1  # minus the target itself
-        above = above + tied.clamp_min(0)
+        # items scoring >= the target, minus the target itself
+        above = (scores >= target_scores).sum(dim=1, dtype=torch.int32).long() - 1
+        pad_above = scores[:, PAD_ID] >= target_scores[:, 0]
+    else:
+        above = (scores > target_scores).sum(dim=1, dtype=torch.int32).long()
+        pad_above = scores[:, PAD_ID] > target_scores[:, 0]
+    above = above - pad_above.long()  # padding is never a candidate
     return above
 
 

@@ -84,6 +84,7 @@ class ItemTransition:
         self.transition: sp.csr_matrix | None = None
         self.cooc: sp.csr_matrix | None = None
         self.popularity: np.ndarray | None = None
+        self._combined: sp.csr_matrix | None = None  # P + cooc_weight * Q, float32
 
     @staticmethod
     def _row_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -117,22 +118,23 @@ class ItemTransition:
         counts = item_counts(sequences, self.n_items)
         counts[PAD_ID] = 0.0
         self.popularity = counts / max(counts.sum(), 1.0)
+        combined = self.transition + self.cooc_weight * self.cooc
+        self._combined = sp.csr_matrix(combined, dtype=np.float32)
         return self
 
     def score_all(
         self, item_ids: torch.Tensor | np.ndarray, type_ids: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Transition scores from each row's most recent items: ``[B, L] -> [B, n_items + 1]``."""
-        if self.transition is None or self.cooc is None or self.popularity is None:
+        if self._combined is None or self.popularity is None:
             raise RuntimeError("call fit() first")
         ids = _as_numpy(item_ids)
-        scores = np.tile(self.pop_weight * self.popularity, (ids.shape[0], 1))
+        base = (self.pop_weight * self.popularity).astype(np.float32)
+        scores = np.broadcast_to(base, (ids.shape[0], base.size)).copy()
         for k in range(1, min(self.n_last, ids.shape[1]) + 1):
-            last = ids[:, -k]
-            weight = self.decay ** (k - 1)
-            part = self.transition[last] + self.cooc_weight * self.cooc[last]
-            # rows whose k-th newest slot is padding get an all-zero row (PAD has no counts)
-            scores += weight * part.toarray()
-        out = torch.from_numpy(scores.astype(np.float32))
+            # rows whose k-th newest slot is padding add nothing (PAD has no counts)
+            part = self._combined[ids[:, -k]].toarray()
+            scores += np.float32(self.decay ** (k - 1)) * part
+        out = torch.from_numpy(scores)
         out[:, PAD_ID] = float("-inf")
         return out

@@ -30,18 +30,49 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from predictors.evaluation.evaluator import evaluate
-from predictors.sequences import PAD_ID, NextItemCollator, NextItemDataset, SequenceBatch
+from predictors.sequences import (
+    PAD_ID,
+    LengthBucketSampler,
+    NextItemCollator,
+    NextItemDataset,
+    SequenceBatch,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class TrainConfig:
-    """All training hyperparameters (architecture lives in ``SASRecConfig``)."""
+    """All training hyperparameters (architecture lives in ``SASRecConfig``).
+
+    Attributes:
+        max_len: input width; each user's training prefix is cut to its last ``max_len + 1``.
+        batch_size: users per step; lr / betas / weight_decay: AdamW (no decay on biases and
+            LayerNorm gains).
+        embedding_lr_mult: lr multiplier for embedding tables (sparse gradients learn slowly).
+        grad_clip: max global grad norm (``None`` disables).
+        max_epochs / patience / min_delta: early stopping on validation NDCG@10; ``patience``
+            counts evaluations without improvement (see ``eval_every``).
+        max_train_minutes: stop after this much training + validation wall time.
+        lr_plateau_factor / lr_plateau_patience: multiply every lr by this factor after
+            ``lr_plateau_patience`` evaluations without improvement (``None`` disables).
+        loss: ``"full"`` softmax over the catalog or ``"sampled"`` softmax.
+        n_negatives / negative_sampling / logq_correction: sampled-softmax settings.
+        loss_chunk_size: positions per logits chunk for the full softmax.
+        seed / deterministic: reproducibility (python, numpy, torch seeds).
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...; amp: bf16/fp16 autocast on CUDA only.
+        num_threads: CPU threads (capped at ``os.cpu_count()``). On a shared CPU also set
+            ``OMP_WAIT_POLICY=PASSIVE`` before importing torch.
+        eval_batch_size / eval_every: validation batching and frequency (epochs).
+        dynamic_padding / bucket_by_length: pad each batch only to its longest sequence and
+            group similar lengths (large savings on short-history data).
+        progress: tqdm bars.
+    """
 
     max_len: int = 50
     batch_size: int = 128
     lr: float = 1e-3
+    embedding_lr_mult: float = 1.0
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.9, 0.999)
     grad_clip: float | None = 1.0
@@ -49,6 +80,8 @@ class TrainConfig:
     patience: int = 10
     min_delta: float = 0.0
     max_train_minutes: float | None = None
+    lr_plateau_factor: float | None = None
+    lr_plateau_patience: int = 1
     loss: Literal["full", "sampled"] = "full"
     n_negatives: int = 256
     negative_sampling: Literal["uniform", "popularity"] = "uniform"
@@ -62,6 +95,7 @@ class TrainConfig:
     eval_batch_size: int = 512
     eval_every: int = 1
     dynamic_padding: bool = True
+    bucket_by_length: bool = True
     progress: bool = True
 
     def to_dict(self) -> dict[str, object]:
@@ -151,28 +185,90 @@ def _amp_dtype(device: torch.device, enabled: bool) -> torch.dtype | None:
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
+class _ChunkedSoftmaxCrossEntropy(torch.autograd.Function):
+    """Mean full-softmax cross-entropy that never materialises all logits at once.
+
+    Forward keeps only the per-row log-sum-exp; backward recomputes each chunk of logits into
+    one reusable buffer and turns it into ``softmax - onehot`` in place. This trades one extra
+    ``[chunk, D] x [D, V]`` matmul for no large temporary allocations, which on CPU (where
+    allocating tens of MB per step costs page faults) is 2-5x faster than autograd over
+    ``F.cross_entropy`` and uses ``chunk * V`` instead of ``N * V`` floats.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        hidden: torch.Tensor,
+        weight: torch.Tensor,
+        targets: torch.Tensor,
+        chunk_size: int,
+    ) -> torch.Tensor:
+        n = hidden.shape[0]
+        lse = torch.empty(n, dtype=hidden.dtype, device=hidden.device)
+        buf = torch.empty(
+            min(chunk_size, n), weight.shape[0], dtype=hidden.dtype, device=hidden.device
+        )
+        for start in range(0, n, chunk_size):
+            stop = min(start + chunk_size, n)
+            logits = buf[: stop - start]
+            torch.mm(hidden[start:stop], weight.T, out=logits)
+            row_max = logits.amax(dim=1, keepdim=True)
+            lse[start:stop] = logits.sub_(row_max).exp_().sum(dim=1).log_() + row_max[:, 0]
+        target_logits = (hidden * weight[targets]).sum(dim=1)
+        ctx.save_for_backward(hidden, weight, targets, lse)
+        ctx.chunk_size = chunk_size
+        return (lse - target_logits).mean()
+
+    @staticmethod
+    def backward(
+        ctx: torch.autograd.function.FunctionCtx, grad_out: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, None, None]:
+        hidden, weight, targets, lse = ctx.saved_tensors
+        n, chunk_size = hidden.shape[0], ctx.chunk_size
+        scale = grad_out / n
+        grad_hidden = torch.empty_like(hidden)
+        grad_weight = torch.zeros_like(weight)
+        buf = torch.empty(
+            min(chunk_size, n), weight.shape[0], dtype=hidden.dtype, device=hidden.device
+        )
+        for start in range(0, n, chunk_size):
+            stop = min(start + chunk_size, n)
+            grad_logits = buf[: stop - start]
+            torch.mm(hidden[start:stop], weight.T, out=grad_logits)
+            grad_logits.sub_(lse[start:stop, None]).exp_()  # softmax
+            rows = torch.arange(stop - start, device=hidden.device)
+            grad_logits[rows, targets[start:stop]] -= 1.0  # softmax - onehot
+            grad_logits.mul_(scale)
+            torch.mm(grad_logits, weight, out=grad_hidden[start:stop])
+            grad_weight.addmm_(grad_logits.T, hidden[start:stop])
+        return grad_hidden, grad_weight, None, None
+
+
 def full_softmax_loss(
     hidden: torch.Tensor, item_weight: torch.Tensor, targets: torch.Tensor, *, chunk_size: int
 ) -> torch.Tensor:
-    """Mean cross-entropy over all real items (padding row excluded).
-
-    Logits are built ``chunk_size`` positions at a time so no single buffer grows past a few
-    MB (large temporary buffers are much slower to allocate on CPU).
+    """Mean cross-entropy over all real items (padding row excluded), computed in fp32.
 
     Args:
         hidden: ``[N, D]`` hidden states at non-padding positions.
         item_weight: ``[V, D]`` output item table (row 0 = padding).
         targets: ``[N]`` next-item ids in ``1..V-1``.
+        chunk_size: positions per logits chunk (``chunk_size * V`` floats live at once).
     """
-    weight = item_weight[1:]
-    n = hidden.shape[0]
-    total = hidden.new_zeros((), dtype=torch.float32)
-    for start in range(0, n, chunk_size):
-        logits = hidden[start : start + chunk_size] @ weight.T
-        total = total + F.cross_entropy(
-            logits.float(), targets[start : start + chunk_size] - 1, reduction="sum"
+    if hidden.shape[0] == 0:
+        return hidden.sum() * 0.0
+    with torch.autocast(device_type=hidden.device.type, enabled=False):
+        return _ChunkedSoftmaxCrossEntropy.apply(
+            hidden.float(), item_weight[1:].float(), targets - 1, chunk_size
         )
-    return total / max(n, 1)
+
+
+def reference_full_softmax_loss(
+    hidden: torch.Tensor, item_weight: torch.Tensor, targets: torch.Tensor
+) -> torch.Tensor:
+    """Plain ``F.cross_entropy`` version of :func:`full_softmax_loss` (for tests/debugging)."""
+    logits = hidden.float() @ item_weight[1:].float().T
+    return F.cross_entropy(logits, targets - 1)
 
 
 def sampled_softmax_loss(
@@ -245,14 +341,42 @@ class _NegativeSampler:
         return draw.to(self.device)
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, object]]:
-    """Decay matrices (incl. embeddings), not biases or LayerNorm gains."""
-    decay = [p for p in model.parameters() if p.requires_grad and p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() < 2]
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
+def _param_groups(model: nn.Module, config: TrainConfig) -> list[dict[str, object]]:
+    """AdamW groups: embedding tables (own lr multiplier), other matrices (decayed), the rest.
+
+    Embedding rows get sparse gradients (an item only appears in a few batches per epoch), so
+    they learn far slower than dense weights at the same Adam step size; a larger embedding
+    lr is the cheapest fix. Biases and LayerNorm gains are not decayed.
+    """
+    embedding_ids = {
+        id(m.weight)
+        for m in model.modules()
+        if isinstance(m, nn.Embedding) and m.weight.requires_grad
+    }
+    params = [p for p in model.parameters() if p.requires_grad]
+    embeddings = [p for p in params if id(p) in embedding_ids]
+    matrices = [p for p in params if id(p) not in embedding_ids and p.dim() >= 2]
+    others = [p for p in params if id(p) not in embedding_ids and p.dim() < 2]
+    groups: list[dict[str, object]] = [
+        {
+            "params": embeddings,
+            "lr": config.lr * config.embedding_lr_mult,
+            "weight_decay": config.weight_decay,
+        },
+        {"params": matrices, "weight_decay": config.weight_decay},
+        {"params": others, "weight_decay": 0.0},
     ]
+    return [g for g in groups if g["params"]]
+
+
+def _make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """AdamW, using the fused kernel when this torch build/device has one (less per-step cost)."""
+    try:
+        return torch.optim.AdamW(
+            _param_groups(model, config), lr=config.lr, betas=config.betas, fused=True
+        )
+    except (RuntimeError, ValueError):
+        return torch.optim.AdamW(_param_groups(model, config), lr=config.lr, betas=config.betas)
 
 
 def _batch_loss(
@@ -275,8 +399,8 @@ def _batch_loss(
 def fit(
     model: nn.Module,
     train_sequences: Sequence[Sequence[int]],
-    valid_inputs: Sequence[Sequence[int]],
-    valid_targets: Sequence[int],
+    valid_inputs: Sequence[Sequence[int]] | None,
+    valid_targets: Sequence[int] | None,
     config: TrainConfig,
     *,
     train_types: Sequence[Sequence[int]] | None = None,
@@ -287,7 +411,9 @@ def fit(
     Args:
         model: e.g. :class:`predictors.models.SASRec` (moved to the selected device).
         train_sequences: per-user training prefixes (inputs ``seq[:-1]``, targets ``seq[1:]``).
-        valid_inputs / valid_targets: validation histories and their next items.
+        valid_inputs / valid_targets: validation histories and their next items; ``None``
+            trains for exactly ``max_epochs`` and keeps the final weights (e.g. refitting on
+            train + validation with an epoch count chosen earlier).
         config: hyperparameters.
         train_types / valid_types: aligned event-type ids for multi-behavior models.
 
@@ -304,20 +430,37 @@ def fit(
     if len(dataset) == 0:
         raise ValueError("no training sequence has 2 or more items")
     generator = torch.Generator().manual_seed(config.seed)
-    loader = DataLoader(
-        dataset,
-        batch_size=config.batch_size,
-        shuffle=True,
-        generator=generator,
-        collate_fn=NextItemCollator(config.max_len, dynamic_padding=config.dynamic_padding),
-    )
+    collate = NextItemCollator(config.max_len, dynamic_padding=config.dynamic_padding)
+    if config.bucket_by_length:
+        batch_sampler = LengthBucketSampler(
+            dataset.lengths(), config.batch_size, generator=generator
+        )
+        loader = DataLoader(dataset, batch_sampler=batch_sampler, collate_fn=collate)
+    else:
+        loader = DataLoader(
+            dataset,
+            batch_size=config.batch_size,
+            shuffle=True,
+            generator=generator,
+            collate_fn=collate,
+        )
     sampler = (
         _NegativeSampler(config, n_items, train_sequences, device, generator)
         if config.loss == "sampled"
         else None
     )
-    optimizer = torch.optim.AdamW(
-        _param_groups(model, config.weight_decay), lr=config.lr, betas=config.betas
+    optimizer = _make_optimizer(model, config)
+    plateau = (
+        torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer,
+            mode="max",
+            factor=config.lr_plateau_factor,
+            patience=config.lr_plateau_patience - 1,
+            threshold=config.min_delta,
+            threshold_mode="abs",
+        )
+        if config.lr_plateau_factor
+        else None
     )
     scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)
     autocast = (
@@ -345,7 +488,7 @@ def fit(
     for epoch in epoch_bar:
         model.train()
         t0 = time.perf_counter()
-        loss_sum, n_batches = 0.0, 0
+        loss_sum, n_batches = torch.zeros((), device=device), 0
         for batch in tqdm(loader, desc=f"epoch {epoch}", leave=False, disable=not config.progress):
             batch = batch.to(device)
             with autocast():
@@ -357,7 +500,7 @@ def fit(
                 nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             scaler.step(optimizer)
             scaler.update()
-            loss_sum += float(loss.detach())
+            loss_sum += loss.detach().float()  # no per-step host sync on CUDA
             n_batches += 1
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -365,7 +508,8 @@ def fit(
 
         t1 = time.perf_counter()
         valid: dict[str, float] = {}
-        if epoch % config.eval_every == 0 or epoch == config.max_epochs:
+        validate = valid_inputs is not None and valid_targets is not None
+        if validate and (epoch % config.eval_every == 0 or epoch == config.max_epochs):
             valid = evaluate(
                 model,
                 valid_inputs,
@@ -376,7 +520,7 @@ def fit(
             )
         eval_s = time.perf_counter() - t1
         elapsed += train_s + eval_s
-        log = EpochLog(epoch, loss_sum / max(n_batches, 1), train_s, eval_s, valid)
+        log = EpochLog(epoch, float(loss_sum) / max(n_batches, 1), train_s, eval_s, valid)
         epochs.append(log)
         logger.info(
             "epoch %d loss %.4f valid NDCG@10 %.4f HR@10 %.4f (train %.1fs, eval %.1fs)",
@@ -389,6 +533,8 @@ def fit(
         )
         if valid:
             ndcg = valid["NDCG@10"]
+            if plateau is not None:
+                plateau.step(ndcg)
             epoch_bar.set_postfix(loss=f"{log.train_loss:.3f}", ndcg10=f"{ndcg:.4f}")
             if ndcg > best_ndcg + config.min_delta:
                 best_ndcg, best_epoch, best_valid = ndcg, epoch, dict(valid)
@@ -411,6 +557,8 @@ def fit(
 
     if best_state:
         model.load_state_dict(best_state)
+    else:  # no validation: the final weights are the result
+        best_epoch, time_to_best = len(epochs), elapsed
     return TrainResult(
         best_epoch=best_epoch,
         best_valid=best_valid,
