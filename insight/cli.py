@@ -218,6 +218,9 @@ def _register_commands() -> None:
     except ImportError:  # pragma: no cover - optional extras not installed
         return
     assistant_cmds.register(app)
+    from insight.commands import tool_cmds
+
+    tool_cmds.register(app)
 
 
 _register_commands()

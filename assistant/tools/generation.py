@@ -1,0 +1,74 @@
+"""Free-text generation for the tools: streamed, timed, with transport errors made readable.
+
+`generate` streams the model's answer chunk by chunk (so the CLI and UI can show the first
+token early), records the time to the first chunk in the tool's `ToolRun`, and maps the
+OpenAI client's exceptions to the LLM layer's `LLMUnavailable` / `LLMError`, exactly like
+`assistant.llm.invoke.call_model` does for non-streamed calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import openai
+
+from assistant.llm.backends import LLMBackend
+from assistant.llm.errors import LLMError, LLMUnavailable
+from assistant.tools.trace import ToolRun
+
+log = logging.getLogger(__name__)
+
+ChunkSink = Callable[[str], None]
+
+
+@contextmanager
+def llm_errors(base_url: str) -> Iterator[None]:
+    """Turn OpenAI client failures into `LLMUnavailable` (server down/slow) or `LLMError`."""
+    try:
+        yield
+    except openai.APITimeoutError as exc:
+        raise LLMUnavailable(base_url, "no answer before the timeout (server overloaded or "
+                             "too slow; raise INSIGHT_LLM__TIMEOUT_S)") from exc
+    except openai.APIConnectionError as exc:
+        raise LLMUnavailable(base_url, "cannot connect (is the server running?)") from exc
+    except openai.InternalServerError as exc:
+        raise LLMUnavailable(base_url, f"server error HTTP {exc.status_code}: "
+                             f"{exc.message}") from exc
+    except openai.APIStatusError as exc:
+        raise LLMError(f"LLM server at {base_url} rejected the request "
+                       f"(HTTP {exc.status_code}): {exc.message}") from exc
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in content)
+    return str(content or "")
+
+
+def stream_text(backend: LLMBackend, messages: Sequence[Any],
+                run: ToolRun | None = None) -> Iterator[str]:
+    """Yield the answer's text chunks as the server produces them."""
+    chat = backend.chat_model()
+    if run is not None:
+        run.model = backend.model
+    with llm_errors(backend.base_url):
+        for chunk in chat.stream(list(messages)):
+            text = _text(chunk.content)
+            if text:
+                yield text
+
+
+def generate(backend: LLMBackend, messages: Sequence[Any], run: ToolRun | None = None,
+             on_chunk: ChunkSink | None = None) -> str:
+    """The whole answer text; `on_chunk` sees each chunk as it arrives (for streaming UIs)."""
+    parts: list[str] = []
+    for text in stream_text(backend, messages, run):
+        parts.append(text)
+        if on_chunk is not None:
+            on_chunk(text)
+    answer = "".join(parts).strip()
+    log.debug("generated %d chars", len(answer))
+    return answer

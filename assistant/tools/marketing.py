@@ -1,0 +1,229 @@
+"""`marketing_copy`: channel-sized message variants about a real item for a user or segment.
+
+Grounding: the copy may only use the item's real attributes and the target's evidence. Each
+variant is checked: every number must be in the facts (so no invented prices or percentages),
+promotional claims ("free", "% off", "discount", "sale", "limited time"…) are rejected unless
+the facts contain them, sensitive attributes (age, gender, health…) are rejected, and the
+channel's length limits hold. Failing variants are sent back once with the reasons; variants
+that still fail are dropped, and when none is left a plain template variant is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import duckdb
+from pydantic import BaseModel, Field
+
+from assistant.analytics.executor import has_table
+from assistant.facts import item_facts, resolve_user
+from assistant.grounding import Violation, check_numbers, strip_unsafe_markup
+from assistant.llm.backends import LLMBackend
+from assistant.llm.errors import StructuredOutputError
+from assistant.llm.structured import structured
+from assistant.prompts import load_prompt
+from assistant.tools.evidence import fact_block, review_block
+from assistant.tools.persona import subject_facts
+from assistant.tools.trace import ToolRun
+from predictors.data.errors import InputError
+
+PROMPT = "marketing_copy"
+Channel = Literal["email", "push", "banner"]
+CHANNELS: dict[str, dict[str, Any]] = {
+    "email": {"headline": 80, "body": 600,
+              "rules": "headline is the subject line (under 80 characters); body is 2 to 4 "
+                       "sentences."},
+    "push": {"headline": 50, "body": 140,
+             "rules": "headline under 50 characters; body one sentence under 140 characters."},
+    "banner": {"headline": 40, "body": 90,
+               "rules": "headline under 40 characters; body a short call to action under 90 "
+                        "characters."},
+}
+PROMO = re.compile(r"\b(free|discount\w*|sale|savings|deals?|coupons?|"
+                   r"promo\w*|limited[- ]time|today only|guarantee\w*|cheapest|lowest price|"
+                   r"best[- ]selling|award\w*|% ?off)\b|%", re.IGNORECASE)
+SENSITIVE = re.compile(r"\b(aged|years old|gender|male|female|women|men|pregnan\w*|health|"
+                       r"disab\w*|income|religio\w*|ethnic\w*|race|sexual\w*)\b", re.IGNORECASE)
+MAX_VARIANTS = 5
+
+
+class Variant(BaseModel):
+    """One message: headline (subject / title) and body."""
+
+    headline: str = Field(max_length=300)
+    body: str = Field(max_length=1500)
+
+
+class Variants(BaseModel):
+    """The LLM's answer: a list of variants."""
+
+    variants: list[Variant] = Field(min_length=1, max_length=MAX_VARIANTS)
+
+
+@dataclass
+class CopyResult:
+    """Checked variants, the evidence they may use and provenance."""
+
+    item_id: str
+    source: str
+    target: str
+    channel: str
+    tone: str
+    variants: list[dict[str, str]]
+    status: str
+    run: ToolRun
+    item: dict[str, Any] = field(default_factory=dict)
+    audience: dict[str, Any] = field(default_factory=dict)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    notice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"item_id": self.item_id, "source": self.source, "target": self.target,
+                "channel": self.channel, "tone": self.tone, "variants": self.variants,
+                "status": self.status, "notice": self.notice, "item": self.item,
+                "audience": self.audience, "rejected": self.rejected, **self.run.to_dict()}
+
+
+def check_variant(variant: Variant, channel: str, facts_text: str, facts: Any) -> list[Violation]:
+    """Every rule a variant must pass (numbers, promotional words, sensitive words, length)."""
+    text = f"{variant.headline}\n{variant.body}"
+    problems = check_numbers(text, facts)
+    lowered = facts_text.lower()
+    for m in PROMO.finditer(text):
+        if m.group(0).lower() not in lowered:
+            problems.append(Violation("claim", m.group(0), f"'{m.group(0)}' is a promotional "
+                                      "claim the product facts do not support; remove it"))
+    for m in SENSITIVE.finditer(text):
+        problems.append(Violation("claim", m.group(0), f"do not mention '{m.group(0)}'"))
+    limits = CHANNELS[channel]
+    for part in ("headline", "body"):
+        value = getattr(variant, part)
+        if not value.strip():
+            problems.append(Violation("length", part, f"the {part} is empty"))
+        elif len(value) > limits[part]:
+            problems.append(Violation("length", part, f"the {part} is {len(value)} characters; "
+                                      f"{channel} allows {limits[part]}"))
+    return problems
+
+
+def _target(con: duckdb.DuckDBPyConnection, source: str, user_id: str | None,
+            segment: int | None) -> tuple[str, dict[str, Any]]:
+    if user_id is not None:
+        src = resolve_user(con, user_id, source)
+        if src != source:
+            raise InputError(f"user {user_id!r} is in {src}, the item in {source}")
+        return f"customer {user_id}", subject_facts(con, source, [user_id])
+    if segment is None:
+        raise InputError("give a target: a user id or a segment")
+    if not has_table(con, "user_scores"):
+        raise InputError("no user scores yet, so no segments; run `insight score` first")
+    users = [r[0] for r in con.execute("SELECT user_id FROM user_scores WHERE source = ? AND "
+                                       "segment = ?", [source, segment]).fetchall()]
+    if not users:
+        raise InputError(f"unknown segment {segment} in source {source!r}")
+    return (f"segment {segment} ({len(users)} users)",
+            {"users": len(users), **subject_facts(con, source, users)})
+
+
+def _item_source(con: duckdb.DuckDBPyConnection, item_id: str, source: str | None,
+                 user_id: str | None) -> str:
+    if source:
+        return source
+    if user_id is not None:
+        rows = con.execute("SELECT DISTINCT source FROM events WHERE user_id = ?",
+                           [user_id]).fetchall()
+        if len(rows) == 1:
+            return str(rows[0][0])
+    rows = con.execute("SELECT DISTINCT source FROM items WHERE item_id = ? UNION SELECT "
+                       "DISTINCT source FROM events WHERE item_id = ?", [item_id, item_id]
+                       ).fetchall()
+    if not rows:
+        raise InputError(f"unknown item {item_id!r}")
+    if len(rows) > 1:
+        raise InputError(f"item {item_id!r} is in several sources; choose one with --source")
+    return str(rows[0][0])
+
+
+def template_variant(item: dict[str, Any], channel: str) -> dict[str, str]:
+    """A plain, always-grounded variant from the item's title and brand."""
+    title = str(item.get("title") or f"item {item['item_id']}")
+    brand = f" by {item['brand']}" if item.get("brand") else ""
+    limits = CHANNELS[channel]
+    headline = title[: limits["headline"]]
+    body = f"Take another look at {title}{brand}."[: limits["body"]]
+    return {"headline": headline, "body": body}
+
+
+def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLMBackend,
+                   user_id: str | None = None, segment: int | None = None,
+                   source: str | None = None, channel: str = "email", tone: str = "friendly",
+                   n_variants: int = 3,
+                   on_chunk: Callable[[str], None] | None = None) -> CopyResult:
+    """Grounded copy variants for `item_id`, aimed at a user or a segment."""
+    if channel not in CHANNELS:
+        raise InputError(f"unknown channel {channel!r}; choose {', '.join(CHANNELS)}")
+    if not 1 <= n_variants <= MAX_VARIANTS:
+        raise InputError(f"variants must be between 1 and {MAX_VARIANTS}")
+    tone = re.sub(r"[^\w ,-]", "", tone)[:40] or "friendly"
+    run = ToolRun(tool="marketing_copy", model=backend.model)
+    with run.step("gather item and audience facts") as step:
+        src = _item_source(con, item_id, source, user_id)
+        item = item_facts(con, src, item_id, n_reviews=3)
+        target, audience = _target(con, src, user_id, segment)
+        item_view = {k: v for k, v in item.facts.items() if k in (
+            "item_id", "title", "brand", "category", "price", "description", "mean_rating",
+            "review_count")}
+        step.detail = f"{len(item_view)} item facts, {len(audience)} audience facts"
+    facts_text = json.dumps(item_view, default=str) + json.dumps(audience, default=str)
+    number_facts = {"item": item_view, "audience": audience}
+    prompt = load_prompt(PROMPT)
+    run.use_prompt(prompt.ref)
+    messages: list[Any] = prompt.render(
+        channel=channel, channel_rules=CHANNELS[channel]["rules"], tone=tone,
+        item_facts=fact_block(item_view, "I"), target=target,
+        target_facts=fact_block(audience) or "(no activity facts)",
+        reviews=review_block(item.reviews, 200), n=n_variants)
+    kept: list[dict[str, str]] = []
+    rejected: list[dict[str, Any]] = []
+    for attempt in (1, 2):
+        with run.step(f"write variants (attempt {attempt})") as step:
+            try:
+                answer = structured(backend, messages, Variants)
+            except StructuredOutputError as exc:
+                step.status, step.detail = "fallback", str(exc)[:300]
+                break
+            run.mark_first_token()
+            problems_all: list[str] = []
+            for variant in answer.variants:
+                clean = Variant(headline=strip_unsafe_markup(variant.headline).strip(),
+                                body=strip_unsafe_markup(variant.body).strip())
+                problems = check_variant(clean, channel, facts_text, number_facts)
+                if problems:
+                    rejected.append({**clean.model_dump(), "attempt": attempt,
+                                     "violations": [p.message for p in problems]})
+                    problems_all += [p.message for p in problems]
+                elif clean.model_dump() not in kept:
+                    kept.append(clean.model_dump())
+            step.detail = f"{len(kept)} kept, {len(problems_all)} problems"
+            if on_chunk is not None:
+                for v in kept:
+                    on_chunk(f"{v['headline']}\n{v['body']}\n\n")
+        if len(kept) >= n_variants or not problems_all:
+            break
+        feedback = "; ".join(dict.fromkeys(problems_all))[:800]
+        messages = [*messages, ("assistant", answer.model_dump_json()),
+                    ("user", f"Some variants broke the rules: {feedback}. Write {n_variants} "
+                     "new variants as JSON that follow every rule.")]
+    status = "ok" if kept else "fallback"
+    notice = None
+    if not kept:
+        kept = [template_variant(item_view, channel)]
+        notice = "No generated variant passed the checks; a plain template variant is shown."
+    return CopyResult(item_id=item_id, source=src, target=target, channel=channel, tone=tone,
+                      variants=kept[:n_variants], status=status, run=run.finish(),
+                      item=item_view, audience=audience, rejected=rejected, notice=notice)

@@ -1,0 +1,142 @@
+"""Grounded prose: generate, check with `check_answer`, retry once naming the problem, else
+fall back to a deterministic facts-only text with a notice.
+
+Every prose tool (summary, persona, explain, copy) goes through `narrate`, so the same rules
+hold everywhere: numbers must be in the facts, citations must be ids this request allowed, and
+at least one citation is required. An optional `extra_check` adds tool-specific rules (e.g.
+promotional words in marketing copy).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages.utils import convert_to_messages
+
+from assistant.grounding import Violation, check_answer, extract_citations, strip_unsafe_markup
+from assistant.llm.backends import LLMBackend
+from assistant.tools.attribution import attribute
+from assistant.tools.generation import generate
+from assistant.tools.trace import ToolRun
+
+log = logging.getLogger(__name__)
+
+ExtraCheck = Callable[[str], list[Violation]]
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+FALLBACK_NOTICE = ("The generated text did not pass the grounding checks twice, so only "
+                   "facts taken directly from the data are shown.")
+
+
+@dataclass
+class Attempt:
+    """One generated draft and what was wrong with it."""
+
+    text: str
+    violations: list[str] = field(default_factory=list)
+    auto_citations: int = 0
+
+
+@dataclass
+class Narration:
+    """The text shown, how it was obtained, and the drafts that led to it."""
+
+    text: str
+    status: Literal["ok", "retried", "fallback"]
+    attempts: list[Attempt] = field(default_factory=list)
+    notice: str | None = None
+    auto_citations: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"text": self.text, "status": self.status, "notice": self.notice,
+                "auto_citations": self.auto_citations,
+                "attempts": [{"text": a.text, "violations": a.violations,
+                              "auto_citations": a.auto_citations} for a in self.attempts]}
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences (for the per-sentence citation statistics)."""
+    return [s.strip() for s in SENTENCE.split(text.strip()) if s.strip()]
+
+
+def uncited_sentences(text: str) -> list[str]:
+    """Sentences that cite nothing."""
+    return [s for s in sentences(text) if not extract_citations(s)]
+
+
+GROUPED_CITATION = re.compile(r"\[\s*([RIFUS]\s*:[^\[\]]*?[,;][^\[\]]*?)\]")
+
+
+def split_citations(text: str) -> str:
+    """`[F:a, F:b]` / `[F:a; b]` → `[F:a] [F:b]`; `[F: a]` → `[F:a]` (small models do this)."""
+    def split(match: re.Match[str]) -> str:
+        kind = match.group(1).split(":", 1)[0].strip()
+        out = []
+        for part in re.split(r"[,;]", match.group(1)):
+            part = part.strip()
+            if ":" not in part:
+                part = f"{kind}:{part}"
+            k, ident = part.split(":", 1)
+            out.append(f"[{k.strip()}:{ident.strip()}]")
+        return " ".join(out)
+
+    text = GROUPED_CITATION.sub(split, text)
+    return re.sub(r"\[\s*([RIFUS])\s*:\s*([^\]\s]{1,80})\s*\]", r"[\1:\2]", text)
+
+
+def clean(text: str) -> str:
+    """Model output made displayable: markup and control characters removed, one paragraph."""
+    text = split_citations(strip_unsafe_markup(text))
+    text = re.sub(r"^\s*(summary|briefing|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
+            allowed: Mapping[str, set[str]], run: ToolRun, fallback: str,
+            question: str = "", extra_check: ExtraCheck | None = None,
+            on_chunk: Callable[[str], None] | None = None,
+            require_citation: bool = True, cite_facts: Mapping[str, Any] | None = None,
+            cite_reviews: Mapping[str, str] | None = None) -> Narration:
+    """Generate prose that passes the grounding checks (see the module docstring).
+
+    With `cite_facts` / `cite_reviews`, sentences the model left uncited get the citations of
+    the evidence they match exactly (`attribution.attribute`) before the check.
+    """
+    conversation = convert_to_messages(list(messages))
+    attempts: list[Attempt] = []
+    for attempt in (1, 2):
+        with run.step(f"write text (attempt {attempt})") as step:
+            def sink(chunk: str) -> None:
+                run.mark_first_token()
+                if on_chunk is not None:
+                    on_chunk(chunk)
+
+            raw = generate(backend, conversation, run, on_chunk=sink)
+            text = clean(raw)
+            added = 0
+            if cite_facts is not None or cite_reviews is not None:
+                text, added = attribute(text, cite_facts or {}, cite_reviews or {})
+            report = check_answer(text, facts, allowed, question=question,
+                                  require_citation=require_citation)
+            violations = list(report.violations) + (extra_check(text) if extra_check else [])
+            if not text:
+                violations.append(Violation("empty", "", "the answer was empty"))
+            attempts.append(Attempt(text, [v.message for v in violations], added))
+            if not violations:
+                step.detail = (f"grounded ({report.citations_checked} citations, {added} "
+                               "attached by code)")
+                return Narration(text, "ok" if attempt == 1 else "retried", attempts,
+                                 auto_citations=added)
+            step.status = "fallback"
+            step.detail = "; ".join(v.message for v in violations)[:300]
+        log.info("grounding violations (attempt %d): %s", attempt, step.detail)
+        feedback = "; ".join(dict.fromkeys(v.message for v in violations))
+        conversation = [*conversation, AIMessage(raw[:4000]), HumanMessage(
+            f"Your text broke the rules: {feedback}. Rewrite it: use only numbers that appear "
+            "in the facts, cite only the ids given, and cite every claim.")]
+    return Narration(fallback, "fallback", attempts, notice=FALLBACK_NOTICE)

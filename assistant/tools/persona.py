@@ -1,0 +1,277 @@
+"""`persona`: a structured shopper persona of one user or one segment, plus cited prose.
+
+The traits are computed in SQL, each with the fact keys / review ids it rests on: interests
+(top categories or reviewed items), price sensitivity (only where prices exist: the subject's
+mean price against the source's per-user price distribution), brand and category affinities,
+quality expectations (ratings given, with the lowest- and highest-rated reviews), and likely
+next needs (predicted items and intent when scores exist, else recent categories). The LLM
+only writes the prose, which must cite; demographic words are rejected by an extra check.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from assistant.facts import ReviewFact
+from assistant.grounding import Violation
+from assistant.llm.backends import LLMBackend
+from assistant.prompts import load_prompt
+from assistant.tools.evidence import fact_block, review_block, select_reviews
+from assistant.tools.narrate import narrate
+from assistant.tools.subjects import flat_facts, user_evidence
+from assistant.tools.trace import ToolRun
+from predictors.data.errors import InputError
+from retrieval.search import Retriever
+
+PROMPT = "persona"
+TOP = 3
+DEMOGRAPHIC = re.compile(
+    r"\b(years? old|aged?|male|female|man|woman|men|women|gender|income|salary|married|"
+    r"single|mother|father|parent|student|retired|lives in|living in|ethnic\w*|religio\w*)\b",
+    re.IGNORECASE)
+
+
+@dataclass
+class Trait:
+    """One persona trait: a value and the citations it rests on."""
+
+    name: str
+    value: str
+    evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PersonaResult:
+    """A persona: subject, traits, prose and provenance."""
+
+    subject: str
+    source: str
+    traits: list[Trait]
+    prose: str
+    status: str
+    run: ToolRun
+    facts: dict[str, Any] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    notice: str | None = None
+    narration: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"subject": self.subject, "source": self.source,
+                "traits": [t.__dict__ for t in self.traits], "prose": self.prose,
+                "status": self.status, "notice": self.notice, "facts": self.facts,
+                "reviews": self.reviews, "narration": self.narration, **self.run.to_dict()}
+
+
+def demographic_check(text: str) -> list[Violation]:
+    """Flag personal attributes the data never records."""
+    return [Violation("claim", m.group(0), f"do not mention '{m.group(0)}': the data has no "
+                      "personal attributes") for m in DEMOGRAPHIC.finditer(text)]
+
+
+def _top(con: duckdb.DuckDBPyConnection, column: str, source: str, users: list[str]
+         ) -> list[tuple[str, int]]:
+    rows = con.execute(
+        f"SELECT {column}, count(*) AS n FROM events WHERE source = ? AND "
+        f"list_contains(?, user_id) AND {column} IS NOT NULL GROUP BY 1 ORDER BY n DESC, 1 "
+        f"LIMIT ?", [source, users, TOP]).fetchall()
+    return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def _reviewed_titles(con: duckdb.DuckDBPyConnection, source: str, users: list[str]
+                     ) -> list[tuple[str, int]]:
+    rows = con.execute(
+        "SELECT coalesce(i.title, r.item_id), count(*) AS n FROM reviews r LEFT JOIN items i "
+        "ON i.source = r.source AND i.item_id = r.item_id WHERE r.source = ? AND "
+        "list_contains(?, r.user_id) GROUP BY 1 ORDER BY n DESC, 1 LIMIT ?",
+        [source, users, TOP]).fetchall()
+    return [(str(r[0])[:60], int(r[1])) for r in rows]
+
+
+def _price(con: duckdb.DuckDBPyConnection, source: str, users: list[str]
+           ) -> dict[str, Any] | None:
+    row = con.execute(
+        """
+        WITH per_user AS (SELECT user_id, avg(price) AS p FROM events
+                          WHERE source = ? AND price IS NOT NULL GROUP BY user_id),
+        subject AS (SELECT avg(price) AS p FROM events WHERE source = ? AND price IS NOT NULL
+                    AND list_contains(?, user_id))
+        SELECT (SELECT p FROM subject), median(p),
+               avg(CASE WHEN p <= (SELECT p FROM subject) THEN 1.0 ELSE 0.0 END)
+        FROM per_user
+        """, [source, source, users]).fetchone()
+    if row is None or row[0] is None:
+        return None
+    return {"mean_price": round(float(row[0]), 2),
+            "source_median_user_price": round(float(row[1]), 2),
+            "price_percentile": round(float(row[2]) * 100)}
+
+
+def _ratings(con: duckdb.DuckDBPyConnection, source: str, users: list[str]
+             ) -> dict[str, Any] | None:
+    row = con.execute("SELECT avg(rating), count(rating), avg(CASE WHEN rating <= 2 THEN 1.0 "
+                      "ELSE 0.0 END) FROM reviews WHERE source = ? AND list_contains(?, user_id)",
+                      [source, users]).fetchone()
+    if not row or not row[1]:
+        return None
+    return {"mean_rating_given": round(float(row[0]), 2), "ratings_given": int(row[1]),
+            "low_rating_share": round(float(row[2]), 3)}
+
+
+def _fmt_pairs(pairs: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{v} ({n})" for v, n in pairs)
+
+
+def _listed(value: Any) -> str:
+    return ", ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
+
+
+def build_traits(facts: dict[str, Any], reviews: list[ReviewFact]) -> list[Trait]:
+    """The structured traits from computed facts (each citing its fact keys / reviews)."""
+    traits: list[Trait] = []
+    if facts.get("top_categories"):
+        traits.append(Trait("interests", f"most active in {facts['top_categories']}",
+                            ["F:top_categories"]))
+    elif facts.get("top_reviewed_items"):
+        traits.append(Trait("interests", f"reviews {facts['top_reviewed_items']}",
+                            ["F:top_reviewed_items"]))
+    if "price_percentile" in facts:
+        pct = facts["price_percentile"]
+        label = "budget-minded" if pct < 34 else "premium-leaning" if pct > 66 else "mid-range"
+        traits.append(Trait("price_sensitivity",
+                            f"{label}: mean price {facts['mean_price']} vs source median per "
+                            f"user {facts['source_median_user_price']}",
+                            ["F:mean_price", "F:source_median_user_price",
+                             "F:price_percentile"]))
+    if facts.get("top_brands"):
+        traits.append(Trait("brand_affinity", str(facts["top_brands"]), ["F:top_brands"]))
+    if facts.get("top_categories"):
+        traits.append(Trait("category_affinity", str(facts["top_categories"]),
+                            ["F:top_categories"]))
+    if "mean_rating_given" in facts:
+        mean, low = facts["mean_rating_given"], facts.get("low_rating_share", 0)
+        label = ("demanding" if mean < 3.5 or low > 0.2 else
+                 "easily satisfied" if mean >= 4.5 else "moderate")
+        cited = ["F:mean_rating_given", "F:low_rating_share"]
+        rated = sorted((r for r in reviews if r.rating is not None), key=lambda r: r.rating or 0)
+        if rated:
+            cited += sorted({f"R:{rated[0].review_id}", f"R:{rated[-1].review_id}"})
+        traits.append(Trait("quality_expectations",
+                            f"{label}: mean rating {mean} over {facts['ratings_given']} "
+                            "ratings", cited))
+    if facts.get("predicted_next_items"):
+        value = f"predicted next items {_listed(facts['predicted_next_items'])}"
+        cited = ["F:predicted_next_items"]
+        if "intent_probability" in facts:
+            value += f"; purchase probability {facts['intent_probability']}"
+            cited.append("F:intent_probability")
+        traits.append(Trait("likely_next_needs", value, cited))
+    elif facts.get("recent_items"):
+        recent = _listed(facts["recent_items"])
+        traits.append(Trait("likely_next_needs", f"more like the recent {recent}",
+                            ["F:recent_items"]))
+    return traits
+
+
+def _segment_users(con: duckdb.DuckDBPyConnection, segment: int, source: str | None
+                   ) -> tuple[str, list[str]]:
+    from assistant.analytics.executor import has_table
+
+    if not has_table(con, "user_scores"):
+        raise InputError("no user scores yet, so no segments; run `insight train` and "
+                         "`insight score` first")
+    rows = con.execute("SELECT source, list(user_id) FROM user_scores WHERE segment = ? AND "
+                       "(? IS NULL OR source = ?) GROUP BY source ORDER BY count(*) DESC",
+                       [segment, source, source]).fetchall()
+    if not rows:
+        raise InputError(f"unknown segment {segment}" + (f" in source {source!r}"
+                                                          if source else ""))
+    if len(rows) > 1 and source is None:
+        raise InputError(f"segment {segment} exists in several sources "
+                         f"({', '.join(r[0] for r in rows)}); choose one with --source")
+    return rows[0][0], list(rows[0][1])
+
+
+def subject_facts(con: duckdb.DuckDBPyConnection, source: str, users: list[str]
+                  ) -> dict[str, Any]:
+    """Top categories / brands (or reviewed items), price position and ratings of users."""
+    facts: dict[str, Any] = {}
+    for column, key in (("category", "top_categories"), ("brand", "top_brands")):
+        top = _top(con, column, source, users)
+        if top:
+            facts[key] = _fmt_pairs(top)
+    if "top_categories" not in facts:
+        titles = _reviewed_titles(con, source, users)
+        if titles:
+            facts["top_reviewed_items"] = _fmt_pairs(titles)
+    facts.update(_price(con, source, users) or {})
+    ratings = _ratings(con, source, users)
+    if ratings:
+        facts.update(ratings, rating_scale="1 to 5 stars")
+    return facts
+
+
+def persona(user_id: str | None = None, segment: int | None = None, source: str | None = None,
+            *, con: duckdb.DuckDBPyConnection, backend: LLMBackend,
+            retriever: Retriever | None = None,
+            on_chunk: Callable[[str], None] | None = None) -> PersonaResult:
+    """Persona of a user (or of a segment's users): computed traits + cited prose."""
+    if (user_id is None) == (segment is None):
+        raise InputError("give either a user id or a segment")
+    run = ToolRun(tool="persona", model=backend.model)
+    with run.step("compute traits") as step:
+        if user_id is not None:
+            evidence = user_evidence(con, user_id, source, retriever, k=3)
+            source, users = evidence.user.source, [evidence.user.user_id]
+            facts = {**flat_facts(evidence.user), **subject_facts(con, source, users)}
+            reviews = evidence.reviews
+            allowed = evidence.allowed
+            subject = f"customer {evidence.user.user_id} ({source})"
+        else:
+            assert segment is not None
+            source, users = _segment_users(con, segment, source)
+            facts = {"segment": segment, "users_in_segment": len(users),
+                     **subject_facts(con, source, users)}
+            pool = con.execute(
+                "SELECT review_id, item_id, NULL, rating, CAST(ts AS DATE), summary, text FROM "
+                "reviews WHERE source = ? AND list_contains(?, user_id) ORDER BY "
+                "helpful_votes DESC NULLS LAST, ts DESC LIMIT 50", [source, users]).fetchall()
+            candidates = [ReviewFact(str(r[0]), str(r[1]), None, r[3], str(r[4]) if r[4]
+                                     else None, r[5], r[6]) for r in pool]
+            reviews, _ = select_reviews(con, candidates, 3)
+            allowed = {"F": set(), "R": {r.review_id for r in reviews},
+                       "I": {r.item_id for r in reviews}, "S": {str(segment)}}
+            subject = f"segment {segment} of {source} ({len(users)} users)"
+        allowed["F"] = set(facts)
+        traits = build_traits(facts, reviews)
+        step.detail = f"{len(traits)} traits"
+    prompt = load_prompt(PROMPT)
+    run.use_prompt(prompt.ref)
+    lines = "\n".join(f"{t.name}: {t.value} {' '.join(f'[{e}]' for e in t.evidence)}"
+                      for t in traits)
+    messages = prompt.render(subject=subject, facts=lines + "\n" + fact_block(
+        {k: v for k, v in facts.items() if k in ("events", "purchases", "first_activity",
+                                                   "last_activity", "users_in_segment")}),
+                             reviews=review_block(reviews))
+    number_facts = {"facts": facts, "traits": [t.value for t in traits],
+                    "reviews": [{"rating": r.rating, "date": r.date, "id": r.review_id}
+                                for r in reviews]}
+    fallback = " ".join(f"{t.name.replace('_', ' ').capitalize()}: {t.value} "
+                        f"{' '.join(f'[{e}]' for e in t.evidence)}." for t in traits) or (
+        f"Too little activity to describe {subject} "
+        f"[F:{'events' if user_id is not None else 'users_in_segment'}].")
+    narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
+                        fallback=fallback, extra_check=demographic_check, on_chunk=on_chunk,
+                        cite_facts={k: v for k, v in facts.items() if k in allowed["F"]},
+                        cite_reviews={r.review_id: r.snippet(600) for r in reviews})
+    return PersonaResult(subject=subject, source=source, traits=traits, prose=narration.text,
+                         status=narration.status, run=run.finish(), facts=facts,
+                         reviews=[{"review_id": r.review_id, "item_id": r.item_id,
+                                   "rating": r.rating, "snippet": r.snippet(300)}
+                                  for r in reviews],
+                         notice=narration.notice, narration=narration.to_dict())

@@ -1,0 +1,167 @@
+"""Deterministic answer sentences from an analytics result: every number comes from its rows.
+
+The ask tool never lets the LLM write the numbers of an answer. These templates turn the
+result table into one to three plain sentences (totals, top-1 with runners-up, comparisons with
+the previous period), formatting values by the metric's unit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.analytics.catalog import METRICS
+from assistant.analytics.executor import AnalyticsResult
+
+LABELS = {
+    "users": "distinct users", "events": "events", "views": "views", "carts": "add-to-cart events",
+    "favs": "favourite events", "purchases": "purchases", "reviews_written": "review events",
+    "view_to_cart_rate": "view-to-cart rate", "cart_to_purchase_rate": "cart-to-purchase rate",
+    "view_to_purchase_rate": "view-to-purchase rate",
+    "cart_abandonment_rate": "cart abandonment rate",
+    "repeat_purchase_rate": "repeat purchase rate",
+    "revenue": "revenue", "average_order_value": "average order value",
+    "mean_rating": "average rating", "review_count": "reviews",
+    "mean_intent": "mean purchase intent", "mean_churn": "mean churn risk",
+    "segment_size": "scored users",
+}
+DIM_LABELS = {"item_id": "item", "event_type": "event type"}
+RUNNERS_UP = 2
+
+
+def fmt_value(metric: str, value: Any) -> str:
+    """A metric value as shown to people: counts with separators, rates as percentages."""
+    if value is None:
+        return "no data"
+    unit = METRICS[metric].unit if metric in METRICS else "count"
+    number = float(value)
+    if unit == "rate":
+        return f"{number * 100:.1f}%"
+    if unit == "money":
+        return f"{number:,.2f}"
+    if unit == "rating":
+        return f"{number:.2f}"
+    if unit == "probability":
+        return f"{number:.3f}"
+    return f"{int(round(number)):,}" if number == int(number) else f"{number:,.2f}"
+
+
+def fmt_change(metric: str, value: Any) -> str:
+    """A signed change; rates change in percentage points."""
+    if value is None:
+        return "n/a"
+    unit = METRICS[metric].unit if metric in METRICS else "count"
+    number = float(value)
+    sign = "+" if number > 0 else ("-" if number < 0 else "")
+    if unit == "rate":
+        return f"{sign}{abs(number) * 100:.1f} percentage points"
+    return sign + fmt_value(metric, abs(number))
+
+
+def fmt_key(dimension: str, value: Any) -> str:
+    """A group key as shown: months as YYYY-MM, weeks as "week of DATE"."""
+    if value is None:
+        return "(unknown)"
+    text = str(value)
+    if dimension == "month":
+        return text[:7]
+    if dimension == "week":
+        return f"week of {text[:10]}"
+    if dimension == "day":
+        return text[:10]
+    return text
+
+
+def scope_text(result: AnalyticsResult) -> str:
+    """ " in taobao from 2017-11-27 to 2017-12-03" (empty parts left out)."""
+    f = result.plan.filters
+    parts = []
+    if f.source:
+        parts.append(f"in {', '.join(f.source)}")
+    for name, values in (("category", f.category), ("brand", f.brand), ("item", f.item_id),
+                         ("event type", f.event_type), ("segment", f.segment)):
+        if values:
+            parts.append(f"for {name} {', '.join(str(v) for v in values)}")
+    if f.date_from and f.date_to:
+        if f.date_from == f.date_to:
+            parts.append(f"on {f.date_from.isoformat()}")
+        else:
+            parts.append(f"from {f.date_from.isoformat()} to {f.date_to.isoformat()}")
+    return (" " + " ".join(parts)) if parts else ""
+
+
+def _metrics_line(result: AnalyticsResult, row: dict[str, Any]) -> str:
+    return ", ".join(f"{LABELS.get(m, m)} {fmt_value(m, row.get(m))}" for m in result.plan.metrics)
+
+
+def _plain(result: AnalyticsResult) -> str:
+    row = result.rows[0]
+    metrics = result.plan.metrics
+    if len(metrics) == 1:
+        m = metrics[0]
+        if METRICS[m].unit == "count":
+            return f"There are {fmt_value(m, row.get(m))} {LABELS.get(m, m)}{scope_text(result)}."
+        return f"The {LABELS.get(m, m)}{scope_text(result)} is {fmt_value(m, row.get(m))}."
+    return f"{scope_text(result).strip().capitalize() or 'Overall'}: {_metrics_line(result, row)}."
+
+
+def _grouped(result: AnalyticsResult) -> str:
+    plan = result.plan
+    dim = plan.group_by[0]
+    m = plan.metrics[0]
+    ranked = [r for r in result.rows if r.get(m) is not None]
+    if not ranked:
+        return f"No {LABELS.get(m, m)} data{scope_text(result)}."
+    time_series = dim in ("day", "week", "month") and plan.order_by is None
+    if time_series:  # rows come in time order; name the peak
+        ranked = sorted(ranked, key=lambda r: r[m], reverse=plan.descending)
+    top = ranked[0]
+    word = "highest" if plan.descending else "lowest"
+    label = DIM_LABELS.get(dim, dim)
+    text = (f"The {label} with the {word} {LABELS.get(m, m)}{scope_text(result)} is "
+            f"{fmt_key(dim, top[dim])} ({fmt_value(m, top[m])}).")
+    rest = ranked[1: 1 + RUNNERS_UP]
+    if rest:
+        text += " Next: " + ", ".join(f"{fmt_key(dim, r[dim])} ({fmt_value(m, r[m])})"
+                                      for r in rest) + "."
+    return text
+
+
+def _compared(result: AnalyticsResult) -> str:
+    plan = result.plan
+    m = plan.metrics[0]
+    prev = result.periods.get("previous", ["?", "?"])
+    period = f"the previous period ({prev[0]} to {prev[1]})"
+    if not plan.group_by:
+        row = result.rows[0]
+        now = fmt_value(m, row.get(m))
+        head = (f"There were {now} {LABELS.get(m, m)}{scope_text(result)}"
+                if METRICS[m].unit == "count" else
+                f"The {LABELS.get(m, m)}{scope_text(result)} was {now}")
+        return (f"{head}, against {fmt_value(m, row.get(f'{m}_previous'))} in {period}: a "
+                f"change of {fmt_change(m, row.get(f'{m}_change'))}.")
+    dim = plan.group_by[0]
+    label = DIM_LABELS.get(dim, dim)
+    rows = [r for r in result.rows if r.get("change") is not None]
+    if not rows:
+        return f"No {label} has {LABELS.get(m, m)} in both periods{scope_text(result)}."
+    top = rows[0]
+    verb = "fell most" if not plan.descending else "grew most"
+    if plan.order_by != "change":
+        verb = "ranks first"
+    text = (f"The {label} whose {LABELS.get(m, m)} {verb}{scope_text(result)} is "
+            f"{fmt_key(dim, top[dim])}: {fmt_value(m, top.get(f'{m}_previous'))} in {period} "
+            f"→ {fmt_value(m, top.get(m))} ({fmt_change(m, top.get('change'))}).")
+    rest = rows[1: 1 + RUNNERS_UP]
+    if rest:
+        text += " Next: " + ", ".join(f"{fmt_key(dim, r[dim])} ({fmt_change(m, r.get('change'))})"
+                                      for r in rest) + "."
+    return text
+
+
+def render_answer(result: AnalyticsResult) -> str:
+    """The answer sentence(s) for an answerable result."""
+    if result.plan.compare_previous_period:
+        return _compared(result)
+    if result.plan.group_by:
+        return _grouped(result)
+    return _plain(result)

@@ -1,0 +1,308 @@
+"""Deterministic pre-resolution of an operator question, before (and besides) the LLM.
+
+Code is better than a 1.5B model at a few things: spotting which source names, categories,
+brands and item ids a question mentions, and turning "last week", "in 2013" or "on
+2017-12-01" into dates anchored at the newest date of the data in scope. The results go to
+the LLM as hints, and the confident ones (sources, dates, comparisons, filters) override the
+LLM's plan. Questions about attributes the data does not have (age, gender, location…) are
+recognised here too, so they get an honest "can't answer" without a model call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import duckdb
+
+from assistant.tools.profile import DataProfile
+
+MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"], start=1)}
+
+UNSUPPORTED = {
+    r"\b(age|ages|aged|how old|older|younger)\b": "age",
+    r"\b(gender|female|male|women|men|woman|man)\b": "gender",
+    r"\b(income|salary|wealth)\b": "income",
+    r"\b(country|countries|city|cities|region|location|state|zip|postcode|where do)\b":
+        "location",
+    r"\b(ethnicity|race|religion|married|marital)\b": "demographic attributes",
+    r"\b(weather|temperature|rain)\b": "weather",
+    r"\b(profit|margin|cost|costs|cogs)\b": "costs or profit",
+    r"\b(return rate|returns|refunds?|returned)\b": "returns or refunds",
+    r"\b(inventory|stock level|in stock|warehouse)\b": "inventory",
+    r"\b(ad spend|advertising|campaign|marketing spend|clicks on ads)\b": "marketing spend",
+    r"\b(shipping|delivery time)\b": "shipping",
+}
+"""Phrases that ask for data no source has, and what that data is called."""
+
+SHARE = r"\b(share|fraction|percent\w*|proportion|ratio|rate|how often)\b"
+METRIC_WORDS: list[tuple[str, str]] = [
+    (rf"{SHARE}.*\bviews?\b.*\b(carts?|basket)\b", "view_to_cart_rate"),
+    (rf"{SHARE}.*\bviews?\b.*\b(purchas\w*|bought|buys?|orders?)\b", "view_to_purchase_rate"),
+    (rf"{SHARE}.*\b(carts?|carted)\b.*\b(purchas\w*|bought|buys?|orders?)\b",
+     "cart_to_purchase_rate"),
+    (r"average order value|\baov\b|order value", "average_order_value"),
+    (r"revenue|sales amount|gmv|turnover|money", "revenue"),
+    (r"view.to.cart", "view_to_cart_rate"),
+    (r"cart.to.purchase|cart.to.buy", "cart_to_purchase_rate"),
+    (r"view.to.purchase|conversion", "view_to_purchase_rate"),
+    (r"abandon", "cart_abandonment_rate"),
+    (r"repeat", "repeat_purchase_rate"),
+    (r"churn", "mean_churn"),
+    (r"intent|purchase probability|likely to buy", "mean_intent"),
+    (r"scored users|users (were|are) scored|users scored", "segment_size"),
+    (r"rating|\bstars?\b|rated", "mean_rating"),
+    (r"\breviews?\b|reviewed", "review_count"),
+    (r"add.to.cart|\bcarts?\b|carted", "carts"),
+    (r"favou?rites?|\bfavs?\b|wishlist", "favs"),
+    (r"purchases?|orders?|bought|\bbuys?\b|\bsold\b|\bsales\b", "purchases"),
+    (r"\bviews?\b|page views|viewed", "views"),
+    (r"\busers?\b|customers?|visitors?|shoppers?|people|buyers?|reviewers?", "users"),
+    (r"\bevents?\b|interactions?|activity|actions?", "events"),
+]
+"""Keyword → metric, most specific first; the first match is the hint."""
+
+GROUP_WORDS: list[tuple[str, str]] = [
+    (r"categor", "category"),
+    (r"\bbrands?\b", "brand"),
+    (r"\b(items?|products?|asins?)\b", "item_id"),
+    (r"\bsources?\b|datasets?|stores?|shops?", "source"),
+    (r"event types?|kind of event", "event_type"),
+    (r"\bsegments?\b", "segment"),
+    (r"\b(days?|daily|dates?)\b", "day"),
+    (r"\b(weeks?|weekly)\b", "week"),
+    (r"\b(months?|monthly)\b", "month"),
+]
+GROUP_CUES = r"\b(which|what|top|best|worst|per|by|each|every|most|least|highest|lowest|rank)\b"
+FALL = r"\b(fell|fall|falls|fallen|drop|dropped|drops|declin\w*|decreas\w*|shrank|lost|down)\b"
+RISE = r"\b(grew|grow|grows|grown|rose|rise|rises|increas\w*|gain\w*|up|jump\w*)\b"
+COMPARE = r"\b(compared?|versus|vs\.?|than the|week before|previous|prior|change[ds]?)\b"
+LOW = r"\b(least|lowest|fewest|smallest|worst|bottom)\b"
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+RANKING = r"\b(which|most|highest|lowest|least|fewest|peak|busiest|top|best|worst)\b"
+BUYERS = (r"\b(users?|customers?|people|shoppers?|visitors?)\b.*"
+          r"\b(bought|buy|purchased?|ordered)\b")
+_STOP_TEXT = """
+the and all any are was were has have had how many much what which who when where why does did
+total average mean rate rates revenue order orders value sales sale view views cart carts
+purchase purchases bought buy buyers user users customer customers event events item items
+product products review reviews rating ratings brand brands category categories source sources
+day days week weeks month months year years last this previous most least top best worst per
+each every other others new more less than compared versus before after between from with for
+unknown none null other misc test
+"""
+STOP_VALUES = frozenset(_STOP_TEXT.split())
+"""Words never taken as a category or brand value, even if some source has one by that name."""
+
+
+@dataclass
+class Hints:
+    """What code found in a question; `None` / empty means "not found"."""
+
+    sources: list[str] = field(default_factory=list)
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    date_phrase: str | None = None
+    compare: bool = False
+    direction: str | None = None  # "fell" | "grew"
+    metric: str | None = None
+    group_by: str | None = None
+    ascending: bool = False
+    ranking: bool = False
+    event_type: str | None = None
+    categories: list[str] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
+    item_ids: list[str] = field(default_factory=list)
+    unsupported: str | None = None
+    anchor: dt.date | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form, empty fields left out."""
+        data = asdict(self)
+        return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in data.items()
+                if v not in (None, [], False)}
+
+    def for_prompt(self) -> str:
+        """A short line of `key=value` hints for the LLM."""
+        parts = []
+        if self.metric:
+            parts.append(f"metric={self.metric}")
+        if self.sources:
+            parts.append(f"source={','.join(self.sources)}")
+        if self.event_type:
+            parts.append(f"event_type={self.event_type}")
+        if self.group_by:
+            parts.append(f"group_by={self.group_by}")
+        if self.date_from:
+            parts.append(f"date_from={self.date_from} date_to={self.date_to}")
+        if self.compare:
+            parts.append("compare_previous_period=true")
+        if self.categories:
+            parts.append(f"category={','.join(self.categories)}")
+        if self.brands:
+            parts.append(f"brand={','.join(self.brands)}")
+        if self.item_ids:
+            parts.append(f"item_id={','.join(self.item_ids)}")
+        return " ".join(parts) if parts else "none"
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower().replace("_", " ").replace("-", " ")).strip()
+
+
+def source_aliases(name: str) -> list[str]:
+    """Ways a question may name a source: `gift_cards` → "gift_cards", "gift cards", "gift card"."""
+    spaced = name.replace("_", " ")
+    forms = {name.lower(), spaced.lower()}
+    if spaced.endswith("s"):
+        forms.add(spaced[:-1].lower())
+    return sorted(forms, key=len, reverse=True)
+
+
+def find_sources(question: str, names: list[str]) -> list[str]:
+    """Source names mentioned in the question (a longer name hides its suffix: "all beauty")."""
+    text = question.lower()
+    spans: list[tuple[int, int, str]] = []
+    for name in sorted(names, key=len, reverse=True):
+        for alias in source_aliases(name):
+            for m in re.finditer(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", text):
+                if not any(s <= m.start() < e for s, e, _ in spans):
+                    spans.append((m.start(), m.end(), name))
+    found: list[str] = []
+    for _, _, name in sorted(spans):
+        if name not in found:
+            found.append(name)
+    return found
+
+
+def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    start = dt.date(year, month, 1)
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return start, nxt - dt.timedelta(days=1)
+
+
+def find_dates(question: str, anchor: dt.date | None) -> tuple[dt.date | None, dt.date | None,
+                                                             str | None]:
+    """(date_from, date_to, phrase) for the period a question names, else Nones."""
+    text = question.lower()
+    iso = [dt.date(int(y), int(m), int(d)) for y, m, d in ISO_DATE.findall(text)]
+    if len(iso) >= 2:
+        return min(iso[:2]), max(iso[:2]), "between dates"
+    if len(iso) == 1:
+        return iso[0], iso[0], "on date"
+    month = re.search(r"\b(" + "|".join(MONTHS) + r")\s+(\d{4})\b", text)
+    if month:
+        start, end = _month_range(int(month.group(2)), MONTHS[month.group(1)])
+        return start, end, month.group(0)
+    ym = re.search(r"\b(\d{4})-(\d{2})\b", text)
+    if ym and 1 <= int(ym.group(2)) <= 12:
+        start, end = _month_range(int(ym.group(1)), int(ym.group(2)))
+        return start, end, ym.group(0)
+    year = re.search(r"\b(?:in|during|for|of)\s+((?:19|20)\d{2})\b", text)
+    if year:
+        y = int(year.group(1))
+        return dt.date(y, 1, 1), dt.date(y, 12, 31), year.group(0)
+    if anchor is None:
+        return None, None, None
+    days = re.search(r"\b(?:last|past|previous)\s+(\d{1,3})\s+days?\b", text)
+    if days:
+        n = int(days.group(1))
+        return anchor - dt.timedelta(days=n - 1), anchor, days.group(0)
+    relative = [
+        (r"\b(last|past|this) week\b", 7), (r"\b(last|past|this) month\b", 30),
+        (r"\byesterday\b", -1), (r"\btoday\b", 0), (r"\b(last|past) (fortnight|two weeks)\b", 14),
+    ]
+    for pattern, span in relative:
+        m = re.search(pattern, text)
+        if not m:
+            continue
+        if span == -1:
+            day = anchor - dt.timedelta(days=1)
+            return day, day, m.group(0)
+        if span == 0:
+            return anchor, anchor, m.group(0)
+        return anchor - dt.timedelta(days=span - 1), anchor, m.group(0)
+    return None, None, None
+
+
+def _first(patterns: list[tuple[str, str]], text: str) -> str | None:
+    for pattern, value in patterns:
+        if re.search(pattern, text):
+            return value
+    return None
+
+
+def _group_by(text: str) -> str | None:
+    """A grouping only when the question asks for a ranking or a breakdown."""
+    for pattern, dim in GROUP_WORDS:
+        for m in re.finditer(pattern, text):
+            before = text[max(0, m.start() - 40): m.start()]
+            if re.search(GROUP_CUES, before) or re.search(r"\b(each|per|by)\s*$", before):
+                return dim
+    return None
+
+
+def _values_in_question(con: duckdb.DuckDBPyConnection, question: str, column: str,
+                        sources: list[str]) -> list[str]:
+    """Category / brand values of the sources in scope named in the question."""
+    text = question.lower()
+    words = set(re.findall(r"[\w.&'-]{3,}", text)) - STOP_VALUES
+    if not words:
+        return []
+    scope = "AND list_contains(?, source)" if sources else ""
+    params: list[Any] = [list(words), list(words)] + ([sources] if sources else [])
+    rows = con.execute(
+        f"SELECT DISTINCT {column} FROM events WHERE {column} IS NOT NULL AND "
+        f"(list_contains(?, lower({column})) OR "
+        f"list_contains(?, lower(split_part({column}, '.', -1)))) {scope} LIMIT 20",
+        params).fetchall()
+    found = [r[0] for r in rows if r[0].lower() not in STOP_VALUES
+             and r[0].lower().rsplit(".", 1)[-1] not in STOP_VALUES]
+    exact = [v for v in found if v.lower() in words]
+    return sorted(exact or found)[:5]
+
+
+def _item_ids(con: duckdb.DuckDBPyConnection, question: str, sources: list[str]) -> list[str]:
+    tokens = [t for t in re.findall(r"\b[A-Z0-9]{5,}\b", question) if not re.fullmatch(
+        r"(19|20)\d{2}", t)]
+    if not tokens:
+        return []
+    scope = "AND list_contains(?, source)" if sources else ""
+    rows = con.execute(f"SELECT DISTINCT item_id FROM events WHERE list_contains(?, item_id) "
+                       f"{scope} LIMIT 10", [tokens] + ([sources] if sources else [])).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def resolve_question(question: str, profile: DataProfile,
+                     con: duckdb.DuckDBPyConnection | None = None) -> Hints:
+    """Everything code can read off the question; see the module docstring."""
+    text = _norm(question)
+    hints = Hints()
+    for pattern, what in UNSUPPORTED.items():
+        if re.search(pattern, text):
+            hints.unsupported = what
+            break
+    hints.sources = find_sources(question, list(profile.sources))
+    hints.anchor = profile.anchor(hints.sources)
+    hints.date_from, hints.date_to, hints.date_phrase = find_dates(question, hints.anchor)
+    hints.metric = _first(METRIC_WORDS, text)
+    hints.group_by = _group_by(text)
+    if hints.group_by == "source" and hints.sources and len(hints.sources) == 1:
+        hints.group_by = None
+    hints.ascending = bool(re.search(LOW, text))
+    hints.ranking = bool(re.search(RANKING, text))
+    if re.search(BUYERS, text):
+        hints.metric, hints.event_type = "users", "purchase"
+    fell, grew = re.search(FALL, text), re.search(RISE, text)
+    if (fell or grew or re.search(COMPARE, text)) and hints.date_from is not None:
+        hints.compare = True
+        hints.direction = "fell" if fell else ("grew" if grew else None)
+    if con is not None:
+        hints.categories = _values_in_question(con, question, "category", hints.sources)
+        hints.brands = _values_in_question(con, question, "brand", hints.sources)
+        hints.item_ids = _item_ids(con, question, hints.sources)
+    return hints

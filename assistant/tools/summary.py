@@ -1,0 +1,110 @@
+"""`user_summary`: a cited 4–6 sentence briefing about one customer, for customer service.
+
+Facts and scores come from the workspace, the 3–5 most relevant reviews from retrieval (or
+helpfulness/recency), and the prose from the LLM under the grounding rules of `narrate`; a
+text that fails twice is replaced by a facts-only summary with a notice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from assistant.llm.backends import LLMBackend
+from assistant.prompts import load_prompt
+from assistant.tools.evidence import fact_block, review_block
+from assistant.tools.narrate import Narration, narrate
+from assistant.tools.subjects import UserEvidence, user_evidence
+from assistant.tools.trace import ToolRun
+from retrieval.search import Retriever
+
+PROMPT = "user_summary"
+SUMMARY_FACTS = ("user_id", "source", "events", "first_activity", "last_activity", "purchases",
+                 "views", "carts", "favs", "reviews_written", "distinct_items", "sessions",
+                 "purchase_spend", "top_category", "top_brand", "mean_rating_given",
+                 "ratings_given", "rating_scale", "intent_probability", "churn_risk", "segment",
+                 "predicted_next_items", "recent_items")
+
+
+@dataclass
+class SummaryResult:
+    """A customer briefing with the facts, scores and reviews it rests on."""
+
+    user_id: str
+    source: str
+    summary: str
+    status: str
+    run: ToolRun
+    facts: dict[str, Any] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    review_selection: str = ""
+    notice: str | None = None
+    narration: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form."""
+        return {"user_id": self.user_id, "source": self.source, "summary": self.summary,
+                "status": self.status, "notice": self.notice, "facts": self.facts,
+                "reviews": self.reviews, "review_selection": self.review_selection,
+                "narration": self.narration, **self.run.to_dict()}
+
+
+def facts_only_summary(evidence: UserEvidence) -> str:
+    """A deterministic summary from the facts alone (the fallback), every sentence cited."""
+    f = evidence.facts
+    parts = [f"Customer {f['user_id']} in {f['source']} has {f.get('events', 0)} recorded "
+             f"events [F:events]."]
+    if f.get("first_activity") and f.get("last_activity"):
+        parts.append(f"Activity runs from {f['first_activity']} [F:first_activity] to "
+                     f"{f['last_activity']} [F:last_activity].")
+    counts = [(k, f[k]) for k in ("views", "carts", "favs", "purchases", "reviews_written")
+              if f.get(k)]
+    if counts:
+        parts.append("Counts: " + ", ".join(f"{v} {k.replace('_', ' ')} [F:{k}]"
+                                            for k, v in counts) + ".")
+    for key, label in (("top_category", "Most frequent category"),
+                       ("top_brand", "Most frequent brand"),
+                       ("mean_rating_given", "Average rating given"),
+                       ("purchase_spend", "Total purchase spend"),
+                       ("intent_probability", "Predicted purchase probability"),
+                       ("churn_risk", "Churn risk"), ("segment", "Segment")):
+        if f.get(key) is not None:
+            parts.append(f"{label}: {f[key]} [F:{key}].")
+    if evidence.reviews:
+        r = evidence.reviews[0]
+        rating = f" rated {r.rating:g}" if r.rating is not None else ""
+        parts.append(f"Latest relevant review{rating} on item {r.item_id} [R:{r.review_id}].")
+    return " ".join(parts)
+
+
+def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBPyConnection,
+                 backend: LLMBackend, retriever: Retriever | None = None, n_reviews: int = 3,
+                 on_chunk: Callable[[str], None] | None = None) -> SummaryResult:
+    """Facts, scores, relevant reviews and a grounded, cited summary of one customer."""
+    run = ToolRun(tool="user_summary", model=backend.model)
+    with run.step("gather facts and reviews") as step:
+        evidence = user_evidence(con, user_id, source, retriever, k=n_reviews)
+        step.detail = (f"{len(evidence.facts)} facts, {len(evidence.reviews)} reviews by "
+                       f"{evidence.review_selection}")
+    prompt = load_prompt(PROMPT)
+    run.use_prompt(prompt.ref)
+    shown = {k: evidence.facts[k] for k in SUMMARY_FACTS if k in evidence.facts}
+    example = "[F:events]" + (f" or [R:{evidence.reviews[0].review_id}]" if evidence.reviews
+                              else "")
+    messages = prompt.render(user_id=evidence.user.user_id, source=evidence.user.source,
+                             facts=fact_block(shown), reviews=review_block(evidence.reviews),
+                             example=example)
+    narration: Narration = narrate(backend, messages, facts=evidence.number_facts(),
+                                   allowed=evidence.allowed, run=run,
+                                   fallback=facts_only_summary(evidence), on_chunk=on_chunk,
+                                   cite_facts=shown,
+                                   cite_reviews={r.review_id: r.snippet(600)
+                                                 for r in evidence.reviews})
+    return SummaryResult(user_id=evidence.user.user_id, source=evidence.user.source,
+                         summary=narration.text, status=narration.status, run=run.finish(),
+                         facts=evidence.facts, reviews=evidence.review_dicts(),
+                         review_selection=evidence.review_selection, notice=narration.notice,
+                         narration=narration.to_dict())

@@ -1,0 +1,337 @@
+"""`insight ask | summary | persona | explain | copy | chat | name-segments | eval`.
+
+Each command opens the workspace read-only, creates the configured LLM backend (the embedded
+llama.cpp server starts on first use and stops when the command ends), runs one tool from
+`assistant.tools` and prints its answer, or the whole result with `--json`. Errors are one
+line: bad input exits 2, workspace problems 3, an unavailable or failing LLM 4.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from insight.commands.common import WorkspaceOpt, fail, run_guarded, workspace_path
+from insight.settings import get_settings
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+T = TypeVar("T")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")]
+SourceOpt = Annotated[str | None, typer.Option(help="Source of the user / item.")]
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """`run_guarded` plus LLM errors: one line on stderr and exit code 4."""
+    from assistant.llm.errors import LLMError
+
+    def wrapped() -> T:
+        try:
+            return action()
+        except LLMError as exc:
+            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 4)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return run_guarded(wrapped)
+
+
+@contextmanager
+def tool_context(workspace: Path | None, retrieval: bool = False) -> Iterator[dict[str, Any]]:
+    """Read-only connection, LLM backend (stopped on exit) and, if indexed, a retriever."""
+    from assistant.llm.backends import create_backend
+    from predictors.data.workspace import Workspace
+
+    settings = get_settings()
+    root = workspace_path(workspace)
+    con = Workspace.open(root).connect()
+    backend = create_backend(settings.llm, progress=sys.stderr.isatty())
+    try:
+        yield {"con": con, "backend": backend,
+               "retriever": make_retriever(con, root) if retrieval else None, "root": root}
+    finally:
+        backend.close()
+        con.close()
+
+
+def make_retriever(con: Any, root: Path) -> Any:
+    """A retriever over the workspace's review index, or None when there is no index."""
+    from retrieval.factory import chroma_dir, create_store
+    from retrieval.store import REVIEWS
+
+    settings = get_settings().retrieval
+    if not settings.chroma.host and not chroma_dir(settings, root).exists():
+        return None
+    from retrieval.embedder import create_embedder
+    from retrieval.search import Retriever
+
+    store = create_store(settings, root)
+    if store.count(REVIEWS) == 0:
+        return None
+    return Retriever(con=con, store=store, embedder=create_embedder(settings))
+
+
+def _emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    render(result)
+    run = result.run
+    refs = ", ".join(run.prompt_refs) or "no prompt"
+    console.print(f"[dim]{run.tool} · {refs} · {run.model or 'no model'} · "
+                  f"{run.latency_s:.1f}s[/]", highlight=False)
+
+
+def _rows_table(columns: list[str], rows: list[dict[str, Any]], limit: int = 10) -> Table:
+    table = Table(show_header=True)
+    for column in columns:
+        table.add_column(column)
+    for row in rows[:limit]:
+        table.add_row(*[escape(str(row.get(c))) for c in columns])
+    return table
+
+
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="An operator question about the data.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question about the data with a table (numbers only from SQL results)."""
+    from assistant.tools.ask import ask
+
+    def action() -> Any:
+        with tool_context(workspace) as ctx:
+            return ask(question, ctx["con"], ctx["backend"])
+
+    def render(result: Any) -> None:
+        console.print(escape(result.answer), highlight=False)
+        if result.rows and result.answerable:
+            console.print(_rows_table(result.columns, result.rows))
+
+    _emit(guarded(action), as_json, render)
+
+
+def summary_cmd(
+    user: Annotated[str, typer.Argument(help="User id.")],
+    source: SourceOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A cited briefing about one customer (facts, scores, relevant reviews)."""
+    from assistant.tools.summary import user_summary
+
+    def action() -> Any:
+        with tool_context(workspace, retrieval=True) as ctx:
+            return user_summary(user, source, con=ctx["con"], backend=ctx["backend"],
+                                retriever=ctx["retriever"])
+
+    def render(result: Any) -> None:
+        console.print(escape(result.summary), highlight=False)
+        if result.notice:
+            console.print(f"[yellow]{escape(result.notice)}[/]")
+        for r in result.reviews:
+            console.print(f"[dim][R:{r['review_id']}] {r['rating']} · "
+                          f"{escape(r['snippet'][:120])}[/]", highlight=False)
+
+    _emit(guarded(action), as_json, render)
+
+
+def persona_cmd(
+    user: Annotated[str | None, typer.Argument(help="User id (or use --segment).")] = None,
+    segment: Annotated[int | None, typer.Option(help="Segment number instead of a user.")]
+    = None,
+    source: SourceOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """A structured persona (traits with evidence) and cited prose for a user or a segment."""
+    from assistant.tools.persona import persona
+    from predictors.data.errors import InputError
+
+    def action() -> Any:
+        if (user is None) == (segment is None):
+            raise InputError("give a user id or --segment N (not both)")
+        with tool_context(workspace, retrieval=True) as ctx:
+            return persona(user, segment, source, con=ctx["con"], backend=ctx["backend"],
+                           retriever=ctx["retriever"])
+
+    def render(result: Any) -> None:
+        console.print(f"[bold]{escape(result.subject)}[/]")
+        for trait in result.traits:
+            console.print(f"- {trait.name}: {escape(trait.value)} "
+                          f"[dim]{' '.join(trait.evidence)}[/]", highlight=False)
+        console.print(escape(result.prose), highlight=False)
+        if result.notice:
+            console.print(f"[yellow]{escape(result.notice)}[/]")
+
+    _emit(guarded(action), as_json, render)
+
+
+def explain_cmd(
+    user: Annotated[str, typer.Argument(help="User id.")],
+    item: Annotated[str, typer.Argument(help="Item id.")],
+    source: SourceOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Why an item is suggested to a user: score, rank, leading items, matching reviews."""
+    from assistant.tools.explain import explain
+
+    def action() -> Any:
+        with tool_context(workspace, retrieval=True) as ctx:
+            return explain(user, item, source, con=ctx["con"], backend=ctx["backend"],
+                           retriever=ctx["retriever"])
+
+    def render(result: Any) -> None:
+        console.print(escape(result.explanation), highlight=False)
+        if result.notice:
+            console.print(f"[yellow]{escape(result.notice)}[/]")
+        for key, value in result.facts.items():
+            console.print(f"[dim][F:{key}] {escape(str(value))}[/]", highlight=False)
+
+    _emit(guarded(action), as_json, render)
+
+
+def copy_cmd(
+    item: Annotated[str, typer.Option(help="Item id to write about.")],
+    user: Annotated[str | None, typer.Option(help="Target user id.")] = None,
+    segment: Annotated[int | None, typer.Option(help="Target segment number.")] = None,
+    channel: Annotated[str, typer.Option(help="email | push | banner")] = "email",
+    tone: Annotated[str, typer.Option(help="Tone, e.g. friendly, formal, playful.")]
+    = "friendly",
+    variants: Annotated[int, typer.Option(help="Number of variants (1-5).")] = 3,
+    source: SourceOpt = None,
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Marketing copy variants grounded in the item's real attributes and the target."""
+    from assistant.tools.marketing import marketing_copy
+    from predictors.data.errors import InputError
+
+    def action() -> Any:
+        if (user is None) == (segment is None):
+            raise InputError("give --user U or --segment N (not both)")
+        with tool_context(workspace) as ctx:
+            return marketing_copy(item, con=ctx["con"], backend=ctx["backend"], user_id=user,
+                                  segment=segment, source=source, channel=channel, tone=tone,
+                                  n_variants=variants)
+
+    def render(result: Any) -> None:
+        for i, v in enumerate(result.variants, start=1):
+            console.print(f"[bold]{i}. {escape(v['headline'])}[/]\n{escape(v['body'])}",
+                          highlight=False)
+        if result.notice:
+            console.print(f"[yellow]{escape(result.notice)}[/]")
+
+    _emit(guarded(action), as_json, render)
+
+
+def chat_cmd(
+    message: Annotated[str, typer.Argument(help="One chat message.")],
+    workspace: WorkspaceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Route one message to the right tool and stream the answer (events with --json)."""
+    from assistant.tools.chat import chat
+
+    def action() -> int:
+        code = 0
+        with tool_context(workspace, retrieval=True) as ctx:
+            for event in chat([], message, con=ctx["con"], backend=ctx["backend"],
+                              retriever=ctx["retriever"]):
+                if as_json:
+                    print(json.dumps({"type": event.type, **event.data}, default=str),
+                          flush=True)
+                elif event.type == "route":
+                    console.print(f"[dim]→ {event.data['tool']} ({event.data['by']})[/]")
+                elif event.type == "answer":
+                    console.print(escape(event.data["text"]), highlight=False)
+                elif event.type == "error":
+                    console.print(f"[bold red]error:[/] {escape(event.data['message'])}")
+                    code = 2
+        return code
+
+    code = guarded(action)
+    if code:
+        raise typer.Exit(code)
+
+
+def name_segments_cmd(
+    workspace: WorkspaceOpt = None,
+    source: Annotated[list[str] | None, typer.Option(help="Only these sources.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Name and describe the predictors' segments (stored as the `segment_names` table)."""
+    from assistant.llm.backends import create_backend
+    from assistant.tools.segments import name_segments
+
+    def action() -> Any:
+        backend = create_backend(get_settings().llm, progress=sys.stderr.isatty())
+        try:
+            return name_segments(workspace_path(workspace), backend, source)
+        finally:
+            backend.close()
+
+    def render(result: Any) -> None:
+        if result.skipped:
+            console.print(f"[yellow]skipped:[/] {escape(result.skipped)}")
+        for row in result.rows:
+            console.print(f"{row['source']} {row['segment']}: [bold]{escape(row['name'])}[/] "
+                          f"— {escape(row['description'])} [dim]({row['status']})[/]")
+
+    _emit(guarded(action), as_json, render)
+
+
+def eval_cmd(
+    workspace: WorkspaceOpt = None,
+    out: Annotated[Path, typer.Option(help="Report path.")]
+    = Path("benchmarks/results/assistant_eval.json"),
+    users: Annotated[int, typer.Option(help="Users for summary/persona/explain.")] = 20,
+    questions: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    skip_users: Annotated[bool, typer.Option(help="Only the operator questions.")] = False,
+    build: Annotated[bool, typer.Option(help="First ingest every shared dataset into the "
+                                        "workspace and train + score taobao (quick).")]
+    = False,
+    shared: Annotated[Path, typer.Option(help="The shared data folder (for --build).")]
+    = Path("../shared/data"),
+    users_from: Annotated[Path | None, typer.Option(
+        help="Reuse the user-tool records of an earlier complete report.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate the tools on the workspace (gold answers computed independently with pandas)."""
+    from assistant.evaluation.runner import run_evaluation
+    from assistant.evaluation.workspace import build_eval_workspace
+
+    def action() -> Any:
+        if build:
+            build_eval_workspace(workspace_path(workspace), shared)
+        return run_evaluation(workspace_path(workspace), out, n_users=0 if skip_users else users,
+                              max_questions=questions, progress=sys.stderr.isatty(),
+                              users_from=users_from)
+
+    report = guarded(action)
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    console.print_json(json.dumps(report["summary"], default=str))
+    console.print(f"report written to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the assistant tool commands to the main `insight` app."""
+    app.command("ask")(ask_cmd)
+    app.command("summary")(summary_cmd)
+    app.command("persona")(persona_cmd)
+    app.command("explain")(explain_cmd)
+    app.command("copy")(copy_cmd)
+    app.command("chat")(chat_cmd)
+    app.command("name-segments")(name_segments_cmd)
+    app.command("eval")(eval_cmd)

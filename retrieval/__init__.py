@@ -1,0 +1,1 @@
+"""Retrieval: embeddings, the vector store, incremental indexing and search."""

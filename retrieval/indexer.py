@@ -1,0 +1,169 @@
+"""Incremental indexing of the workspace into the vector store.
+
+Every document has a stable id and a content hash (of the embedding model, the text and the
+metadata) stored in its metadata. A run reads the stored hashes, embeds and upserts only new or
+changed documents, in batches, and deletes records whose source rows are gone. A second run on
+unchanged data embeds nothing. Only one indexer writes at a time (file lock).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from tqdm.auto import tqdm
+
+from retrieval.documents import (
+    Document,
+    count_items,
+    count_reviews,
+    item_documents,
+    review_documents,
+)
+from retrieval.embedder import Embedder
+from retrieval.lock import index_lock
+from retrieval.store import ITEMS, REVIEWS, SUMMARIES, VectorStore
+from retrieval.summaries import count_users, summary_documents
+
+log = logging.getLogger(__name__)
+
+HASH_KEY = "content_hash"
+
+DocSource = Callable[[duckdb.DuckDBPyConnection, Sequence[str] | None], Iterator[Document]]
+Counter = Callable[[duckdb.DuckDBPyConnection, Sequence[str] | None], int]
+
+BUILDERS: dict[str, tuple[DocSource, Counter]] = {
+    REVIEWS: (review_documents, count_reviews),
+    ITEMS: (item_documents, count_items),
+    SUMMARIES: (summary_documents, count_users),
+}
+
+
+@dataclass
+class CollectionReport:
+    """What one collection's update did."""
+
+    embedded: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class IndexReport:
+    """What an index run did, per collection and in total."""
+
+    collections: dict[str, CollectionReport] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> int:
+        """Documents embedded (new or changed) in all collections."""
+        return sum(c.embedded for c in self.collections.values())
+
+    @property
+    def unchanged(self) -> int:
+        """Documents skipped because their content hash matched."""
+        return sum(c.unchanged for c in self.collections.values())
+
+    @property
+    def deleted(self) -> int:
+        """Records removed because their rows left the workspace."""
+        return sum(c.deleted for c in self.collections.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain dict for JSON output."""
+        return {"embedded": self.embedded, "unchanged": self.unchanged, "deleted": self.deleted,
+                "collections": {k: asdict(v) for k, v in self.collections.items()}}
+
+
+def content_hash(model_id: str, doc: Document) -> str:
+    """Hash of everything that determines a stored record (model, text, metadata)."""
+    payload = json.dumps({"model": model_id, "text": doc.text, "meta": doc.metadata},
+                         sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+class Indexer:
+    """Keeps the vector store's collections in step with a workspace."""
+
+    def __init__(self, store: VectorStore, embedder: Embedder, lock_path: Path, *,
+                 batch_size: int = 512, progress: bool = True) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.lock_path = lock_path
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def run(self, con: duckdb.DuckDBPyConnection, sources: Sequence[str] | None = None,
+            collections: Sequence[str] = (REVIEWS, ITEMS, SUMMARIES)) -> IndexReport:
+        """Update `collections` from the workspace (only `sources` when given)."""
+        report = IndexReport()
+        with index_lock(self.lock_path):
+            for name in collections:
+                build, count = BUILDERS[name]
+                report.collections[name] = self._update(
+                    name, build(con, sources), count(con, sources), sources)
+        log.info("index: %d embedded, %d unchanged, %d deleted",
+                 report.embedded, report.unchanged, report.deleted)
+        return report
+
+    def _stored_hashes(self, collection: str, sources: Sequence[str] | None) -> dict[str, str]:
+        wanted = set(sources) if sources else None
+        stored: dict[str, str] = {}
+        for rid, meta in self.store.iter_metadata(collection):
+            if wanted is None or meta.get("source") in wanted:
+                stored[rid] = str(meta.get(HASH_KEY, ""))
+        return stored
+
+    def _update(self, collection: str, docs: Iterator[Document], total: int,
+                sources: Sequence[str] | None) -> CollectionReport:
+        started = time.perf_counter()
+        report = CollectionReport()
+        stored = self._stored_hashes(collection, sources)
+        seen: set[str] = set()
+        pending: list[tuple[Document, str]] = []
+        bar = tqdm(total=total, desc=f"index {collection}", unit="doc",
+                   disable=not self.progress, leave=False)
+        try:
+            for doc in docs:
+                if doc.id in seen:
+                    log.warning("duplicate id %s in %s; keeping the first", doc.id, collection)
+                    continue
+                seen.add(doc.id)
+                digest = content_hash(self.embedder.model_id, doc)
+                if stored.get(doc.id) == digest:
+                    report.unchanged += 1
+                    bar.update(1)
+                    continue
+                pending.append((doc, digest))
+                if len(pending) >= self.batch_size:
+                    report.embedded += self._flush(collection, pending)
+                    bar.update(len(pending))
+                    pending = []
+            if pending:
+                report.embedded += self._flush(collection, pending)
+                bar.update(len(pending))
+        finally:
+            bar.close()
+        gone = sorted(set(stored) - seen)
+        if gone:
+            self.store.delete(collection, gone)
+        report.deleted = len(gone)
+        report.seconds = round(time.perf_counter() - started, 3)
+        log.info("%s: %d embedded, %d unchanged, %d deleted (%.1fs)", collection,
+                 report.embedded, report.unchanged, report.deleted, report.seconds)
+        return report
+
+    def _flush(self, collection: str, batch: list[tuple[Document, str]]) -> int:
+        vectors = self.embedder.embed([doc.text for doc, _ in batch])
+        self.store.upsert(collection, [doc.id for doc, _ in batch], vectors,
+                          [doc.text for doc, _ in batch],
+                          [{**doc.metadata, HASH_KEY: digest} for doc, digest in batch])
+        return len(batch)
