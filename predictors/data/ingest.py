@@ -152,6 +152,7 @@ def ingest(
                 batch=batch.batch_id,
                 raw_rows=loader.report.raw_rows,
                 duplicates_dropped=loader.report.duplicates_dropped,
+                exact_duplicate_rows=loader.report.exact_duplicate_rows,
                 rows=rows,
             )
             meta = {"untimed": loader.report.untimed,

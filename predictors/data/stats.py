@@ -36,6 +36,7 @@ def workspace_stats(ws: Workspace) -> dict[str, Any]:
                 "untimed": bool(meta.get("untimed")),
                 "raw_rows": sum(f.get("raw_rows", 0) for f in files),
                 "duplicates_dropped": sum(f.get("duplicates_dropped", 0) for f in files),
+                "exact_duplicate_rows": sum(f.get("exact_duplicate_rows", 0) for f in files),
                 "events": 0,
                 "users": 0,
                 "items": 0,

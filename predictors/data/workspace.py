@@ -78,6 +78,7 @@ class SourceFile:
     batch: str
     raw_rows: int = 0
     duplicates_dropped: int = 0
+    exact_duplicate_rows: int = 0
     rows: dict[str, int] = field(default_factory=dict)
 
 

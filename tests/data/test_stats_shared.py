@@ -65,9 +65,11 @@ def test_magazines_duplicates_dropped(shared_stats: dict) -> None:
     s = shared_stats["magazines"]
     assert s["raw_rows"] == 2_375
     assert (s["users"], s["items"]) == (348, 157)
-    # README: 42 exact duplicate rows. Two more rows repeat the same user, item, time and text
-    # (Kindle and Print editions) with an edited summary line; the README's own rule
-    # "same user, item, time, text" counts them too, so 44 are dropped.
+    # README: 42 exact duplicate rows (2,333 distinct rows). Two more rows repeat the same user,
+    # item, time and text (Kindle and Print editions) with an edited summary line; the
+    # README's rule "same user, item, time, text" makes them duplicates too, so 44 are dropped.
+    assert s["exact_duplicate_rows"] == 42
+    assert s["raw_rows"] - s["exact_duplicate_rows"] == 2_333
     assert s["duplicates_dropped"] == 44
     assert s["reviews"] == 2_331
     assert s["catalog_items"] == 2_320  # 3,385 metadata lines, 1,065 identical repeats
@@ -76,6 +78,7 @@ def test_magazines_duplicates_dropped(shared_stats: dict) -> None:
 def test_all_beauty_duplicates_dropped(shared_stats: dict) -> None:
     s = shared_stats["all_beauty"]
     assert (s["raw_rows"], s["duplicates_dropped"], s["reviews"]) == (5_269, 1_053, 4_216)
+    assert s["exact_duplicate_rows"] == 1_027  # byte-identical records; the rest differ in style
     assert (s["users"], s["items"]) == (991, 85)
 
 

@@ -120,6 +120,7 @@ class AmazonLoader(Loader):
     def _reviews(self) -> Iterator[tuple[str, pa.Table]]:
         chunk_rows = int(self.options.get("chunk_rows", 100_000))
         seen: set[str] = set()
+        seen_rows: set[bytes] = set()
         rows: list[dict[str, Any]] = []
         ordinal = 0
         for number, line in iter_text_lines(self.path):
@@ -127,6 +128,10 @@ class AmazonLoader(Loader):
                 continue
             record = _parse_record(line, self.path, number)
             self.report.raw_rows += 1
+            row_key = hashlib.sha1(json.dumps(record, sort_keys=True).encode("utf-8")).digest()
+            if row_key in seen_rows:
+                self.report.exact_duplicate_rows += 1
+            seen_rows.add(row_key)
             missing = [k for k in REQUIRED_REVIEW_KEYS if k not in record]
             if missing:
                 raise InputError(

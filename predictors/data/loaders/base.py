@@ -22,6 +22,7 @@ class LoadReport:
 
     raw_rows: int = 0
     duplicates_dropped: int = 0
+    exact_duplicate_rows: int = 0  # rows identical in every field to an earlier row
     untimed: bool = False
     notes: list[str] = field(default_factory=list)
 
