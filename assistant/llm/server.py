@@ -89,6 +89,7 @@ class EmbeddedServer:
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
         self._log_handle: object | None = None
+        self._owns_log = False
 
     @property
     def base_url(self) -> str:
@@ -113,6 +114,7 @@ class EmbeddedServer:
             fd, name = tempfile.mkstemp(prefix="llama-server-", suffix=".log")
             os.close(fd)
             self.log_path = Path(name)
+            self._owns_log = True
         command = server_command(self.model_path, self.host, self.port, n_ctx=self.n_ctx,
                                  n_threads=self.n_threads, model_alias=self.model_alias)
         log.info("starting llama.cpp server: %s (log %s)", " ".join(command), self.log_path)
@@ -169,6 +171,10 @@ class EmbeddedServer:
         handle, self._log_handle = self._log_handle, None
         if handle is not None:
             handle.close()  # type: ignore[attr-defined]
+        if self._owns_log and self.log_path is not None:  # a temp log of ours: tidy up
+            with contextlib.suppress(OSError):
+                self.log_path.unlink()
+            self.log_path, self._owns_log = None, False
         with contextlib.suppress(Exception):
             atexit.unregister(self.stop)
 
