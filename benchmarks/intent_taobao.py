@@ -11,7 +11,9 @@ Protocol (temporal split, nothing from the label windows leaks into features):
   before the cut-off; label = bought within the horizon. User level: every user active in
   the lookback; label = any purchase within the horizon.
 * Model family (logistic regression or gradient-boosted trees over the engineered
-  features) is chosen by rolling-origin validation on cut-offs before T; calibration is
+  features, or a logistic regression on recency / frequency counts plus long-run habit
+  rates) is chosen by rolling-origin validation on cut-offs before T with the
+  one-standard-error rule (fewest features within one SE of the best); calibration is
   fitted on the calibration window (Platt when it has fewer than 300 examples of a class,
   isotonic otherwise). Baselines — "carted and not bought" and logistic regression on
   recency/frequency counts — are trained, calibrated and tested on the same rows.
@@ -88,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--first-train-cutoff", default=None,
                    help="earliest training cut-off (default: data start + lookback)")
     p.add_argument("--calibration", default="auto", choices=["auto", "isotonic", "platt"])
-    p.add_argument("--families", nargs="+", default=["logistic", "gbm"])
+    p.add_argument("--families", nargs="+", default=["logistic", "gbm", "logistic_habit"])
     p.add_argument("--backtest-days", type=int, default=3,
                    help="test cut-offs T, T-1d, …: how many (1 = primary only)")
     p.add_argument("--n-bootstrap", type=int, default=1000)

@@ -214,7 +214,10 @@ def logistic_model(C: float = 1.0) -> Pipeline:
     ])
 
 
-MODEL_FAMILIES = ("gbm", "logistic")
+MODEL_FAMILIES = ("gbm", "logistic", "logistic_habit")
+"""`logistic_habit` is the logistic model restricted to the user's recency / frequency counts
+plus long-run habit rates (the trainer picks those columns, user level only); the others use
+every feature."""
 
 
 def make_estimator(family: str, gbm: GBMParams | None = None, C: float = 0.1
@@ -222,7 +225,7 @@ def make_estimator(family: str, gbm: GBMParams | None = None, C: float = 0.1
     """An unfitted classifier of a model family: gradient-boosted trees or logistic."""
     if family == "gbm":
         return (gbm or GBMParams()).build()
-    if family == "logistic":
+    if family in ("logistic", "logistic_habit"):
         return logistic_model(C)
     raise InputError(f"unknown model family {family!r}; choose from {MODEL_FAMILIES}")
 

@@ -11,8 +11,11 @@ Features at any cut-off read only events before it. Per level (item, user):
 1. **Model selection** (when several model families are configured): rolling-origin
    validation on cut-offs *before* the test — the first calibration cut-off and earlier
    training cut-offs spaced one horizon apart, each scored by a fit on the training cut-offs
-   whose label windows end before it. The family with the best mean AUC is kept. The test
-   cut-off plays no part.
+   whose label windows end before it. The one-standard-error rule picks the family: the one
+   with the fewest features whose mean AUC is within one standard error of the best mean
+   (a few noisy folds cannot tell close families apart; the simpler one generalises more
+   safely). The small habit family competes at the user level only
+   (:data:`USER_ONLY_FAMILIES`). The test cut-off plays no part.
 2. **Fit** the chosen family on all training cut-offs (item level: negatives subsampled at
    ``neg_sample_rate`` and re-weighted by its inverse), **calibrate** on the calibration
    cut-offs, **test** once.
@@ -101,6 +104,35 @@ USER_RF_FEATURES: tuple[str, ...] = (
 )
 """Recency/frequency columns of the user-level logistic baseline."""
 
+HABIT_FEATURES: tuple[str, ...] = (
+    "ul_active_day_rate",
+    "ul_purchase_day_rate",
+    "ul_purchases_per_day",
+)
+"""Long-run habit rates over all of the user's history (active / purchase days per observed
+day, purchases per day), added to the recency / frequency counts by `logistic_habit`."""
+
+
+USER_ONLY_FAMILIES: tuple[str, ...] = ("logistic_habit",)
+"""Families offered at the user level only: "will this user buy anything in the horizon" is
+mostly a question of the user's buying habit, so a small habit model is a natural candidate
+there; at the item level the user-item funnel carries the signal and the full feature set
+already includes the habit rates."""
+
+
+def level_families(families: tuple[str, ...], level: str) -> tuple[str, ...]:
+    """The configured model families that apply to a level (never empty)."""
+    kept = tuple(f for f in families if level == "user" or f not in USER_ONLY_FAMILIES)
+    return kept or ("logistic",)
+
+
+def family_features(family: str, features: list[str]) -> list[str]:
+    """The columns a model family uses: all informative ones, or for `logistic_habit` the
+    user-level recency / frequency counts plus the long-run habit rates."""
+    if family != "logistic_habit":
+        return features
+    return [f for f in (*USER_RF_FEATURES, *HABIT_FEATURES) if f in features]
+
 
 @dataclass
 class IntentTrainConfig:
@@ -118,7 +150,7 @@ class IntentTrainConfig:
     step: DurationLike | None = None
     calibration: str = "auto"
     features: F.IntentFeatureConfig | None = None
-    model_families: tuple[str, ...] = ("logistic", "gbm")
+    model_families: tuple[str, ...] = ("logistic", "gbm", "logistic_habit")
     selection_folds: int = 3
     logistic_c: float = 0.1
     gbm: GBMParams = field(default_factory=GBMParams)
@@ -383,14 +415,17 @@ def select_family(
     folds: list[int],
     horizon_us: int,
 ) -> tuple[str, dict[str, Any]]:
-    """Pick the model family with the best mean validation AUC over rolling-origin folds.
+    """Pick a model family by rolling-origin validation AUC with the one-standard-error rule.
 
     Fold ``v``: fit on training rows whose label window ends by ``v``, score the rows at
-    cut-off ``v``. Folds lacking either outcome are skipped. Ties keep the earlier family.
+    cut-off ``v``. Folds lacking either outcome are skipped. Among the families whose mean
+    AUC is within one standard error (over folds) of the best mean, the one with the fewest
+    features wins, then the higher mean, then the earlier family.
     """
     if len(families) == 1:
         return families[0], {"families": list(families), "selected": families[0]}
     table: dict[str, dict[str, float]] = {f: {} for f in families}
+    n_features = {f: len(make(f).features) for f in families}
     for v in folds:
         fit = train.select(train.cutoffs + horizon_us <= v)
         val = calib.select(calib.cutoffs == v) if v in set(calib.cutoffs) else None
@@ -406,15 +441,24 @@ def select_family(
     if not scored:
         log.warning("no usable validation fold; keeping the first family %s", families[0])
         selected = families[0]
+        threshold = float("nan")
     else:
-        selected = max(scored, key=lambda f: means[f])
+        best = max(scored, key=lambda f: means[f])
+        values = list(table[best].values())
+        se = float(np.std(values, ddof=1) / np.sqrt(len(values))) if len(values) > 1 else 0.0
+        threshold = means[best] - se
+        close = [f for f in scored if means[f] >= threshold]
+        selected = min(close, key=lambda f: (n_features[f], -means[f], families.index(f)))
     log.info("model selection: mean validation AUC %s -> %s", means, selected)
     return selected, {
         "families": list(families),
+        "n_features": n_features,
         "validation_auc": table,
         "mean_validation_auc": means,
+        "one_se_threshold": threshold,
         "selected": selected,
-        "rule": "highest mean AUC over rolling-origin validation cut-offs before the test",
+        "rule": "one-standard-error rule over rolling-origin validation cut-offs before the "
+        "test: fewest features among the families within one SE of the best mean AUC",
     }
 
 
@@ -555,17 +599,20 @@ def train_intent(
 
         def make(family: str, features: list[str] = features) -> CalibratedClassifier:
             return CalibratedClassifier(
-                make_estimator(family, gbm, cfg.logistic_c), features, n_threads=cfg.n_threads
+                make_estimator(family, gbm, cfg.logistic_c),
+                family_features(family, features),
+                n_threads=cfg.n_threads,
             )
 
         with threadpool_limits(cfg.n_threads):
+            families = level_families(cfg.model_families, level)
             family, selection = select_family(
-                cfg.model_families, make, train, calib, folds, plan.horizon_us
+                families, make, train, calib, folds, plan.horizon_us
             )
             classifiers[level] = make(family)
             scorers = {MODEL_NAME: classifiers[level]}
             scorers.update(
-                {f"candidate_{f}": make(f) for f in cfg.model_families if f != family}
+                {f"candidate_{f}": make(f) for f in families if f != family}
             )
             scorers.update(intent_baselines(level, features))
             results[level] = evaluate_scorers(

@@ -218,3 +218,60 @@ def test_rees46_funnel_features_use_prices_brands_and_sessions(
     for col in ("price", "price_rel_category", "b_view_conv", "c_cart_conv"):
         assert X[col].notna().mean() > 0.5, col
     assert (X["ui_n_sessions"] >= 1).all()
+
+
+class _ConstantAucClassifier:
+    """Stand-in classifier whose validation scores give a chosen AUC per fold (unit isolation)."""
+
+    def __init__(self, features: list[str], quality: float) -> None:
+        self.features, self.quality = features, quality
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, weight: np.ndarray | None = None):
+        return self
+
+    def raw_score(self, X: pd.DataFrame) -> np.ndarray:
+        # Label column leaks in on purpose: `quality` of the rows get the right order.
+        y = X["label"].to_numpy(dtype=float)
+        rng = np.random.default_rng(0)
+        noisy = rng.random(y.size) > self.quality
+        return np.where(noisy, rng.random(y.size), y)
+
+
+def test_one_standard_error_rule_prefers_the_smaller_close_family() -> None:
+    from predictors.training.intent_trainer import LevelData, select_family
+
+    rng = np.random.default_rng(1)
+    cutoffs = np.repeat(np.array([0, 10, 20, 30]), 200)
+    y = rng.integers(0, 2, cutoffs.size)
+    data = LevelData(pd.DataFrame({"label": y}), y, cutoffs)
+    specs = {"big": (["a"] * 40, 0.80), "small": (["a"] * 5, 0.78), "poor": (["a"] * 2, 0.2)}
+
+    def make(family: str) -> _ConstantAucClassifier:
+        features, quality = specs[family]
+        return _ConstantAucClassifier(features, quality)
+
+    chosen, info = select_family(("big", "small", "poor"), make, data, data.select(
+        cutoffs == 30), [30, 20], horizon_us=10)
+    means = info["mean_validation_auc"]
+    assert means["big"] > means["small"] > info["one_se_threshold"] > means["poor"]
+    assert chosen == "small"  # within one SE of the best, and 5 features instead of 40
+    specs["small"] = (["a"] * 5, 0.3)  # now clearly worse: the best family wins
+    assert select_family(("big", "small"), make, data, data.select(cutoffs == 30), [30, 20],
+                         horizon_us=10)[0] == "big"
+
+
+def test_habit_family_is_user_level_only() -> None:
+    from predictors.training.intent_trainer import (
+        HABIT_FEATURES,
+        family_features,
+        level_families,
+    )
+
+    families = ("logistic", "gbm", "logistic_habit")
+    assert level_families(families, "item") == ("logistic", "gbm")
+    assert level_families(families, "user") == families
+    assert level_families(("logistic_habit",), "item") == ("logistic",)
+    cols = ["u_n_events", "u_hours_since_last", *HABIT_FEATURES, "n_open_carts"]
+    assert family_features("logistic_habit", cols) == [
+        "u_n_events", "u_hours_since_last", *HABIT_FEATURES]
+    assert family_features("logistic", cols) == cols
