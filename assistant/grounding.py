@@ -17,6 +17,18 @@ from typing import Any
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 _CITATION = re.compile(r"\[(R|I|F|U|S):([^\]\s]{1,80})\]")
+_MONTHS = {name: i for i, names in enumerate(
+    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
+     ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
+     ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1) for name in names}
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_WRITTEN_DATES = [re.compile(p, re.IGNORECASE) for p in (
+    rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})\b",
+    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\s+(?P<year>\d{{4}})\b",
+    rf"\b{_MONTH}\s+(?:of\s+)?(?P<year>\d{{4}})\b",
+    rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\b",
+    rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b")]
+_ISO_DATE = re.compile(r"(?<![\w-])(?<!\d\.)(?:\d{4}-\d{2}(?:-\d{2})?|--\d{2}-\d{2})(?!\w|[.-]\d)")
 CITATION_KINDS = {"R": "review", "I": "item", "F": "fact", "U": "user", "S": "segment"}
 
 
@@ -82,8 +94,26 @@ def _walk(value: Any) -> Iterable[Any]:
         yield value
 
 
+def _split_dates(text: str) -> tuple[list[str], str]:
+    """ISO dates in `text` (YYYY-MM-DD, YYYY-MM, --MM-DD) and the text without them."""
+    dates = [m.group() for m in _ISO_DATE.finditer(text)]
+    return dates, _ISO_DATE.sub(" ", text)
+
+
+def _date_forms(date: str) -> set[str]:
+    """How a fact's date may be written: in full, as its month, without the year; and its year
+    as a plain number ("since 2012"). Its month and day are no plain numbers: "24" in an answer
+    is not supported by a date 2014-03-24."""
+    year, month, day = (date.split("-") + [""])[:3]
+    forms = {f"date:{year}-{month}", *number_forms(float(year))}
+    if day:
+        forms |= {f"date:{date}", f"date:--{month}-{day}"}
+    return forms
+
+
 def allowed_numbers(*sources: Any) -> set[str]:
-    """All number forms found anywhere in tool results (values, keys and text)."""
+    """All number forms found anywhere in tool results (values, keys and text); dates give
+    `date:` forms (see `_date_forms`)."""
     allowed: set[str] = set()
     for source in sources:
         for leaf in _walk(source):
@@ -92,12 +122,28 @@ def allowed_numbers(*sources: Any) -> set[str]:
             if isinstance(leaf, int | float):
                 allowed |= number_forms(float(leaf))
             elif isinstance(leaf, dt.date | dt.datetime):
-                allowed |= {str(int(x)) for x in re.findall(r"\d+", leaf.isoformat())}
-                allowed |= {_canonical(float(x)) for x in re.findall(r"\d+", leaf.isoformat())}
+                allowed |= _date_forms(leaf.isoformat()[:10])
             elif isinstance(leaf, str):
-                for match in _NUMBER.finditer(leaf):
+                dates, rest = _split_dates(leaf)
+                for date in dates:
+                    allowed |= _date_forms(date)
+                for match in _NUMBER.finditer(rest):
                     allowed |= number_forms(float(match.group().replace(",", "")))
     return allowed
+
+
+def iso_dates(text: str) -> str:
+    """Written dates ("December 4, 2017", "4 Dec 2017", "December 2017", "March 24") as ISO
+    dates (2017-12-04, 2017-12, --03-24), so they are checked like the dates of the facts."""
+    def iso(match: re.Match[str]) -> str:
+        parts = match.groupdict()
+        month = _MONTHS[parts["month"].lower()]
+        day = f"-{int(parts['day']):02d}" if parts.get("day") else ""
+        return f"{parts.get('year') or '-'}-{month:02d}{day}"
+
+    for pattern in _WRITTEN_DATES:
+        text = pattern.sub(iso, text)
+    return text
 
 
 def extract_numbers(text: str) -> list[str]:
@@ -107,10 +153,13 @@ def extract_numbers(text: str) -> list[str]:
 
 
 def check_numbers(answer: str, *facts: Any) -> list[Violation]:
-    """Numbers in `answer` that appear in none of `facts` (after formatting)."""
+    """Numbers and dates in `answer` that appear in none of `facts` (after formatting)."""
     allowed = allowed_numbers(*facts)
-    violations = []
-    for number in extract_numbers(answer):
+    dates, rest = _split_dates(iso_dates(_CITATION.sub(" ", answer)))
+    violations = [Violation("number", date, f"the date {date} is not in the data; remove it "
+                            "or use a date from the facts")
+                  for date in dates if f"date:{date}" not in allowed]
+    for number in extract_numbers(rest):
         if _canonical(float(number)) not in allowed:
             violations.append(Violation("number", number,
                                         f"the number {number} is not in the data; remove it or "
@@ -152,6 +201,19 @@ def check_answer(
     return GroundingReport(violations=violations,
                            numbers_checked=len(extract_numbers(answer)),
                            citations_checked=len(citations))
+
+
+PERSONAL = re.compile(
+    r"\b(years? old|aged|male|female|man|woman|men|women|gender|income|salary|married|"
+    r"mother|father|parent|student|retired|lives in|living in|ethnic\w*|religio\w*)\b",
+    re.IGNORECASE)
+
+
+def check_personal(text: str) -> list[Violation]:
+    """Personal attributes (age, gender, income, family, location…) that the behaviour data
+    never records, so any mention of them is invented."""
+    return [Violation("claim", m.group(0), f"do not mention '{m.group(0)}': the data has no "
+                      "personal attributes") for m in PERSONAL.finditer(text)]
 
 
 def strip_unsafe_markup(text: str) -> str:

@@ -221,6 +221,11 @@ def _register_commands() -> None:
     from insight.commands import tool_cmds
 
     tool_cmds.register(app)
+    try:
+        from insight.commands import serve_cmds
+    except ImportError:  # pragma: no cover - the UI's dependencies not installed
+        return
+    serve_cmds.register(app)
 
 
 _register_commands()

@@ -73,6 +73,8 @@ class EmbeddedLLMSettings(BaseModel):
     port: int = Field(0, description="Port; 0 picks a free one.")
     n_ctx: int = Field(4096, description="Context window in tokens.")
     n_threads: int | None = Field(None, description="CPU threads (default: cores - 1).")
+    n_threads_batch: int | None = Field(
+        None, description="CPU threads reading the prompt (default: same as n_threads).")
     startup_timeout_s: float = Field(120.0, description="Seconds to wait for the server.")
     model_alias: str = Field("qwen2.5-coder-1.5b-instruct", description="Served model name.")
 
@@ -90,9 +92,36 @@ class LLMSettings(BaseModel):
     temperature: float = 0.0
     seed: int = 1234
     max_tokens: int = 512
+    prose_max_tokens: int = Field(
+        160, ge=16, description="Token limit of generated prose (summaries, personas, "
+                                "explanations): 4-6 cited sentences fit; shorter is faster.")
     timeout_s: float = Field(120.0, description="Per-request timeout.")
     max_retries: int = Field(1, description="Transport-level retries per request.")
     embedded: EmbeddedLLMSettings = EmbeddedLLMSettings()
+
+
+class UISettings(BaseModel):
+    """The Gradio app (`insight serve`): binding, concurrency and security."""
+
+    host: str = Field("127.0.0.1", description="Interface the app binds to.")
+    port: int = Field(7860, description="Port of the app.")
+    concurrency_limit: int = Field(
+        8, ge=1, description="Events of one kind running at once (Gradio queue; data views).")
+    llm_concurrency_limit: int = Field(
+        4, ge=1, description="LLM-backed events running at once (chat, summary, copy…); the "
+                             "rest wait in the queue instead of piling up on the model.")
+    max_queue_size: int = Field(200, ge=1, description="Events waiting at most in the queue.")
+    auth: Literal["auto", "on", "off"] = Field(
+        "auto", description="Login: auto = required whenever the app binds to a non-loopback "
+                            "address; on = always; off = never (explicit opt-out).")
+    users: dict[str, str] = Field(
+        default_factory=dict,
+        description="username → password hash (`insight password-hash` writes one).")
+    users_file: Path | None = Field(
+        None, description="File of `username:hash` lines, read at start (beside `users`).")
+    mask_reviewer_names: bool = Field(
+        True, description="Show reviewer names masked (a toggle in the app reveals them).")
+    max_table_rows: int = Field(20, ge=1, description="Rows shown in inline chat tables.")
 
 
 class Settings(BaseSettings):
@@ -105,6 +134,7 @@ class Settings(BaseSettings):
     ingest: IngestSettings = IngestSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
+    ui: UISettings = UISettings()
 
     @classmethod
     def settings_customise_sources(

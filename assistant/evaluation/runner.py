@@ -12,7 +12,6 @@ is written as JSON.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 import os
@@ -47,9 +46,9 @@ from predictors.data.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-USER_MIX = {"musical_instruments": 6, "gift_cards": 4, "magazines": 2, "taobao": 5,
-            "rees46": 3}
-"""How many evaluation users to take from each source (when present)."""
+USER_SHARE = {"musical_instruments": 2, "gift_cards": 1, "magazines": 1}
+"""Relative weights of the sources that evaluation users come from, when present with both
+reviews and model scores (see `assistant.evaluation.workspace.SCORED_SOURCES`)."""
 
 
 def evaluate_question(q: Question, con: Any, backend: LLMBackend, gold: GoldData,
@@ -92,25 +91,43 @@ def evaluate_question(q: Question, con: Any, backend: LLMBackend, gold: GoldData
             "prompt_refs": result.run.prompt_refs}
 
 
-def pick_users(gold: GoldData, scores: pd.DataFrame) -> list[tuple[str, str]]:
-    """Deterministic (source, user) pairs: the most active users of each source."""
-    events = gold.events
-    chosen: list[list[tuple[str, str]]] = []
-    for source, n in USER_MIX.items():
-        frame = events[events["source"] == source]
-        if frame.empty:
+def pick_users(gold: GoldData, scores: pd.DataFrame, n: int) -> list[tuple[str, str]]:
+    """`n` deterministic (source, user) pairs from the sources that have reviews and scores.
+
+    Candidates are the source's scored users with at least one review and one predicted item,
+    ranked by number of events (ties by user id); every third is taken, so the sample spans
+    the heavy users instead of only the extreme heads. Sources take turns by `USER_SHARE`
+    (any prefix of the list mixes them); a source with too few candidates leaves its turn
+    to the others. Without any such source, the most active users of every source are used.
+    """
+    reviews = gold.reviews
+    pools: dict[str, list[str]] = {}
+    for source in USER_SHARE:
+        scored = scores[scores["source"] == source] if not scores.empty else scores
+        if scored.empty or reviews.empty:
             continue
-        if source == "taobao" and not scores.empty:
-            frame = frame[frame["user_id"].isin(set(scores.loc[scores.source == source,
-                                                               "user_id"]))]
-        counts = frame.groupby("user_id").size().reset_index(name="n")
-        counts = counts.sort_values(["n", "user_id"], ascending=[False, True])
-        # every third of the most active, so the sample is not only the extreme heads
-        picked = counts.iloc[::3].head(n)["user_id"].tolist()
-        chosen.append([(source, str(u)) for u in picked])
-    # round-robin over sources, so that any prefix of the list mixes them
-    mixed = [pair for group in itertools.zip_longest(*chosen) for pair in group if pair]
-    return mixed
+        has_items = scored[scored["top_items"].map(lambda items: len(items) > 0)]
+        candidates = set(has_items["user_id"]) & set(reviews.loc[reviews.source == source,
+                                                                 "user_id"])
+        events = gold.ev(source)
+        counts = events[events["user_id"].isin(candidates)].groupby("user_id").size()
+        ranked = counts.reset_index(name="n").sort_values(["n", "user_id"],
+                                                          ascending=[False, True])
+        pools[source] = [str(u) for u in ranked["user_id"].iloc[::3]]
+    if not pools:  # no source has reviews and scores: the most active users anywhere
+        counts = gold.events.groupby(["source", "user_id"]).size().sort_values(
+            ascending=False)
+        return [(str(s), str(u)) for s, u in counts.index[: n * 3: 3]]
+    turns = [source for source, weight in USER_SHARE.items() if source in pools
+             for _ in range(weight)]
+    taken = {source: 0 for source in pools}
+    chosen: list[tuple[str, str]] = []
+    while len(chosen) < n and any(taken[s] < len(pools[s]) for s in pools):
+        for source in turns:
+            if len(chosen) < n and taken[source] < len(pools[source]):
+                chosen.append((source, pools[source][taken[source]]))
+                taken[source] += 1
+    return chosen
 
 
 def explain_item(gold: GoldData, scores: pd.DataFrame, source: str, user: str) -> str:
@@ -168,16 +185,18 @@ def evaluate_user(tool: str, source: str, user: str, con: Any, backend: LLMBacke
     attempts = data["narration"]["attempts"]
     first = attempts[0]["text"] if attempts else ""
     first_cited, first_ok = citation_stats(first, valid)
-    shown_reviews = [{k: r.get(k) for k in ("rating", "date", "review_id", "item_id")}
+    # numbers may come from the returned facts, traits and reviews' fields, never review text
+    shown_reviews = [{k: v for k, v in r.items() if k not in ("snippet", "text")}
                      for r in data.get("reviews", [])]
     numbers = check_numbers(text, data.get("facts", {}), data.get("traits", []),
-                            shown_reviews)
+                            shown_reviews, user)
     uncited, total = uncited_share([text]) if data["status"] != "fallback" else (0, 0)
     return {"tool": tool, "source": source, "user_id": user, "item_id": item,
             "status": data["status"], "text": text, "citations": cited,
             "valid_citations": ok, "first_attempt_citations": first_cited,
             "first_attempt_valid_citations": first_ok,
             "first_attempt_violations": attempts[0]["violations"] if attempts else [],
+            "rejected_attempts": [a["text"] for a in attempts if a["violations"]],
             "auto_citations": data["narration"].get("auto_citations", 0),
             "numeric_faithful": not numbers, "unfaithful_numbers": [v.value for v in numbers],
             "llm_sentences": total, "uncited_llm_sentences": uncited,
@@ -272,7 +291,7 @@ def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int 
         _write(out, _report(root, started, profile, scored, backend,
                             summarise(q_records, []), q_records, [], partial=True))
         scores = gold.scores
-        pairs = pick_users(gold, scores)[:n_users] if n_users else []
+        pairs = pick_users(gold, scores, n_users) if n_users else []
         u_records: list[dict[str, Any]] = []
         # one tool at a time, so consecutive prompts share their cached system part
         jobs = [(tool, source, user) for tool in TOOLS for source, user in pairs]

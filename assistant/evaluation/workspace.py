@@ -1,4 +1,5 @@
-"""Build the evaluation workspace: every shared dataset, and taobao trained + scored (quick).
+"""Build the evaluation workspace: every shared dataset ingested; taobao and the small review
+sources trained + scored (quick), so evaluation users have both reviews and model scores.
 
 `insight eval --build` calls this when the workspace does not exist yet. Ingesting the same
 file twice is a no-op, so re-running it is cheap.
@@ -28,9 +29,13 @@ SHARED_SOURCES: tuple[tuple[str, str, str], ...] = (
 )
 """(loader kind, path under shared/data, source name) of every shared dataset."""
 
+SCORED_SOURCES = ("taobao", "musical_instruments", "gift_cards", "magazines")
+"""Sources trained (quick) and scored: taobao for the score questions, the review sources so
+that summary / persona / explain users have reviews and predicted items."""
+
 
 def build_eval_workspace(root: Path, shared: Path, train: bool = True) -> list[str]:
-    """Ingest the shared datasets into `root`; train and score taobao (quick)."""
+    """Ingest the shared datasets into `root`; train and score `SCORED_SOURCES` (quick)."""
     done = []
     for kind, relative, source in SHARED_SOURCES:
         path = shared / relative
@@ -40,6 +45,7 @@ def build_eval_workspace(root: Path, shared: Path, train: bool = True) -> list[s
         log.info("%s: %s", source, "unchanged" if result.skipped else result.rows)
         done.append(source)
     if train:
-        train_source(root, "taobao", TrainRequest(quick=True))
-        score_sources(root, ["taobao"])
+        for source in SCORED_SOURCES:
+            train_source(root, source, TrainRequest(quick=True))
+        score_sources(root, list(SCORED_SOURCES))
     return done

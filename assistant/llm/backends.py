@@ -98,6 +98,7 @@ class EmbeddedBackend(_BackendBase):
                                   cfg.parts_count, progress=progress)
         self.server = EmbeddedServer(model_path, host=cfg.host, port=cfg.port, n_ctx=cfg.n_ctx,
                                      n_threads=cfg.n_threads, model_alias=cfg.model_alias,
+                                     n_threads_batch=cfg.n_threads_batch,
                                      startup_timeout_s=cfg.startup_timeout_s)
         self.model = cfg.model_alias
         mode = settings.structured_output

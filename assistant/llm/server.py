@@ -61,12 +61,15 @@ def default_threads() -> int:
 
 
 def server_command(model_path: Path, host: str, port: int, *, n_ctx: int = 4096,
-                   n_threads: int | None = None, model_alias: str | None = None) -> list[str]:
-    """The command line that starts llama-cpp-python's server for one GGUF model."""
+                   n_threads: int | None = None, model_alias: str | None = None,
+                   n_threads_batch: int | None = None) -> list[str]:
+    """The command line that starts llama-cpp-python's server for one GGUF model
+    (`n_threads` generate tokens, `n_threads_batch` read the prompt; default: the same)."""
     threads = n_threads or default_threads()
+    batch = n_threads_batch or threads
     command = [sys.executable, "-m", "assistant.llm.server_child", "--model", str(model_path),
                "--host", host, "--port", str(port), "--n_ctx", str(n_ctx),
-               "--n_threads", str(threads), "--n_threads_batch", str(threads)]
+               "--n_threads", str(threads), "--n_threads_batch", str(batch)]
     if model_alias:
         command += ["--model_alias", model_alias]
     return command
@@ -78,12 +81,13 @@ class EmbeddedServer:
     def __init__(self, model_path: Path, *, host: str = "127.0.0.1", port: int = 0,
                  n_ctx: int = 4096, n_threads: int | None = None,
                  model_alias: str | None = None, startup_timeout_s: float = 120.0,
-                 log_path: Path | None = None) -> None:
+                 log_path: Path | None = None, n_threads_batch: int | None = None) -> None:
         self.model_path = model_path
         self.host = host
         self.port = port
         self.n_ctx = n_ctx
         self.n_threads = n_threads
+        self.n_threads_batch = n_threads_batch
         self.model_alias = model_alias
         self.startup_timeout_s = startup_timeout_s
         self.log_path = log_path
@@ -116,7 +120,8 @@ class EmbeddedServer:
             self.log_path = Path(name)
             self._owns_log = True
         command = server_command(self.model_path, self.host, self.port, n_ctx=self.n_ctx,
-                                 n_threads=self.n_threads, model_alias=self.model_alias)
+                                 n_threads=self.n_threads, model_alias=self.model_alias,
+                                 n_threads_batch=self.n_threads_batch)
         log.info("starting llama.cpp server: %s (log %s)", " ".join(command), self.log_path)
         handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log_handle = handle

@@ -22,7 +22,8 @@ from retrieval.store import REVIEWS
 
 log = logging.getLogger(__name__)
 
-SNIPPET_CHARS = 240
+SNIPPET_CHARS = 120
+TITLE_CHARS = 30
 DEFAULT_QUERY = "quality, what they liked or disliked, problems, what they use it for"
 
 
@@ -33,6 +34,13 @@ def neutralise(text: str | None, limit: int = SNIPPET_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def review_meta(review: ReviewFact) -> dict[str, Any]:
+    """A review's trusted fields (id, item, title, rating, date): what numbers in an answer may
+    come from. Never its text, which is untrusted."""
+    return {"review_id": review.review_id, "item_id": review.item_id,
+            "title": review.item_title, "rating": review.rating, "date": review.date}
+
+
 def review_block(reviews: Sequence[ReviewFact], limit: int = SNIPPET_CHARS) -> str:
     """Reviews as `<review id=… item=… rating=…>text</review>` lines for a prompt."""
     if not reviews:
@@ -40,14 +48,15 @@ def review_block(reviews: Sequence[ReviewFact], limit: int = SNIPPET_CHARS) -> s
     lines = []
     for r in reviews:
         rating = f" rating={r.rating:g}" if r.rating is not None else ""
-        title = f' title="{neutralise(r.item_title, 60)}"' if r.item_title else ""
+        title = f' title="{neutralise(r.item_title, TITLE_CHARS)}"' if r.item_title else ""
         lines.append(f'<review id="{r.review_id}" item="{r.item_id}"{title}{rating}>'
                      f"{neutralise(r.snippet(limit * 2), limit)}</review>")
     return "\n".join(lines)
 
 
-def fact_block(facts: Mapping[str, Any], prefix: str = "F") -> str:
-    """Facts as `[F:key] value` lines, the exact citation to use beside each."""
+def fact_block(facts: Mapping[str, Any], prefix: str = "F", labels: bool = True) -> str:
+    """Facts as `[F:key] key: value` lines (`[F:key] value` without `labels`: fewer prompt
+    tokens), the exact citation to use beside each."""
     lines = []
     for key, value in facts.items():
         if value is None or value == "" or value == []:
@@ -56,7 +65,8 @@ def fact_block(facts: Mapping[str, Any], prefix: str = "F") -> str:
             value = round(value, 3)
         if isinstance(value, list | tuple):
             value = ", ".join(str(v) for v in value)
-        lines.append(f"[{prefix}:{key}] {key.replace('_', ' ')}: {value}")
+        label = f"{key.replace('_', ' ')}: " if labels else ""
+        lines.append(f"[{prefix}:{key}] {label}{value}")
     return "\n".join(lines)
 
 

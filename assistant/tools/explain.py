@@ -16,9 +16,10 @@ from typing import Any
 import duckdb
 
 from assistant.facts import ItemFacts, item_facts
+from assistant.grounding import check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
-from assistant.tools.evidence import fact_block, index_available, review_block
+from assistant.tools.evidence import fact_block, index_available, review_block, review_meta
 from assistant.tools.narrate import narrate
 from assistant.tools.subjects import user_evidence
 from assistant.tools.trace import ToolRun
@@ -173,18 +174,21 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
     prompt = load_prompt(PROMPT)
     run.use_prompt(prompt.ref)
     messages = prompt.render(item_id=item_id, user_id=user.user.user_id, source=src,
-                             facts=fact_block(facts), reviews=review_block(reviews))
-    number_facts = {"facts": facts, "reviews": [{"rating": r.rating, "date": r.date,
-                                                 "id": r.review_id} for r in reviews]}
+                             facts=fact_block({k: v for k, v in facts.items()
+                                               if k not in ("user_id", "item_id")},
+                                              labels=False),
+                             reviews=review_block(reviews))
+    number_facts = {"facts": facts, "reviews": [review_meta(r) for r in reviews]}
     narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
                         fallback=fallback_text(facts, reviews), on_chunk=on_chunk,
+                        extra_check=check_personal,
                         cite_facts=facts,
                         cite_reviews={r.review_id: r.snippet(600) for r in reviews})
     return ExplainResult(user_id=user.user.user_id, item_id=item_id, source=src,
                          explanation=narration.text, status=narration.status,
                          run=run.finish(), facts=facts,
-                         reviews=[{"review_id": r.review_id, "rating": r.rating,
-                                   "snippet": r.snippet(300)} for r in reviews],
+                         reviews=[{**review_meta(r), "snippet": r.snippet(300)}
+                                  for r in reviews],
                          notice=narration.notice, narration=narration.to_dict())
 
 

@@ -48,24 +48,36 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
-def stream_text(backend: LLMBackend, messages: Sequence[Any],
-                run: ToolRun | None = None) -> Iterator[str]:
-    """Yield the answer's text chunks as the server produces them."""
+def limit_kwargs(chat: Any, max_tokens: int | None) -> dict[str, Any]:
+    """Per-call overrides that cap the answer at `max_tokens` (also inside `extra_body`, where
+    the embedded backend puts it because llama.cpp ignores `max_completion_tokens`)."""
+    if max_tokens is None:
+        return {}
+    kwargs: dict[str, Any] = {"max_tokens": max_tokens}
+    extra = getattr(chat, "extra_body", None)
+    if isinstance(extra, dict) and "max_tokens" in extra:
+        kwargs["extra_body"] = {**extra, "max_tokens": max_tokens}
+    return kwargs
+
+
+def stream_text(backend: LLMBackend, messages: Sequence[Any], run: ToolRun | None = None,
+                max_tokens: int | None = None) -> Iterator[str]:
+    """Yield the answer's text chunks as the server produces them (at most `max_tokens`)."""
     chat = backend.chat_model()
     if run is not None:
         run.model = backend.model
     with llm_errors(backend.base_url):
-        for chunk in chat.stream(list(messages)):
+        for chunk in chat.stream(list(messages), **limit_kwargs(chat, max_tokens)):
             text = _text(chunk.content)
             if text:
                 yield text
 
 
 def generate(backend: LLMBackend, messages: Sequence[Any], run: ToolRun | None = None,
-             on_chunk: ChunkSink | None = None) -> str:
+             on_chunk: ChunkSink | None = None, max_tokens: int | None = None) -> str:
     """The whole answer text; `on_chunk` sees each chunk as it arrives (for streaming UIs)."""
     parts: list[str] = []
-    for text in stream_text(backend, messages, run):
+    for text in stream_text(backend, messages, run, max_tokens):
         parts.append(text)
         if on_chunk is not None:
             on_chunk(text)

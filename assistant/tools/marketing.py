@@ -54,8 +54,10 @@ MAX_VARIANTS = 5
 class Variant(BaseModel):
     """One message: headline (subject / title) and body."""
 
-    headline: str = Field(max_length=300)
-    body: str = Field(max_length=1500)
+    # No maxLength in the schema: llama.cpp turns it into a grammar so large that its server
+    # fails to parse it and exits. The channel's length limits are checked by `check_variant`.
+    headline: str
+    body: str
 
 
 class Variants(BaseModel):

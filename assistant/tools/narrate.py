@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
 from assistant.grounding import Violation, check_answer, extract_citations, strip_unsafe_markup
@@ -23,6 +23,7 @@ from assistant.llm.backends import LLMBackend
 from assistant.tools.attribution import attribute
 from assistant.tools.generation import generate
 from assistant.tools.trace import ToolRun
+from insight.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +90,22 @@ def split_citations(text: str) -> str:
     return re.sub(r"\[\s*([RIFUS])\s*:\s*([^\]\s]{1,80})\s*\]", r"[\1:\2]", text)
 
 
+def complete_sentences(text: str) -> str:
+    """`text` without a trailing unfinished sentence (the token limit cut it off)."""
+    text = text.rstrip()
+    if not text or re.search(r"[.!?\]\"')]$", text):
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?:\s*\[[^\[\]]{1,90}\])*(?=\s|$)", text)]
+    return text[: ends[-1]].rstrip() if ends else text
+
+
 def clean(text: str) -> str:
-    """Model output made displayable: markup and control characters removed, one paragraph."""
+    """Model output made displayable: markup and control characters removed, one paragraph,
+    an unfinished last sentence dropped."""
     text = split_citations(strip_unsafe_markup(text))
-    text = re.sub(r"^\s*(summary|briefing|answer)\s*:\s*", "", text, flags=re.IGNORECASE)
-    return re.sub(r"[ \t]+", " ", text).strip()
+    text = re.sub(r"^\s*(summary|briefing|answer|persona|explanation)\s*:\s*", "", text,
+                  flags=re.IGNORECASE)
+    return complete_sentences(re.sub(r"\s+", " ", text).strip())
 
 
 def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
@@ -101,12 +113,15 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
             question: str = "", extra_check: ExtraCheck | None = None,
             on_chunk: Callable[[str], None] | None = None,
             require_citation: bool = True, cite_facts: Mapping[str, Any] | None = None,
-            cite_reviews: Mapping[str, str] | None = None) -> Narration:
+            cite_reviews: Mapping[str, str] | None = None,
+            max_tokens: int | None = None) -> Narration:
     """Generate prose that passes the grounding checks (see the module docstring).
 
     With `cite_facts` / `cite_reviews`, sentences the model left uncited get the citations of
-    the evidence they match exactly (`attribution.attribute`) before the check.
+    the evidence they match exactly (`attribution.attribute`) before the check. The text is
+    capped at `max_tokens` (default: the `llm.prose_max_tokens` setting).
     """
+    limit = max_tokens or get_settings().llm.prose_max_tokens
     conversation = convert_to_messages(list(messages))
     attempts: list[Attempt] = []
     for attempt in (1, 2):
@@ -116,7 +131,7 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
                 if on_chunk is not None:
                     on_chunk(chunk)
 
-            raw = generate(backend, conversation, run, on_chunk=sink)
+            raw = generate(backend, conversation, run, on_chunk=sink, max_tokens=limit)
             text = clean(raw)
             added = 0
             if cite_facts is not None or cite_reviews is not None:
@@ -135,8 +150,20 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
             step.status = "fallback"
             step.detail = "; ".join(v.message for v in violations)[:300]
         log.info("grounding violations (attempt %d): %s", attempt, step.detail)
-        feedback = "; ".join(dict.fromkeys(v.message for v in violations))
-        conversation = [*conversation, AIMessage(raw[:4000]), HumanMessage(
-            f"Your text broke the rules: {feedback}. Rewrite it: use only numbers that appear "
-            "in the facts, cite only the ids given, and cite every claim.")]
+        conversation = retry_messages(conversation, violations)
     return Narration(fallback, "fallback", attempts, notice=FALLBACK_NOTICE)
+
+
+def retry_messages(conversation: list[BaseMessage], violations: list[Violation]
+                   ) -> list[BaseMessage]:
+    """The request again, with what the draft got wrong stated just before its last line.
+
+    The rejected draft itself is not sent back (small models tend to repeat a text they are
+    shown), and the unchanged prefix stays in the server's prompt cache, so a retry costs only
+    the added line and the new text.
+    """
+    feedback = "; ".join(dict.fromkeys(v.message for v in violations))
+    head, sep, tail = conversation[-1].text.rpartition("\n")
+    note = f"Avoid these mistakes of an earlier draft: {feedback}."
+    text = f"{head}\n{note}\n{tail}" if sep else f"{note}\n{tail}"
+    return [*conversation[:-1], HumanMessage(text)]

@@ -10,7 +10,6 @@ only writes the prose, which must cite; demographic words are rejected by an ext
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,10 +17,10 @@ from typing import Any
 import duckdb
 
 from assistant.facts import ReviewFact
-from assistant.grounding import Violation
+from assistant.grounding import check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
-from assistant.tools.evidence import fact_block, review_block, select_reviews
+from assistant.tools.evidence import fact_block, review_block, review_meta, select_reviews
 from assistant.tools.narrate import narrate
 from assistant.tools.subjects import flat_facts, user_evidence
 from assistant.tools.trace import ToolRun
@@ -30,10 +29,9 @@ from retrieval.search import Retriever
 
 PROMPT = "persona"
 TOP = 3
-DEMOGRAPHIC = re.compile(
-    r"\b(years? old|aged?|male|female|man|woman|men|women|gender|income|salary|married|"
-    r"single|mother|father|parent|student|retired|lives in|living in|ethnic\w*|religio\w*)\b",
-    re.IGNORECASE)
+PROMPT_FACTS = ("events", "purchases", "first_activity", "last_activity", "active_span",
+                "users_in_segment")
+"""Facts shown beside the traits (the traits carry the rest)."""
 
 
 @dataclass
@@ -66,12 +64,6 @@ class PersonaResult:
                 "traits": [t.__dict__ for t in self.traits], "prose": self.prose,
                 "status": self.status, "notice": self.notice, "facts": self.facts,
                 "reviews": self.reviews, "narration": self.narration, **self.run.to_dict()}
-
-
-def demographic_check(text: str) -> list[Violation]:
-    """Flag personal attributes the data never records."""
-    return [Violation("claim", m.group(0), f"do not mention '{m.group(0)}': the data has no "
-                      "personal attributes") for m in DEMOGRAPHIC.finditer(text)]
 
 
 def _top(con: duckdb.DuckDBPyConnection, column: str, source: str, users: list[str]
@@ -254,24 +246,22 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
     run.use_prompt(prompt.ref)
     lines = "\n".join(f"{t.name}: {t.value} {' '.join(f'[{e}]' for e in t.evidence)}"
                       for t in traits)
-    messages = prompt.render(subject=subject, facts=lines + "\n" + fact_block(
-        {k: v for k, v in facts.items() if k in ("events", "purchases", "first_activity",
-                                                   "last_activity", "users_in_segment")}),
+    shown = {k: v for k, v in facts.items() if k in PROMPT_FACTS}
+    messages = prompt.render(subject=subject, facts=lines + "\n" + fact_block(shown, labels=False),
                              reviews=review_block(reviews))
-    number_facts = {"facts": facts, "traits": [t.value for t in traits],
-                    "reviews": [{"rating": r.rating, "date": r.date, "id": r.review_id}
-                                for r in reviews]}
+    # numbers may come from what the model was shown: subject, traits, facts, review fields
+    number_facts = {"subject": subject, "traits": [t.value for t in traits], "facts": shown,
+                    "reviews": [review_meta(r) for r in reviews]}
     fallback = " ".join(f"{t.name.replace('_', ' ').capitalize()}: {t.value} "
                         f"{' '.join(f'[{e}]' for e in t.evidence)}." for t in traits) or (
         f"Too little activity to describe {subject} "
         f"[F:{'events' if user_id is not None else 'users_in_segment'}].")
     narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
-                        fallback=fallback, extra_check=demographic_check, on_chunk=on_chunk,
+                        fallback=fallback, extra_check=check_personal, on_chunk=on_chunk,
                         cite_facts={k: v for k, v in facts.items() if k in allowed["F"]},
                         cite_reviews={r.review_id: r.snippet(600) for r in reviews})
     return PersonaResult(subject=subject, source=source, traits=traits, prose=narration.text,
                          status=narration.status, run=run.finish(), facts=facts,
-                         reviews=[{"review_id": r.review_id, "item_id": r.item_id,
-                                   "rating": r.rating, "snippet": r.snippet(300)}
+                         reviews=[{**review_meta(r), "snippet": r.snippet(300)}
                                   for r in reviews],
                          notice=narration.notice, narration=narration.to_dict())

@@ -22,13 +22,12 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, Field
 
 from assistant.analytics.executor import has_table
-from assistant.grounding import check_numbers
+from assistant.grounding import check_numbers, check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
 from assistant.prompts import load_prompt
 from assistant.tools.evidence import fact_block
-from assistant.tools.persona import demographic_check
 from assistant.tools.trace import ToolRun
 from predictors.data.workspace import Workspace
 
@@ -102,7 +101,7 @@ def _name_one(backend: LLMBackend, source: str, segment: int, facts: dict[str, A
             log.warning("segment %s/%s: %s", source, segment, exc)
             break
         text = f"{proposal.name}. {proposal.description}"
-        problems = check_numbers(text, facts, segment) + demographic_check(text)
+        problems = check_numbers(text, facts, segment) + check_personal(text)
         if not problems:
             return proposal, "ok" if attempt == 1 else "retried"
         feedback = "; ".join(p.message for p in problems)

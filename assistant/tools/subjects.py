@@ -7,13 +7,14 @@ ids an answer about this user may cite.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
 from assistant.facts import ReviewFact, UserFacts, user_facts
-from assistant.tools.evidence import DEFAULT_QUERY, select_reviews
+from assistant.tools.evidence import DEFAULT_QUERY, review_meta, select_reviews
 from retrieval.search import Retriever
 
 MAX_REVIEWS_READ = 200
@@ -30,35 +31,47 @@ class UserEvidence:
     allowed: dict[str, set[str]] = field(default_factory=dict)
 
     def review_dicts(self) -> list[dict[str, Any]]:
-        """The chosen reviews for display (id, item, rating, date, snippet)."""
-        return [{"review_id": r.review_id, "item_id": r.item_id, "title": r.item_title,
-                 "rating": r.rating, "date": r.date, "snippet": r.snippet(300)}
-                for r in self.reviews]
+        """The chosen reviews for display (id, item, title, rating, date, snippet)."""
+        return [{**review_meta(r), "snippet": r.snippet(300)} for r in self.reviews]
 
-    def number_facts(self) -> dict[str, Any]:
-        """What numbers in an answer may come from: facts, scores, items, review ratings/dates
-        (never review text, which is untrusted)."""
-        return {"facts": self.facts, "top_items": self.user.top_items,
-                "recent_items": self.user.recent_items,
-                "reviews": [{"review_id": r.review_id, "item_id": r.item_id, "rating": r.rating,
-                             "date": r.date} for r in self.reviews]}
+    def number_facts(self, shown: dict[str, Any]) -> dict[str, Any]:
+        """What numbers in an answer may come from: the `shown` facts and the chosen reviews'
+        trusted fields (never review text, which is untrusted)."""
+        return {"user_id": self.user.user_id, "facts": shown,
+                "reviews": [review_meta(r) for r in self.reviews]}
+
+
+ITEMS_LISTED = 3
+TITLE_CHARS = 40
 
 
 def _item_label(item: dict[str, Any]) -> str:
     title = item.get("title")
-    return f"{item['item_id']} ({title[:60]})" if title else str(item["item_id"])
+    return f"{item['item_id']} ({title[:TITLE_CHARS]})" if title else str(item["item_id"])
+
+
+def active_span(first: str | None, last: str | None) -> str | None:
+    """The time between first and last activity in words ("1.7 years", "12 days"), so that
+    prose need not compute it (a computed duration would fail the number check)."""
+    if not first or not last:
+        return None
+    days = (dt.date.fromisoformat(last[:10]) - dt.date.fromisoformat(first[:10])).days
+    return f"{days / 365.25:.1f} years" if days >= 365 else f"{days} days"
 
 
 def flat_facts(user: UserFacts) -> dict[str, Any]:
     """Facts, scores and item lists under citable keys."""
     facts: dict[str, Any] = {"user_id": user.user_id, "source": user.source, **user.facts}
+    span = active_span(facts.get("first_activity"), facts.get("last_activity"))
+    if span:
+        facts["active_span"] = span
     for key, value in user.scores.items():
         if key not in ("model_version", "scored_at") and value is not None:
             facts[key] = value
     if user.top_items:
-        facts["predicted_next_items"] = [_item_label(i) for i in user.top_items[:5]]
+        facts["predicted_next_items"] = [_item_label(i) for i in user.top_items[:ITEMS_LISTED]]
     if user.recent_items:
-        facts["recent_items"] = [_item_label(i) for i in user.recent_items[:5]]
+        facts["recent_items"] = [_item_label(i) for i in user.recent_items[:ITEMS_LISTED]]
     if "mean_rating_given" in facts:
         facts["rating_scale"] = "1 to 5 stars"
     return facts

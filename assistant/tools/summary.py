@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 
+from assistant.grounding import check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
@@ -22,11 +23,12 @@ from assistant.tools.trace import ToolRun
 from retrieval.search import Retriever
 
 PROMPT = "user_summary"
-SUMMARY_FACTS = ("user_id", "source", "events", "first_activity", "last_activity", "purchases",
-                 "views", "carts", "favs", "reviews_written", "distinct_items", "sessions",
-                 "purchase_spend", "top_category", "top_brand", "mean_rating_given",
-                 "ratings_given", "rating_scale", "intent_probability", "churn_risk", "segment",
-                 "predicted_next_items", "recent_items")
+SUMMARY_FACTS = ("events", "first_activity", "last_activity", "active_span", "views", "carts",
+                 "favs", "purchases", "reviews_written", "purchase_spend", "top_category",
+                 "top_brand", "mean_rating_given", "rating_scale", "intent_probability",
+                 "churn_risk", "segment", "predicted_next_items", "recent_items")
+"""The facts shown to the model (the rest are returned, not prompted: fewer tokens, fewer
+ways to misread them)."""
 
 
 @dataclass
@@ -95,11 +97,13 @@ def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBP
     example = "[F:events]" + (f" or [R:{evidence.reviews[0].review_id}]" if evidence.reviews
                               else "")
     messages = prompt.render(user_id=evidence.user.user_id, source=evidence.user.source,
-                             facts=fact_block(shown), reviews=review_block(evidence.reviews),
+                             facts=fact_block(shown, labels=False),
+                             reviews=review_block(evidence.reviews),
                              example=example)
-    narration: Narration = narrate(backend, messages, facts=evidence.number_facts(),
+    narration: Narration = narrate(backend, messages, facts=evidence.number_facts(shown),
                                    allowed=evidence.allowed, run=run,
                                    fallback=facts_only_summary(evidence), on_chunk=on_chunk,
+                                   extra_check=check_personal,
                                    cite_facts=shown,
                                    cite_reviews={r.review_id: r.snippet(600)
                                                  for r in evidence.reviews})

@@ -129,7 +129,8 @@ def llm_serve(
         server = EmbeddedServer(model, host=host or cfg.host,
                                 port=cfg.port if port is None else port, n_ctx=cfg.n_ctx,
                                 n_threads=cfg.n_threads, model_alias=cfg.model_alias,
-                                startup_timeout_s=cfg.startup_timeout_s)
+                                startup_timeout_s=cfg.startup_timeout_s,
+                                n_threads_batch=cfg.n_threads_batch)
         with server:
             console.print(f"serving {cfg.model_alias} at [bold]{server.base_url}[/] "
                           f"(log {server.log_path}); Ctrl-C stops it")

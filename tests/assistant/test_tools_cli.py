@@ -110,5 +110,5 @@ def test_persona_and_copy_human_output(app: typer.Typer, sample_ws: Path, llm_at
         copy = _run(app, "copy", "--item", "B004LLIKVU", "--segment", "1", "--source",
                     "gift_cards", "-w", str(sample_ws))
     assert shown.exit_code == 0 and "quality_expectations" in shown.stdout
-    assert "persona@1" in shown.stdout
+    assert load_prompt("persona").ref in shown.stdout
     assert copy.exit_code == 2 and "unknown segment 1 in source 'gift_cards'" in copy.stderr

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 from assistant.evaluation.gold import GoldData
@@ -17,7 +18,7 @@ from assistant.evaluation.metrics import (
     uncited_share,
 )
 from assistant.evaluation.questions import QUESTIONS
-from assistant.evaluation.runner import run_evaluation
+from assistant.evaluation.runner import pick_users, run_evaluation
 from assistant.tools.ask import ask
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 
@@ -93,3 +94,43 @@ def test_run_evaluation_writes_report(sample_ws: Path, tmp_path: Path) -> None:
 def test_questions_are_well_formed(question) -> None:  # noqa: ANN001
     assert question.text.endswith("?") and question.kind in {
         "total", "per_source", "funnel", "top1", "time", "compare", "unanswerable", "scores"}
+
+
+class _StubGold:
+    """Just the frames `pick_users` reads."""
+
+    def __init__(self, events: pd.DataFrame, reviews: pd.DataFrame) -> None:
+        self.events, self.reviews = events, reviews
+
+    def ev(self, source: str) -> pd.DataFrame:
+        return self.events[self.events["source"] == source]
+
+
+def test_users_come_from_sources_with_reviews_and_scores() -> None:
+    rows = [("musical_instruments", f"m{i}", n) for i, n in enumerate(range(30, 0, -1))]
+    rows += [("gift_cards", f"g{i}", n) for i, n in enumerate(range(12, 0, -1))]
+    rows += [("taobao", f"t{i}", 500) for i in range(10)]  # scores, no reviews
+    events = pd.DataFrame([(s, u) for s, u, n in rows for _ in range(n)],
+                          columns=["source", "user_id"])
+    reviews = pd.DataFrame([(s, u) for s, u, _ in rows if s != "taobao"],
+                           columns=["source", "user_id"])
+    scores = pd.DataFrame([(s, u, ["x"] if u != "m3" else []) for s, u, _ in rows],
+                          columns=["source", "user_id", "top_items"])
+    gold = _StubGold(events, reviews)
+    picked = pick_users(gold, scores, 9)  # type: ignore[arg-type]
+    assert picked == pick_users(gold, scores, 9)  # type: ignore[arg-type]  # deterministic
+    assert len(picked) == 9 and len(set(picked)) == 9
+    assert {s for s, _ in picked} == {"musical_instruments", "gift_cards"}
+    assert ("musical_instruments", "m3") not in picked  # no predicted item to explain
+    assert picked[:3] == [("musical_instruments", "m0"), ("musical_instruments", "m4"),
+                          ("gift_cards", "g0")]  # every third by activity, sources in turn
+    # gift cards run out (12 users → 4 candidates); the rest come from musical instruments
+    assert sum(s == "gift_cards" for s, _ in pick_users(gold, scores, 14)) == 4  # type: ignore[arg-type]
+
+
+def test_active_span_is_given_not_computed_by_the_model() -> None:
+    from assistant.tools.subjects import active_span
+
+    assert active_span("2012-07-25", "2014-03-24") == "1.7 years"
+    assert active_span("2017-11-25", "2017-12-03") == "8 days"
+    assert active_span(None, "2017-12-03") is None

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assistant.grounding import check_answer
+from assistant.prompts import load_prompt
 from assistant.tools.ask import ask
 from assistant.tools.chat import chat, find_ids, rule_route
 from assistant.tools.marketing import Variant, check_variant, marketing_copy
@@ -129,7 +130,7 @@ def test_summary_retries_once_then_succeeds(sample_con: duckdb.DuckDBPyConnectio
     assert result.status == "retried"
     assert "77" in retry_prompt  # the violation was stated in the retry
     assert result.summary.startswith("The customer reviews music gear")
-    assert result.run.prompt_refs == ["user_summary@1"]
+    assert result.run.prompt_refs == [load_prompt("user_summary").ref]
     assert result.run.model == "scripted-model" and result.run.first_token_s is not None
     assert 3 <= len(result.reviews) <= 5
 

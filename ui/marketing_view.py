@@ -1,0 +1,184 @@
+"""The Marketing tab: copy variants for a segment or a user about one item, on one channel.
+
+Each variant is shown with the facts it used (the item and audience facts whose values appear in
+its text) and the whole set can be downloaded as CSV: a new file in the app's own temporary
+folder, never a path the user names.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from assistant.llm.errors import LLMError
+from assistant.tools.marketing import CHANNELS, MAX_VARIANTS, marketing_copy
+from predictors.data.errors import InputError
+from ui import data
+from ui.context import AppContext
+from ui.customer_view import error_html
+from ui.safe import plain, text_html
+from ui.streaming import stream_tool
+
+TONES = ["friendly", "formal", "playful", "enthusiastic", "calm"]
+CSV_COLUMNS = ["channel", "tone", "target", "item_id", "variant", "headline", "body",
+               "facts_used"]
+
+
+def _forms(value: Any) -> list[str]:
+    if isinstance(value, float):
+        return [f"{value:.2f}", f"{value:g}"]
+    text = str(value).strip()
+    forms = [text] if len(text) >= 3 else []
+    if len(text) > 30:  # long titles are usually quoted in part
+        forms.append(text[:30])
+    return forms
+
+
+def facts_used(variant: dict[str, str], facts: dict[str, Any]) -> dict[str, Any]:
+    """The facts whose value (or the start of a long value) appears in the variant's text."""
+    text = f"{variant.get('headline', '')} {variant.get('body', '')}".lower()
+    return {k: v for k, v in facts.items()
+            if v not in (None, "") and any(f.lower() in text for f in _forms(v))}
+
+
+def variants_html(result: Any) -> str:
+    """Variant cards, each with the facts it used, then the facts the model was given."""
+    facts = {**{f"item.{k}": v for k, v in result.item.items()},
+             **{f"audience.{k}": v for k, v in result.audience.items()}}
+    cards = []
+    for number, variant in enumerate(result.variants, start=1):
+        used = facts_used(variant, facts)
+        used_html = "".join(f"<li><b>{text_html(k)}</b>: {text_html(v, 200)}</li>"
+                            for k, v in used.items()) or "<li>none quoted directly</li>"
+        cards.append(
+            f"<div class='bi-card bi-variant'><h4>Variant {number}: "
+            f"{text_html(variant['headline'])}</h4><p>{text_html(variant['body'])}</p>"
+            f"<details><summary>Facts used ({len(used)})</summary><ul>{used_html}</ul>"
+            "</details></div>")
+    given = "".join(f"<li><b>{text_html(k)}</b>: {text_html(v, 300)}</li>"
+                    for k, v in facts.items())
+    notice = f"<p class='bi-note'>{text_html(result.notice)}</p>" if result.notice else ""
+    if result.rejected:
+        reasons = "".join(f"<li>{text_html(r.get('headline'), 80)}: "
+                          f"{text_html('; '.join(r.get('violations', [])), 300)}</li>"
+                          for r in result.rejected)
+        notice += (f"<details><summary>{len(result.rejected)} generated variant(s) rejected "
+                   f"by the checks</summary><ul>{reasons}</ul></details>")
+    return (f"<p>{len(result.variants)} variant(s) for {text_html(result.target)} · "
+            f"{text_html(result.channel)} · {text_html(result.tone)}</p>{notice}"
+            + "".join(cards)
+            + f"<details><summary>All facts given to the model</summary><ul>{given}</ul>"
+              "</details>")
+
+
+def export_csv(result: Any, folder: Path) -> Path:
+    """The variants as a new CSV file inside `folder` (the app's temporary folder)."""
+    facts = {**{f"item.{k}": v for k, v in result.item.items()},
+             **{f"audience.{k}": v for k, v in result.audience.items()}}
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, path returned
+        "w", newline="", suffix=".csv", prefix="copy-variants-", dir=folder, delete=False)
+    with handle:
+        writer = csv.writer(handle)
+        writer.writerow(CSV_COLUMNS)
+        for number, variant in enumerate(result.variants, start=1):
+            used = "; ".join(f"{k}={plain(v, 100)}" for k, v in facts_used(variant,
+                                                                             facts).items())
+            writer.writerow([result.channel, result.tone, result.target, result.item_id,
+                             number, _csv_safe(variant["headline"]), _csv_safe(variant["body"]),
+                             _csv_safe(used)])
+    return Path(handle.name)
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formulas (a cell starting with = + - @ runs in Excel)."""
+    text = plain(text)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def generate(ctx: AppContext, folder: Path, target: str, segment_key: str | None,
+             user_key: str | None, item_id: str | None, channel: str, tone: str,
+             n: float) -> Iterator[tuple[str, Any]]:
+    """Run the copy tool and yield the cards and the CSV file."""
+    try:
+        if not item_id:
+            raise InputError("pick or type an item id")
+        user_id = source = None
+        segment = None
+        if target == "user":
+            source, user_id = data.split_user_key(user_key or "")
+            if not user_id:
+                raise InputError("pick or type a user id")
+        else:
+            seg_source, _, number = (segment_key or "").rpartition("/")
+            if not number.isdigit():
+                raise InputError("pick a segment")
+            source, segment = seg_source, int(number)
+        yield "<p>Writing variants…</p>", None
+        with ctx.connect() as con:
+            backend = ctx.require_backend()
+            final = None
+            for progress in stream_tool(lambda sink: marketing_copy(
+                    str(item_id), con=con, backend=backend, user_id=user_id, segment=segment,
+                    source=source, channel=channel, tone=tone or "friendly",
+                    n_variants=int(n), on_chunk=sink)):
+                final = progress.result
+        assert final is not None
+        yield variants_html(final), str(export_csv(final, folder))
+    except (InputError, LLMError) as exc:
+        yield error_html(str(exc)), None
+
+
+def build(ctx: AppContext, users: list[tuple[str, str]],
+          segments: list[tuple[str, str]]) -> None:
+    """Lay out the Marketing tab."""
+    folder = Path(tempfile.mkdtemp(prefix="insight-ui-exports-"))
+    first_source = segments[0][1].rpartition("/")[0] if segments else None
+    with ctx.connect() as con:
+        first_items = data.popular_items(con, first_source) if first_source else []
+    with gr.Row():
+        target = gr.Radio(["segment", "user"], value="segment" if segments else "user",
+                          label="Target", elem_id="copy-target")
+        segment = gr.Dropdown(segments, value=segments[0][1] if segments else None,
+                              label="Segment", visible=bool(segments), elem_id="copy-segment")
+        user = gr.Dropdown(users, value=None, allow_custom_value=True, label="User",
+                           visible=not segments, elem_id="copy-user")
+    with gr.Row():
+        item = gr.Dropdown(first_items, value=first_items[0][1] if first_items else None,
+                           allow_custom_value=True, label="Item", elem_id="copy-item")
+        channel = gr.Radio(list(CHANNELS), value="email", label="Channel", elem_id="copy-channel")
+        tone = gr.Dropdown(TONES, value="friendly", allow_custom_value=True, label="Tone")
+        count = gr.Slider(1, MAX_VARIANTS, value=2, step=1, label="Variants")
+    go = gr.Button("Generate", variant="primary", elem_id="copy-go")
+    out = gr.HTML(elem_id="copy-variants")
+    download = gr.File(label="Export (CSV)", interactive=False, elem_id="copy-csv")
+
+    def on_target(kind: str, seg_key: str | None, user_key: str | None) -> tuple[Any, ...]:
+        source = (seg_key or "").rpartition("/")[0] if kind == "segment" else \
+            data.split_user_key(user_key or "")[0]
+        return (gr.update(visible=kind == "segment"), gr.update(visible=kind == "user"),
+                items_for(source))
+
+    def items_for(source: str | None) -> Any:
+        if not source:
+            return gr.update()
+        with ctx.connect() as con:
+            choices = data.popular_items(con, source)
+        return gr.update(choices=choices, value=choices[0][1] if choices else None)
+
+    def on_generate(*args: Any) -> Iterator[tuple[str, Any]]:
+        yield from generate(ctx, folder, *args)
+
+    target.change(on_target, inputs=[target, segment, user], outputs=[segment, user, item],
+                  api_name=False)
+    segment.change(lambda k: items_for((k or "").rpartition("/")[0]), inputs=segment,
+                   outputs=item, api_name=False)
+    user.change(lambda k: items_for(data.split_user_key(k or "")[0]), inputs=user, outputs=item,
+                api_name=False)
+    go.click(on_generate, inputs=[target, segment, user, item, channel, tone, count],
+             outputs=[out, download], concurrency_id="llm",
+             concurrency_limit=ctx.settings.ui.llm_concurrency_limit, api_name="copy")

@@ -1,0 +1,57 @@
+"""The Models tab: test metrics of the current checkpoints beside their baselines, reliability
+diagrams of the probability models, and how fresh the data and scores are."""
+
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from ui import charts, data
+from ui.context import AppContext
+
+RELIABILITY_SHOWN = 3
+
+
+def reliability_figures(cards: list[dict]) -> list[tuple[str, object]]:
+    """(label, figure) for every evaluated level of the intent and churn checkpoints."""
+    figures = []
+    for card in cards:
+        if card["kind"] not in ("intent", "churn"):
+            continue
+        for level in data.evaluation_levels(card["meta"]):
+            curves = {k: v for k, v in (level.get("reliability") or {}).items()
+                      if k == "model" or not k.startswith(("model_", "candidate_"))}
+            if curves:
+                label = f"{card['source']} {card['kind']} ({level.get('level', '?')} level)"
+                figures.append((label, charts.reliability(curves, label)))
+    return figures
+
+
+def build(ctx: AppContext) -> None:
+    """Lay out the Models tab."""
+    cards = data.model_cards(ctx.root)
+    rows = data.metrics_rows(cards)
+    gr.Markdown("#### Test metrics of the current models (from their checkpoints)")
+    if rows:
+        frame = pd.DataFrame(rows)
+        frame = frame[[c for c in frame.columns if c not in ("version", "trained")]
+                      + ["trained", "version"]]
+        gr.Dataframe(value=frame, interactive=False, wrap=True,
+                     elem_id="models-metrics")
+    else:
+        gr.Markdown("No trained models yet: run `insight train --source S` and "
+                    "`insight score`.")
+    figures = reliability_figures(cards)
+    if figures:
+        gr.Markdown("#### Reliability (calibration on the test cut-off)")
+        for start in range(0, len(figures), RELIABILITY_SHOWN):
+            with gr.Row():
+                for label, figure in figures[start:start + RELIABILITY_SHOWN]:
+                    gr.Plot(value=figure, label=label, show_label=False)
+    gr.Markdown("#### Data freshness (read again on every page load)")
+
+    def fresh() -> pd.DataFrame:
+        with ctx.connect() as con:
+            return pd.DataFrame(data.freshness(con, ctx.root))
+
+    gr.Dataframe(value=fresh, interactive=False, elem_id="models-freshness")
