@@ -35,6 +35,7 @@ from assistant.evaluation.metrics import (
 from assistant.evaluation.questions import QUESTIONS, Question
 from assistant.grounding import check_numbers
 from assistant.llm.backends import LLMBackend, create_backend
+from assistant.llm.server import default_threads
 from assistant.tools.ask import ask
 from assistant.tools.explain import explain
 from assistant.tools.persona import persona
@@ -327,7 +328,10 @@ def _report(root: Path, started: dt.datetime, profile: DataProfile, scored: bool
         "scored": scored,
         "model": backend.model, "backend": backend.name,
         "sampling": {"temperature": llm.temperature, "seed": llm.seed,
-                     "max_tokens": llm.max_tokens},
+                     "max_tokens": llm.max_tokens, "prose_max_tokens": llm.prose_max_tokens,
+                     "embedded_threads": llm.embedded.n_threads or default_threads(),
+                     "embedded_threads_batch": llm.embedded.n_threads_batch
+                     or llm.embedded.n_threads or default_threads()},
         "machine": {"python": platform.python_version(),
                     "cpu": platform.processor() or platform.machine(),
                     "logical_cores": os.cpu_count(),
