@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -39,7 +38,6 @@ import platform
 import resource
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -55,6 +53,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.machine import file_sha256, write_report  # noqa: E402
 from predictors.evaluation import (  # noqa: E402
     EvalSet,
     LeaveOneOutSplit,
@@ -219,10 +218,6 @@ def load_sequences(path: Path) -> tuple[list[str], list[list[str]]]:
     return users, seqs
 
 
-def sha256(path: Path) -> str:
-    """Hex digest of a file, to pin the exact data in the report."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def machine_info(device: str) -> dict[str, object]:
     """CPU model, cores, RAM, torch version and device for the report."""
@@ -334,23 +329,10 @@ def resummarize(path: Path) -> int:
     summary, verdict = summarize_runs(report["runs"])
     report.update(summary=summary, **verdict)
     report["protocol"]["history_filtering"] = HISTORY_FILTERING
-    write_json_atomic(path, report)
+    write_report(path, report)
     log_verdict(report, path)
     return 0
 
-
-def write_json_atomic(path: Path, payload: dict[str, object]) -> None:
-    """Write JSON to a temp file in the same folder, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def rank_both(scorer: Scorer, eval_set: EvalSet, max_len: int) -> dict[str, dict[str, float]]:
@@ -407,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
         "items": len(vocab),
         "interactions": sum(len(s) for s in seqs),
         "file": str(data_path),
-        "sha256": sha256(data_path),
+        "sha256": file_sha256(data_path),
     }
     logger.info("loaded %s", stats)
     if any(stats[k] != v for k, v in EXPECTED.items()):
@@ -556,7 +538,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_at_end": list(os.getloadavg()),
         },
     }
-    write_json_atomic(out_path, report)
+    write_report(out_path, report)
     log_verdict(report, out_path)
     return 0
 

@@ -27,8 +27,6 @@ Writes ``benchmarks/results/churn_mi.json`` (and ``churn_mi_reliability.png``).
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 import os
 import platform
@@ -46,6 +44,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.machine import file_sha256, write_report  # noqa: E402
 from predictors.data.ingest import ingest  # noqa: E402
 from predictors.data.workspace import Workspace  # noqa: E402
 from predictors.evaluation.calibration import plot_reliability  # noqa: E402
@@ -96,10 +95,6 @@ def find_data(path: Path | None) -> Path:
     raise FileNotFoundError(f"Musical Instruments data not found in {candidates}")
 
 
-def sha256(path: Path) -> str:
-    """Hex digest of a file, to pin the exact data in the report."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def machine_info(threads: int) -> dict[str, Any]:
     """CPU model, cores, RAM, library versions and load, for the report."""
@@ -130,19 +125,6 @@ def machine_info(threads: int) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
     }
 
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp file in the same folder, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def run_population(con: Any, args: argparse.Namespace, min_events: int) -> ChurnTrainResult:
@@ -203,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "musical instruments churn (no review within the horizon), temporal split",
         "data": {
             "file": str(data_path),
-            "sha256": sha256(data_path),
+            "sha256": file_sha256(data_path),
             "reviews": int(stats[0]),
             "users": int(stats[1]),
             "items": int(stats[2]),
@@ -246,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
                       **{f"{n}_total": r.timings_s["total"] for n, r in results.items()}},
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    write_json_atomic(args.out, report)
+    write_report(args.out, report)
     logger.info("wrote %s and %s", args.out, plot_path)
     return 0
 

@@ -32,8 +32,6 @@ Writes ``benchmarks/results/intent_taobao.json`` and ``intent_taobao_reliability
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import logging
 import os
 import platform
@@ -51,6 +49,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from benchmarks.machine import file_sha256, write_report  # noqa: E402
 from predictors.data.ingest import ingest  # noqa: E402
 from predictors.data.workspace import Workspace  # noqa: E402
 from predictors.evaluation.calibration import plot_reliability  # noqa: E402
@@ -110,10 +109,6 @@ def find_data(path: Path | None) -> Path:
     raise FileNotFoundError(f"Taobao data not found in {candidates}")
 
 
-def sha256(path: Path) -> str:
-    """Hex digest of a file, to pin the exact data in the report."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def machine_info(threads: int) -> dict[str, Any]:
     """CPU model, cores, RAM, library versions and load, for the report."""
@@ -144,19 +139,6 @@ def machine_info(threads: int) -> dict[str, Any]:
         "load_average_at_start": list(os.getloadavg()),
     }
 
-
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON to a temp file in the same folder, then ``os.replace`` it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def make_config(args: argparse.Namespace, test_cutoff: str) -> IntentTrainConfig:
@@ -268,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "data": {
             "file": str(data_path),
-            "sha256": sha256(data_path),
+            "sha256": file_sha256(data_path),
             "events": int(stats[0]),
             "users": int(stats[1]),
             "items": int(stats[2]),
@@ -316,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         "timings_s": {**primary.timings_s, "wall_total": time.perf_counter() - wall},
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    write_json_atomic(args.out, report)
+    write_report(args.out, report)
     logger.info("wrote %s and %s", args.out, plot_path)
     return 0
 

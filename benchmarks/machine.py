@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -39,9 +40,18 @@ def describe_machine() -> dict[str, Any]:
     return info
 
 
+def file_sha256(path: Path) -> str:
+    """Hex digest of a file, to pin the exact data a report was computed on."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def write_report(path: Path, report: dict[str, Any]) -> None:
-    """Write a JSON report atomically (temp file, then rename)."""
+    """Write a JSON report atomically (temp file, then rename; the temp file never lingers)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(json.dumps(report, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(report, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
