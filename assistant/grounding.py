@@ -9,9 +9,10 @@ when its id is in the set the tool allowed for this user / item / segment.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,11 +210,37 @@ PERSONAL = re.compile(
     re.IGNORECASE)
 
 
-def check_personal(text: str) -> list[Violation]:
+def _quotes_evidence(text: str, match: re.Match[str], evidence: str) -> bool:
+    """True when the word is part of a phrase shown as a fact (a title such as "Men's Health"):
+    the match with the word after it, or the word before it, occurs in `evidence`."""
+    start, end = match.span()
+    after = re.match(r"[\w'’]*[\s-]+[\w'’]+", text[end:])
+    before = re.search(r"[\w'’]+[\s-]+$", text[:start])
+    phrases = ([text[start:end + after.end()]] if after else []) + (
+        [text[start - len(before.group(0)):end]] if before else [])
+    return any(phrase.lower() in evidence for phrase in phrases)
+
+
+def sensitive_mentions(text: str, pattern: re.Pattern[str] = PERSONAL,
+                       evidence: str = "") -> list[str]:
+    """Words of `pattern` in `text`, except those quoting a phrase of `evidence` (item titles,
+    category names: a magazine called "Men's Health" says nothing about the customer)."""
+    shown = evidence.lower()
+    return [m.group(0) for m in pattern.finditer(text)
+            if not (shown and _quotes_evidence(text, m, shown))]
+
+
+def check_personal(text: str, evidence: str = "") -> list[Violation]:
     """Personal attributes (age, gender, income, family, location…) that the behaviour data
-    never records, so any mention of them is invented."""
-    return [Violation("claim", m.group(0), f"do not mention '{m.group(0)}': the data has no "
-                      "personal attributes") for m in PERSONAL.finditer(text)]
+    never records, so any mention of them is invented (unless it quotes `evidence`)."""
+    return [Violation("claim", word, f"do not mention '{word}': the data has no personal "
+                      "attributes") for word in sensitive_mentions(text, evidence=evidence)]
+
+
+def personal_check(shown: Any) -> Callable[[str], list[Violation]]:
+    """`check_personal` with the facts the model was `shown` (JSON-dumped) as evidence."""
+    evidence = json.dumps(shown, default=str, ensure_ascii=False)
+    return lambda text: check_personal(text, evidence)
 
 
 def strip_unsafe_markup(text: str) -> str:

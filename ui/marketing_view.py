@@ -7,7 +7,9 @@ folder, never a path the user names.
 
 from __future__ import annotations
 
+import atexit
 import csv
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +139,7 @@ def build(ctx: AppContext, users: list[tuple[str, str]],
           segments: list[tuple[str, str]]) -> None:
     """Lay out the Marketing tab."""
     folder = Path(tempfile.mkdtemp(prefix="insight-ui-exports-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # exports live as long as the app
     first_source = segments[0][1].rpartition("/")[0] if segments else None
     with ctx.connect() as con:
         first_items = data.popular_items(con, first_source) if first_source else []

@@ -223,8 +223,11 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
     compare = hints.compare and date_from is not None
     if compare != bool(values.get("compare_previous_period")):
         overrides.append("compare_previous_period")
+    model_lowest = bool(values.get("lowest_first"))
+    if model_lowest and hints.highest:
+        overrides.append("lowest_first")  # "most …" asked: the model's ascending sort is wrong
     ascending = hints.ascending or hints.direction == "fell" or (
-        bool(values.get("lowest_first")) and hints.direction != "grew")
+        model_lowest and hints.direction != "grew" and not hints.highest)
     relation = METRICS[metric].relation
     filters: dict[str, Any] = {"source": sources, "date_from": date_from, "date_to": date_to}
     if relation != "scores":

@@ -41,6 +41,19 @@ HELP = ("I can answer questions about the data (\"how many purchases in taobao l
         "42?\") and write marketing copy (\"email copy for item 123 to user 42\").")
 
 
+DATA_QUESTION = re.compile(
+    r"\b(how many|how much|number of|count|rates?|average|avg|mean|median|total|sum|share|"
+    r"revenue|sales|conversion|trend|per (day|week|month)|daily|weekly|monthly|top \d+|"
+    r"most|least|fewest|highest|lowest|compare[ds]?|fell|rose|grew|dropped)\b", re.IGNORECASE)
+"""Words of a question about aggregates (counts, rates, rankings, trends): the `ask` tool."""
+NAMES_SUBJECT = re.compile(r"\b(user|customer|shopper|item|product|asin|segment)\s+\S",
+                           re.IGNORECASE)
+"""A message that labels an id ("user 42"), even one that does not exist."""
+NEEDS = {"summary": ("users",), "explain": ("users", "items"), "persona": ("users", "segments"),
+         "copy": ("items",)}
+"""Per tool: the kinds of found ids of which at least one must be present."""
+
+
 class Route(BaseModel):
     """Which tool answers, with which arguments."""
 
@@ -114,7 +127,18 @@ def rule_route(message: str, found: Found) -> Route | None:
         return Route(tool="summary", user_id=user, source=source)
     if re.fullmatch(r"\s*(hi|hello|hey|help|thanks?|thank you)[\s!.?]*", text):
         return Route(tool="help")
+    if not (found.users or found.items or NAMES_SUBJECT.search(message)) and (
+            DATA_QUESTION.search(message)):
+        return Route(tool="ask", source=source)
     return None
+
+
+def _lacks_ids(route: Route, found: Found, message: str) -> bool:
+    """True when `route`'s tool needs an id the message neither has nor labels."""
+    kinds = NEEDS.get(route.tool)
+    if not kinds or NAMES_SUBJECT.search(message):
+        return False
+    return not any(getattr(found, kind) for kind in kinds)
 
 
 def llm_route(backend: LLMBackend, message: str, history: Sequence[tuple[str, str]],
@@ -131,6 +155,12 @@ def llm_route(backend: LLMBackend, message: str, history: Sequence[tuple[str, st
     except StructuredOutputError as exc:
         log.warning("router failed, answering as a data question: %s", exc)
         return Route(tool="ask")
+    if _lacks_ids(route, found, message):
+        # e.g. "how many purchases in taobao?" sent to `summary`: no customer is named, so it
+        # is a question about the data.
+        log.info("router chose %s without the ids it needs; answering as a data question",
+                 route.tool)
+        return Route(tool="ask", source=route.source)
     # Only ids that exist may be used: an invented id becomes "missing".
     if route.user_id and route.user_id not in found.users:
         route.user_id = found.users[0] if found.users else None

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from assistant.facts import ItemFacts, item_facts
-from assistant.grounding import check_personal
+from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
 from assistant.tools.evidence import fact_block, index_available, review_block, review_meta
@@ -181,7 +181,7 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
     number_facts = {"facts": facts, "reviews": [review_meta(r) for r in reviews]}
     narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
                         fallback=fallback_text(facts, reviews), on_chunk=on_chunk,
-                        extra_check=check_personal,
+                        extra_check=personal_check(facts),
                         cite_facts=facts,
                         cite_reviews={r.review_id: r.snippet(600) for r in reviews})
     return ExplainResult(user_id=user.user.user_id, item_id=item_id, source=src,

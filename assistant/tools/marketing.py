@@ -3,9 +3,12 @@
 Grounding: the copy may only use the item's real attributes and the target's evidence. Each
 variant is checked: every number must be in the facts (so no invented prices or percentages),
 promotional claims ("free", "% off", "discount", "sale", "limited time"…) are rejected unless
-the facts contain them, sensitive attributes (age, gender, health…) are rejected, and the
-channel's length limits hold. Failing variants are sent back once with the reasons; variants
-that still fail are dropped, and when none is left a plain template variant is used.
+the facts contain them, sensitive attributes (age, gender, health…) are rejected unless they
+quote a shown fact (a title), copy speaks for the shop and never in a reviewer's first person,
+and the channel's length limits hold. Failing variants are sent back once with the reasons;
+variants that still fail are dropped, and when none is left a plain template variant is used.
+An item with nothing to describe (no title, brand, description, named category or reviews)
+gets the template directly: the model could only invent.
 """
 
 from __future__ import annotations
@@ -21,7 +24,12 @@ from pydantic import BaseModel, Field
 
 from assistant.analytics.executor import has_table
 from assistant.facts import item_facts, resolve_user
-from assistant.grounding import Violation, check_numbers, strip_unsafe_markup
+from assistant.grounding import (
+    Violation,
+    check_numbers,
+    sensitive_mentions,
+    strip_unsafe_markup,
+)
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
@@ -48,6 +56,9 @@ PROMO = re.compile(r"\b(free|discount\w*|sale|savings|deals?|coupons?|"
                    r"best[- ]selling|award\w*|% ?off)\b|%", re.IGNORECASE)
 SENSITIVE = re.compile(r"\b(aged|years old|gender|male|female|women|men|pregnan\w*|health|"
                        r"disab\w*|income|religio\w*|ethnic\w*|race|sexual\w*)\b", re.IGNORECASE)
+FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|me|my|mine|myself)\b", re.IGNORECASE)
+"""A reviewer's voice: copy speaks for the shop ("you", "we"), never as a customer."""
+QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 MAX_VARIANTS = 5
 
 
@@ -100,8 +111,13 @@ def check_variant(variant: Variant, channel: str, facts_text: str, facts: Any) -
         if m.group(0).lower() not in lowered:
             problems.append(Violation("claim", m.group(0), f"'{m.group(0)}' is a promotional "
                                       "claim the product facts do not support; remove it"))
-    for m in SENSITIVE.finditer(text):
-        problems.append(Violation("claim", m.group(0), f"do not mention '{m.group(0)}'"))
+    for word in sensitive_mentions(text, SENSITIVE, evidence=facts_text):
+        problems.append(Violation("claim", word, f"do not mention '{word}'"))
+    voice = FIRST_PERSON.search(QUOTED.sub(" ", text))
+    if voice:
+        problems.append(Violation("voice", voice.group(0), f"'{voice.group(0)}' speaks as a "
+                                  "reviewer; write as the shop to the customer (you, we) and "
+                                  "put any customer words in quotation marks"))
     limits = CHANNELS[channel]
     for part in ("headline", "body"):
         value = getattr(variant, part)
@@ -151,13 +167,25 @@ def _item_source(con: duckdb.DuckDBPyConnection, item_id: str, source: str | Non
     return str(rows[0][0])
 
 
+def describable(item: dict[str, Any], reviews: list[Any]) -> bool:
+    """True when the item has words to write about: a title, brand, description, a category
+    name (not just a number) or reviews."""
+    category = str(item.get("category") or "")
+    return bool(item.get("title") or item.get("brand") or item.get("description") or reviews
+                or (category and not category.replace(".", "").isdigit()))
+
+
 def template_variant(item: dict[str, Any], channel: str) -> dict[str, str]:
-    """A plain, always-grounded variant from the item's title and brand."""
+    """A plain, always-grounded variant from the item's title, brand and rating."""
     title = str(item.get("title") or f"item {item['item_id']}")
     brand = f" by {item['brand']}" if item.get("brand") else ""
+    rating = (f" Rated {item['mean_rating']} out of 5 in {item['review_count']} reviews."
+              if item.get("mean_rating") and item.get("review_count") else "")
     limits = CHANNELS[channel]
     headline = title[: limits["headline"]]
-    body = f"Take another look at {title}{brand}."[: limits["body"]]
+    body = f"Take another look at {title}{brand}.{rating}"
+    if len(body) > limits["body"]:
+        body = f"Take another look at {title}{brand}."[: limits["body"]]
     return {"headline": headline, "body": body}
 
 
@@ -181,6 +209,15 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
             "item_id", "title", "brand", "category", "price", "description", "mean_rating",
             "review_count")}
         step.detail = f"{len(item_view)} item facts, {len(audience)} audience facts"
+    if not describable(item_view, item.reviews):
+        # Nothing true to say about the product (e.g. taobao: an id and a category number): a
+        # generated message could only invent, so the plain template is the honest answer.
+        return CopyResult(item_id=item_id, source=src, target=target, channel=channel,
+                          tone=tone, variants=[template_variant(item_view, channel)],
+                          status="template", run=run.finish(), item=item_view,
+                          audience=audience, notice=f"item {item_id} has no title, brand, "
+                          "description, named category or reviews in the data, so there is "
+                          "nothing to write about; a plain template variant is shown")
     facts_text = json.dumps(item_view, default=str) + json.dumps(audience, default=str)
     number_facts = {"item": item_view, "audience": audience}
     prompt = load_prompt(PROMPT)
@@ -190,6 +227,7 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
         item_facts=fact_block(item_view, "I"), target=target,
         target_facts=fact_block(audience) or "(no activity facts)",
         reviews=review_block(item.reviews, 200), n=n_variants)
+    first_messages = list(messages)
     kept: list[dict[str, str]] = []
     rejected: list[dict[str, Any]] = []
     for attempt in (1, 2):
@@ -217,10 +255,11 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                     on_chunk(f"{v['headline']}\n{v['body']}\n\n")
         if len(kept) >= n_variants or not problems_all:
             break
+        # The rejected variants are not sent back: small models repeat a text they are shown.
         feedback = "; ".join(dict.fromkeys(problems_all))[:800]
-        messages = [*messages, ("assistant", answer.model_dump_json()),
-                    ("user", f"Some variants broke the rules: {feedback}. Write {n_variants} "
-                     "new variants as JSON that follow every rule.")]
+        messages = [*first_messages[:-1], (
+            "user", f"{first_messages[-1][1]}\n\nEarlier drafts broke these rules: {feedback}. "
+            "Write new variants in your own words that follow every rule.")]
     status = "ok" if kept else "fallback"
     notice = None
     if not kept:

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 
 from assistant.facts import ReviewFact
-from assistant.grounding import check_personal
+from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block, review_meta, select_reviews
@@ -257,7 +257,9 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
         f"Too little activity to describe {subject} "
         f"[F:{'events' if user_id is not None else 'users_in_segment'}].")
     narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
-                        fallback=fallback, extra_check=check_personal, on_chunk=on_chunk,
+                        fallback=fallback, on_chunk=on_chunk,
+                        extra_check=personal_check({"subject": subject, "traits": lines,
+                                                    "facts": shown}),
                         cite_facts={k: v for k, v in facts.items() if k in allowed["F"]},
                         cite_reviews={r.review_id: r.snippet(600) for r in reviews})
     return PersonaResult(subject=subject, source=source, traits=traits, prose=narration.text,

@@ -82,6 +82,7 @@ FALL = r"\b(fell|fall|falls|fallen|drop|dropped|drops|declin\w*|decreas\w*|shran
 RISE = r"\b(grew|grow|grows|grown|rose|rise|rises|increas\w*|gain\w*|up|jump\w*)\b"
 COMPARE = r"\b(compared?|versus|vs\.?|than the|week before|previous|prior|change[ds]?)\b"
 LOW = r"\b(least|lowest|fewest|smallest|worst|bottom)\b"
+HIGH = r"\b(most|highest|largest|biggest|greatest|best|top|busiest|peak|maximum)\b"
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 RANKING = r"\b(which|most|highest|lowest|least|fewest|peak|busiest|top|best|worst)\b"
 BUYERS = (r"\b(users?|customers?|people|shoppers?|visitors?)\b.*"
@@ -112,6 +113,7 @@ class Hints:
     metric: str | None = None
     group_by: str | None = None
     ascending: bool = False
+    highest: bool = False  # the question asks for the top (the model may not sort ascending)
     ranking: bool = False
     event_type: str | None = None
     categories: list[str] = field(default_factory=list)
@@ -294,6 +296,7 @@ def resolve_question(question: str, profile: DataProfile,
     if hints.group_by == "source" and hints.sources and len(hints.sources) == 1:
         hints.group_by = None
     hints.ascending = bool(re.search(LOW, text))
+    hints.highest = bool(re.search(HIGH, text)) and not hints.ascending
     hints.ranking = bool(re.search(RANKING, text))
     if re.search(BUYERS, text):
         hints.metric, hints.event_type = "users", "purchase"

@@ -1,9 +1,12 @@
 """Names and descriptions for the predictors' segments, written by the LLM from computed facts.
 
 The predictors publish a `segments` table (one row of computed facts per segment and source).
-For each row the LLM proposes a short name and a 1–2 sentence description (JSON); numbers in
-the description must be in the facts and demographic words are rejected, with one retry,
-otherwise a plain "Segment N" name and a facts-only description are stored. The results go to
+For each row the LLM proposes a short name and a 1–2 sentence description (JSON) from the facts
+and from what sets the segment apart (`segment_traits.contrasts`: its facts against all users
+of the source). Numbers must be in the facts, demographic words are rejected and a name may not
+repeat another segment's, with one retry; otherwise a computed name from the strongest contrast
+("Recently active", or "Segment N" when nothing stands out) and a description of the contrasts
+are stored. The results go to
 the derived workspace table `segment_names` (one partition per source), with the prompt ref,
 model and status of each row. Without a `segments` table the tool says so and does nothing.
 """
@@ -19,21 +22,31 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.analytics.executor import has_table
-from assistant.grounding import check_numbers, check_personal
+from assistant.grounding import Violation, check_numbers, check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
 from assistant.prompts import load_prompt
-from assistant.tools.evidence import fact_block
+from assistant.tools.segment_traits import (
+    Contrast,
+    contrasts,
+    direction_errors,
+    overall_values,
+    trait_name,
+)
 from assistant.tools.trace import ToolRun
 from predictors.data.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 PROMPT = "segment_name"
+SIZE_FACTS = ("n_users", "share_of_users")
+CONTEXT_FACTS = ("top_categories", "top_brands")
+"""Besides the contrasts, the prompt shows the segment's size and what it shops for: every
+other fact is a mean the model tends to misread, and each prompt token costs time on a CPU."""
 SOURCE_TABLE = "segments"
 TABLE = "segment_names"
 SCHEMA = pa.schema([("source", pa.string()), ("segment", pa.int64()), ("name", pa.string()),
@@ -44,6 +57,9 @@ SCHEMA = pa.schema([("source", pa.string()), ("segment", pa.int64()), ("name", p
 
 class SegmentName(BaseModel):
     """The LLM's proposal for one segment."""
+
+    # no schema description: small models copy it into their answer
+    model_config = ConfigDict(json_schema_extra=lambda schema: schema.pop("description", None))
 
     name: str = Field(min_length=2, max_length=60)
     description: str = Field(min_length=5, max_length=400)
@@ -81,33 +97,71 @@ def segment_facts(row: dict[str, Any]) -> dict[str, Any]:
                               if k not in ("source", "segment")) if v not in (None, "")}
 
 
-def fallback_name(segment: int, facts: dict[str, Any]) -> SegmentName:
-    """A plain name and a description built from the facts alone."""
-    bits = [f"{k.replace('_', ' ')} {facts[k]}" for k in list(facts)[:3]]
-    return SegmentName(name=f"Segment {segment}",
-                       description=("Computed facts: " + "; ".join(bits) + ".") if bits else
-                       "No computed facts.")
+def fallback_name(segment: int, facts: dict[str, Any], found: list[Contrast],
+                  taken: set[str]) -> SegmentName:
+    """A name from the segment's strongest contrast (or "Segment N") and a description that
+    states the contrasts (or the first facts), all computed."""
+    typical = not found and float(facts.get("share_of_users") or 0) >= 0.5
+    name = trait_name(found, taken) or ("Typical shoppers" if typical and "typical shoppers"
+                                        not in taken else f"Segment {segment}")
+    if found:
+        description = "Differs most in " + "; ".join(c.phrase() for c in found[:3]) + "."
+    elif typical:
+        description = (f"Most users ({facts['share_of_users']} of them), close to the source's "
+                       "average in every measured behaviour.")
+    else:
+        bits = [f"{k.replace('_', ' ')} {facts[k]}" for k in list(facts)[:3]]
+        description = ("Computed facts: " + "; ".join(bits) + ".") if bits else (
+            "No computed facts.")
+    return SegmentName(name=name[:60], description=description[:400])
+
+
+def check_proposal(proposal: SegmentName, evidence: Any, segment: int, taken: set[str],
+                   facts: dict[str, Any], overall: dict[str, float]) -> list[Violation]:
+    """Numbers not in the evidence, personal attributes, behaviours called high that are low
+    (or the reverse), and a name another segment has."""
+    text = f"{proposal.name}. {proposal.description}"
+    problems = check_numbers(text, evidence, segment) + check_personal(text)
+    problems += [Violation("direction", proposal.name, message)
+                 for message in direction_errors(text, facts, overall)]
+    if proposal.name.strip().lower() in taken:
+        problems.append(Violation("name", proposal.name, f"the name '{proposal.name}' is "
+                                  "already used for another segment; choose a name for what "
+                                  "sets this one apart"))
+    return problems
+
+
+def _plain(facts: dict[str, Any]) -> str:
+    return "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items())
 
 
 def _name_one(backend: LLMBackend, source: str, segment: int, facts: dict[str, Any],
-              run: ToolRun) -> tuple[SegmentName, str]:
+              overall: dict[str, float], taken: set[str]) -> tuple[SegmentName, str]:
+    found = contrasts(facts, overall)
     prompt = load_prompt(PROMPT)
-    messages: list[Any] = prompt.render(segment=segment, source=source,
-                                        facts=fact_block(facts))
+    distinctive = "\n".join(f"- {c.phrase()}" for c in found) or "- (close to the average)"
+    size = {k: facts[k] for k in SIZE_FACTS if k in facts}
+    context = {k: facts[k] for k in CONTEXT_FACTS if k in facts}
+    messages: list[Any] = prompt.render(
+        segment=segment, source=source, size=_plain(size), distinctive=distinctive,
+        facts=_plain(context) or "(none)",
+        suggested=fallback_name(segment, facts, found, taken).name,
+        taken=", ".join(sorted(taken)) or "none")
+    evidence = {"facts": facts, "distinctive": distinctive}
     for attempt in (1, 2):
         try:
             proposal = structured(backend, messages, SegmentName)
         except StructuredOutputError as exc:
             log.warning("segment %s/%s: %s", source, segment, exc)
             break
-        text = f"{proposal.name}. {proposal.description}"
-        problems = check_numbers(text, facts, segment) + check_personal(text)
+        problems = check_proposal(proposal, evidence, segment, taken, facts, overall)
         if not problems:
             return proposal, "ok" if attempt == 1 else "retried"
         feedback = "; ".join(p.message for p in problems)
+        log.info("segment %s/%s rejected (attempt %d): %s", source, segment, attempt, feedback)
         messages = [*messages, ("assistant", proposal.model_dump_json()),
                     ("user", f"That broke the rules: {feedback}. Reply with corrected JSON.")]
-    return fallback_name(segment, facts), "fallback"
+    return fallback_name(segment, facts, found, taken), "fallback"
 
 
 def name_segments(workspace: Path, backend: LLMBackend,
@@ -133,13 +187,19 @@ def name_segments(workspace: Path, backend: LLMBackend,
     run.use_prompt(prompt_ref)
     rows: list[dict[str, Any]] = []
     now = dt.datetime.now(dt.UTC)
-    for record in frame.sort_values(["source", "segment"]).to_dict("records"):
+    records = frame.sort_values(["source", "segment"]).to_dict("records")
+    overall = {source: overall_values([r for r in records if r["source"] == source])
+               for source in {str(r["source"]) for r in records}}
+    taken: dict[str, set[str]] = {}
+    for record in records:
         source, segment = str(record["source"]), int(record["segment"])
         facts = segment_facts(record)
+        names = taken.setdefault(source, set())
         with run.step(f"name {source} segment {segment}") as step:
-            proposal, status = _name_one(backend, source, segment, facts, run)
+            proposal, status = _name_one(backend, source, segment, facts, overall[source], names)
             step.status = "fallback" if status == "fallback" else "ok"
             step.detail = proposal.name
+        names.add(proposal.name.strip().lower())
         rows.append({"source": source, "segment": segment, "name": proposal.name,
                      "description": proposal.description, "status": status,
                      "prompt_ref": prompt_ref, "model": backend.model, "generated_at": now})

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from assistant.grounding import check_personal
+from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
@@ -103,7 +103,7 @@ def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBP
     narration: Narration = narrate(backend, messages, facts=evidence.number_facts(shown),
                                    allowed=evidence.allowed, run=run,
                                    fallback=facts_only_summary(evidence), on_chunk=on_chunk,
-                                   extra_check=check_personal,
+                                   extra_check=personal_check(shown),
                                    cite_facts=shown,
                                    cite_reviews={r.review_id: r.snippet(600)
                                                  for r in evidence.reviews})

@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from assistant.grounding import check_answer
+from assistant.grounding import check_answer, check_personal
 from assistant.prompts import load_prompt
 from assistant.tools.ask import ask
 from assistant.tools.chat import chat, find_ids, rule_route
@@ -21,6 +21,12 @@ from assistant.tools.marketing import Variant, check_variant, marketing_copy
 from assistant.tools.profile import data_profile
 from assistant.tools.render import fmt_value
 from assistant.tools.resolve import find_dates, find_sources, resolve_question
+from assistant.tools.segment_traits import (
+    contrasts,
+    direction_errors,
+    overall_values,
+    trait_name,
+)
 from assistant.tools.segments import name_segments
 from assistant.tools.summary import user_summary
 from predictors.data.workspace import Workspace
@@ -160,7 +166,31 @@ def test_marketing_copy_drops_bad_variants(sample_con: duckdb.DuckDBPyConnection
                                 user_id=user, channel="push", n_variants=2)
     assert result.variants == [{"headline": "A gift they can choose", "body": "Let them pick."}]
     assert result.rejected and all(r["violations"] for r in result.rejected)
-    assert result.run.prompt_refs == ["marketing_copy@1"]
+    assert result.run.prompt_refs == ["marketing_copy@2"]
+
+
+def test_copy_speaks_for_the_shop_not_as_a_reviewer() -> None:
+    facts = {"title": "Guitar Strings"}
+    text = json.dumps(facts)
+    for body in ["I've used these for weeks.", "My favourite strings.", "Sounds fine to me."]:
+        problems = check_variant(Variant(headline="Strings", body=body), "email", text, facts)
+        assert [p.kind for p in problems] == ["voice"], body
+    quoted = Variant(headline="Strings", body='Customers say "I love the tone". Try them.')
+    assert check_variant(quoted, "email", text, facts) == []
+
+
+def test_copy_for_an_item_with_nothing_to_describe_skips_the_llm(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = sample_con.execute(
+        "SELECT item_id, user_id FROM events WHERE source = 'taobao' ORDER BY item_id "
+        "LIMIT 1").fetchone()
+    requests: list[Any] = []
+    with scripted_server(lambda request: requests.append(request) or "{}") as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="push")
+    assert requests == [] and result.status == "template"
+    assert f"item {item} has no title" in result.notice
+    assert result.variants[0]["headline"] == f"item {item}"
 
 
 def test_chat_routes_by_rules_and_streams(sample_con: duckdb.DuckDBPyConnection) -> None:
@@ -176,11 +206,37 @@ def test_chat_routes_by_rules_and_streams(sample_con: duckdb.DuckDBPyConnection)
     assert "delta" in kinds and any(e.type == "step" for e in events)
     answer = next(e for e in events if e.type == "answer")
     assert answer.data["text"].startswith("A keen reviewer")
-    with scripted_server(lambda request: json.dumps({"tool": "ask"})) as server:
+    # A question about aggregates goes to `ask` by rule, whatever the model would have said.
+    with scripted_server(lambda request: json.dumps({"tool": "summary"})) as server:
         events = list(chat([], "How many purchases were made in taobao?", con=sample_con,
                            backend=FakeBackend(server.url)))
-    assert next(e for e in events if e.type == "route").data["by"] == "llm"
+    route = next(e for e in events if e.type == "route").data
+    assert (route["tool"], route["by"]) == ("ask", "rules")
     assert "245" in next(e for e in events if e.type == "answer").data["text"]
+
+
+@pytest.mark.parametrize(("message", "tool"), [
+    ("How many purchases are there in taobao?", "ask"),
+    ("Which category has the most views in taobao?", "ask"),
+    ("which segment's cart-to-purchase rate fell most last week?", "ask"),
+    ("persona of segment 1", "persona"),
+    ("hello", "help"),
+    ("tell me about customer NOPE", None),  # labels a user: the LLM decides
+    ("what is going on in the shop", None),
+])
+def test_rule_route_sends_aggregate_questions_to_ask(
+        sample_con: duckdb.DuckDBPyConnection, message: str, tool: str | None) -> None:
+    route = rule_route(message, find_ids(sample_con, message))
+    assert (route.tool if route else None) == tool
+
+
+def test_llm_route_without_needed_ids_becomes_a_data_question(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    with scripted_server(lambda request: json.dumps({"tool": "summary"})) as server:
+        events = list(chat([], "what is going on in the shop", con=sample_con,
+                           backend=FakeBackend(server.url)))
+    route = next(e for e in events if e.type == "route").data
+    assert (route["tool"], route["by"]) == ("ask", "llm")
 
 
 def test_chat_reports_unknown_user(sample_con: duckdb.DuckDBPyConnection) -> None:
@@ -200,7 +256,7 @@ def test_segment_names_skip_then_publish(tmp_path: Path) -> None:
         assert skipped.skipped and not skipped.rows
         ws = Workspace.open(root)
         table = pa.table({"source": ["taobao", "taobao"], "segment": [0, 1],
-                          "n_users": [70, 50], "mean_n_events": [120.5, 80.25]})
+                          "n_users": [70, 50], "mean_share_purchase": [0.3, 0.01]})
         with ws.lock():
             batch = ws.new_batch()
             pq.write_table(table, batch.staging_dir / "segments-00000.parquet")
@@ -209,10 +265,25 @@ def test_segment_names_skip_then_publish(tmp_path: Path) -> None:
         named = name_segments(root, FakeBackend(server.url))
     assert named.published == ["taobao"]
     con = Workspace.open(root).connect()
-    rows = con.execute("SELECT segment, name, status, prompt_ref FROM segment_names "
-                       "ORDER BY segment").fetchall()
-    assert rows == [(0, "Busy browsers", "ok", "segment_name@1"),
-                    (1, "Busy browsers", "ok", "segment_name@1")]
+    rows = con.execute("SELECT segment, name, status, prompt_ref, description FROM "
+                       "segment_names ORDER BY segment").fetchall()
+    # The model repeats its name for segment 1: refused, and the computed name is stored.
+    assert [r[:4] for r in rows] == [(0, "Busy browsers", "ok", "segment_name@2"),
+                                     (1, "Browsers", "fallback", "segment_name@2")]
+    assert rows[1][4] == ("Differs most in share of purchases: 0.01 vs 0.179 overall "
+                          "(17.9 times lower).")
+
+
+def test_segment_contrasts_pick_what_sets_a_segment_apart() -> None:
+    rows = [{"n_users": 80, "mean_recency_days": 10.0, "mean_monetary": 100.0},
+            {"n_users": 20, "mean_recency_days": 40.0, "mean_monetary": 105.0}]
+    overall = overall_values(rows)
+    assert overall == {"mean_recency_days": 16.0, "mean_monetary": 101.0}
+    found = contrasts(rows[1], overall)
+    assert [(c.key, c.factor) for c in found] == [("mean_recency_days", 2.5)]
+    assert trait_name(found, set()) == "Lapsed shoppers"
+    assert trait_name(found, {"lapsed shoppers"}) is None
+    assert contrasts(rows[0], overall)[0].higher is False
 
 
 @pytest.mark.parametrize("name", ["ask_plan", "user_summary", "persona", "explain",
@@ -262,3 +333,44 @@ def test_attribution_cites_only_exact_evidence() -> None:
                     "[F:top_category]. The compressor pedal has boutique quality tone [R:r1]. "
                     "They seem kind. Spent 17.")
     assert added == 3
+
+
+def test_most_question_ignores_a_lowest_first_draft(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    """"Most …" asked, the model says lowest_first: the ranking stays highest first."""
+    expected = sample_con.execute(
+        "SELECT category, count(*) AS n FROM events WHERE source = 'taobao' AND "
+        "event_type = 'view' GROUP BY category ORDER BY n DESC, category LIMIT 2").fetchall()
+    assert expected[0][1] > expected[1][1]
+    draft = json.dumps({"metric": "views", "source": "taobao", "group_by": "category",
+                        "lowest_first": True})
+    with scripted_server(lambda request: draft) as server:
+        result = ask("Which category has the most views in taobao?", sample_con,
+                     FakeBackend(server.url))
+    assert result.plan["descending"] is True
+    assert str(expected[0][0]) in result.answer and "highest" in result.answer
+
+
+def test_personal_words_quoting_a_shown_title_are_allowed() -> None:
+    """"Men's Health" is a magazine the customer reviewed, not the customer's gender."""
+    evidence = json.dumps({"top_items": ["Men's Health", "Guitar Strings"]})
+    assert check_personal("A reader of Men's Health [F:top_items].", evidence) == []
+    flagged = check_personal("Probably a man who reads Men's Health [F:top_items].", evidence)
+    assert [v.value for v in flagged] == ["man"]
+    assert [v.value for v in check_personal("Reads Men's Health.")] == ["Men"]
+    variant = Variant(headline="Men's Health, for women too", body="Read on.")
+    problems = check_variant(variant, "push", evidence, {})
+    assert [p.value for p in problems] == ["women"]
+
+
+def test_segment_text_that_inverts_a_behaviour_is_caught() -> None:
+    overall = {"mean_share_cart": 0.006, "mean_share_purchase": 0.008, "buyers_share": 0.029}
+    facts = {"mean_share_cart": 0.001, "mean_share_purchase": 0.0, "buyers_share": 0.0}
+    wrong = "Users who have a high share of cart adds compared to the overall user base."
+    assert [e.split("'")[2] for e in direction_errors(wrong, facts, overall)] == [
+        " says cart adds are high, but this segment has fewer than overall"]
+    right = "They rarely buy, and they add few items to their cart."
+    assert direction_errors(right, facts, overall) == []
+    found = contrasts(facts, overall)
+    assert trait_name(found, set()) == "Browsers"  # purchase facts give one name, not three
+    assert trait_name(found, {"browsers"}) == "Browsers, few cart adds"

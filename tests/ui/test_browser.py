@@ -188,6 +188,7 @@ def test_grouped_answer_has_table_and_chart(page: Any) -> None:
     views = raw[raw["behavior_type"] == "pv"].groupby("category_id").size()
     top = views.sort_values(ascending=False)
     assert top.iloc[0] > top.iloc[1]  # a unique answer
+    page.locator("#chat-mode").get_by_text("Auto").click()  # the router must pick `ask`
     page.locator("#chat-input textarea").fill("Which category has the most views in taobao?")
     page.locator("#chat-send").click()
     answer = page.locator("#chatbot").get_by_text(re.compile(r"The category with the highest"))
