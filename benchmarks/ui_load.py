@@ -3,9 +3,10 @@
 Starts `insight serve` on a workspace (or uses `--url` of a running app), then opens
 `--sessions` independent sessions at once with gradio_client (each its own session, as separate
 browsers would be) and sends `--turns` chat messages in each, through the same `/chat` endpoint
-the page uses. Most messages are operator questions in "Data question" mode (query plan → SQL,
-one LLM call); every fourth session asks for a customer briefing in auto mode (the chat router
-picks `summary` by rule; a streamed, cited LLM text). A turn fails when the request raises, or
+the page uses, in the page's default "Auto" mode. Most messages are operator questions (the
+router sends them to the query plan by rule: query plan → SQL, one LLM call); every fourth
+session asks for a customer briefing (the router picks `summary` by rule; a streamed, cited
+LLM text). A turn fails when the request raises, or
 when the answer is an error line (⚠). The report has p50 / p95 / max latency per kind and
 overall, the time to the first streamed update, the queue settings and the load average.
 
@@ -156,7 +157,7 @@ def main() -> None:
                 user = users[(session // 4 + turn) % len(users)]
                 plan.append((f"Summarize user {user} in taobao", "auto", user))
             else:
-                plan.append((QUESTIONS[(session + turn) % len(QUESTIONS)], "ask", None))
+                plan.append((QUESTIONS[(session + turn) % len(QUESTIONS)], "auto", None))
     try:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.sessions) as pool:
@@ -188,10 +189,10 @@ def main() -> None:
             "first_update": percentiles([t["first_update_s"] for t in ok
                                          if t["first_update_s"] is not None]),
             "by_kind": {kind: {"n": len(part), **percentiles([t["latency_s"] for t in part])}
-                        for kind, part in (("data_question", [t for t in ok if t["mode"] ==
-                                                              "ask"]),
-                                           ("customer_briefing", [t for t in ok if t["mode"]
-                                                                  == "auto"]))},
+                        for kind, part in (("data_question", [t for t in ok
+                                                              if t["user_id"] is None]),
+                                           ("customer_briefing", [t for t in ok
+                                                                  if t["user_id"] is not None]))},
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         "turns": turns,

@@ -126,19 +126,26 @@ TOPICS: dict[str, tuple[str, tuple[str, ...]]] = {
 HIGH_WORDS = re.compile(r"\b(high|higher|highest|more|most|many|frequent\w*|lots|above|"
                         r"greater|large|larger|heavy|heavier)\b", re.IGNORECASE)
 LOW_WORDS = re.compile(r"\b(low|lower|lowest|fewer|fewest|less|least|rare\w*|few|below|small|"
-                       r"smaller|little|seldom|not|never|no)\b", re.IGNORECASE)
+                       r"smaller|little|seldom|not|never|no|non|zero|without)\b", re.IGNORECASE)
 
 
 def direction_errors(text: str, facts: dict[str, Any], overall: dict[str, float]) -> list[str]:
     """Clauses that call a behaviour high where the segment is below overall (or the reverse),
-    e.g. "a high share of cart adds" for a segment with a sixth of the usual cart adds."""
+    e.g. "a high share of cart adds" for a segment with a sixth of the usual cart adds, or
+    that mention a behaviour the segment never shows ("made purchases" with 0 purchases)."""
     found = {c.key: c for c in contrasts(facts, overall, limit=len(LABELS))}
     errors = []
     for clause in re.split(r"[,;.:()]|\bbut\b|\bwhile\b|\bwhereas\b", text):
         high, low = bool(HIGH_WORDS.search(clause)), bool(LOW_WORDS.search(clause))
-        if high == low:
-            continue  # no direction, or both: too ambiguous to judge
         for topic, (pattern, keys) in TOPICS.items():
+            present = [facts[k] for k in keys if isinstance(facts.get(k), int | float)]
+            if present and not any(present) and not low and re.search(pattern, clause,
+                                                                      re.IGNORECASE):
+                errors.append(f"'{clause.strip()}' mentions {topic}, but this segment has "
+                              "none")
+                continue
+            if high == low:
+                continue  # no direction, or both: too ambiguous to judge
             ways = {found[k].higher for k in keys if k in found}
             if len(ways) != 1 or not re.search(pattern, clause, re.IGNORECASE):
                 continue

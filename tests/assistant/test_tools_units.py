@@ -371,6 +371,10 @@ def test_segment_text_that_inverts_a_behaviour_is_caught() -> None:
         " says cart adds are high, but this segment has fewer than overall"]
     right = "They rarely buy, and they add few items to their cart."
     assert direction_errors(right, facts, overall) == []
+    invented = "Users who made purchases from the smartphone category."
+    assert direction_errors(invented, facts, overall) == [
+        f"'{invented[:-1]}' mentions purchases, but this segment has none"]
+    assert direction_errors("Non-buyers who browse.", facts, overall) == []
     found = contrasts(facts, overall)
     assert trait_name(found, set()) == "Browsers"  # purchase facts give one name, not three
     assert trait_name(found, {"browsers"}) == "Browsers, few cart adds"
