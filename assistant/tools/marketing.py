@@ -53,7 +53,8 @@ CHANNELS: dict[str, dict[str, Any]] = {
 }
 PROMO = re.compile(r"\b(free|discount\w*|sale|savings|deals?|coupons?|"
                    r"promo\w*|limited[- ]time|today only|guarantee\w*|cheapest|lowest price|"
-                   r"best[- ]selling|award\w*|% ?off)\b|%", re.IGNORECASE)
+                   r"best[- ]selling|award\w*|affordabl\w*|save|saving|cheap\w*|bargain\w*|"
+                   r"launch\w*|brand[- ]new|% ?off)\b|%", re.IGNORECASE)
 SENSITIVE = re.compile(r"\b(aged|years old|gender|male|female|women|men|pregnan\w*|health|"
                        r"disab\w*|income|religio\w*|ethnic\w*|race|sexual\w*)\b", re.IGNORECASE)
 FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|me|my|mine|myself)\b", re.IGNORECASE)

@@ -147,7 +147,8 @@ def test_copy_checks_flag_invented_claims() -> None:
     ok = Variant(headline="A gift card they will use", body="Amazon.com Gift Card, from 25.")
     assert check_variant(ok, "email", text, facts) == []
     for body in ["Now 20% off!", "Free shipping today", "Only $19.99", "Big discount inside",
-                 "Perfect for women"]:
+                 "Perfect for women", "Very affordable, so you save money",
+                 "The launch of our new cable"]:
         problems = check_variant(Variant(headline="Gift", body=body), "email", text, facts)
         assert problems, body
     long = Variant(headline="x" * 60, body="ok")
