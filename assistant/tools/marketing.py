@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import duckdb
+from langchain_core.messages.utils import convert_to_messages
 from pydantic import BaseModel, Field
 
 from assistant.analytics.executor import has_table
@@ -35,6 +36,7 @@ from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
 from assistant.prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
+from assistant.tools.narrate import retry_messages
 from assistant.tools.persona import subject_facts
 from assistant.tools.trace import ToolRun
 from predictors.data.errors import InputError
@@ -228,7 +230,6 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
         item_facts=fact_block(item_view, "I"), target=target,
         target_facts=fact_block(audience) or "(no activity facts)",
         reviews=review_block(item.reviews, 200), n=n_variants)
-    first_messages = list(messages)
     kept: list[dict[str, str]] = []
     rejected: list[dict[str, Any]] = []
     for attempt in (1, 2):
@@ -239,7 +240,7 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                 step.status, step.detail = "fallback", str(exc)[:300]
                 break
             run.mark_first_token()
-            problems_all: list[str] = []
+            problems_all: list[Violation] = []
             for variant in answer.variants:
                 clean = Variant(headline=strip_unsafe_markup(variant.headline).strip(),
                                 body=strip_unsafe_markup(variant.body).strip())
@@ -247,7 +248,7 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                 if problems:
                     rejected.append({**clean.model_dump(), "attempt": attempt,
                                      "violations": [p.message for p in problems]})
-                    problems_all += [p.message for p in problems]
+                    problems_all += problems
                 elif clean.model_dump() not in kept:
                     kept.append(clean.model_dump())
             step.detail = f"{len(kept)} kept, {len(problems_all)} problems"
@@ -256,11 +257,7 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                     on_chunk(f"{v['headline']}\n{v['body']}\n\n")
         if len(kept) >= n_variants or not problems_all:
             break
-        # The rejected variants are not sent back: small models repeat a text they are shown.
-        feedback = "; ".join(dict.fromkeys(problems_all))[:800]
-        messages = [*first_messages[:-1], (
-            "user", f"{first_messages[-1][1]}\n\nEarlier drafts broke these rules: {feedback}. "
-            "Write new variants in your own words that follow every rule.")]
+        messages = retry_messages(convert_to_messages(messages), problems_all)
     status = "ok" if kept else "fallback"
     notice = None
     if not kept:

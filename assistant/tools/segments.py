@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from langchain_core.messages.utils import convert_to_messages
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.analytics.executor import has_table
@@ -30,6 +31,7 @@ from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
 from assistant.prompts import load_prompt
+from assistant.tools.narrate import retry_messages
 from assistant.tools.segment_traits import (
     Contrast,
     contrasts,
@@ -159,8 +161,7 @@ def _name_one(backend: LLMBackend, source: str, segment: int, facts: dict[str, A
             return proposal, "ok" if attempt == 1 else "retried"
         feedback = "; ".join(p.message for p in problems)
         log.info("segment %s/%s rejected (attempt %d): %s", source, segment, attempt, feedback)
-        messages = [*messages, ("assistant", proposal.model_dump_json()),
-                    ("user", f"That broke the rules: {feedback}. Reply with corrected JSON.")]
+        messages = retry_messages(convert_to_messages(messages), problems)
     return fallback_name(segment, facts, found, taken), "fallback"
 
 
