@@ -71,6 +71,10 @@ class EmbeddedLLMSettings(BaseModel):
     parts_count: int = Field(22, description="Number of part distributions.")
     host: str = Field("127.0.0.1", description="Interface the server binds to.")
     port: int = Field(0, description="Port; 0 picks a free one.")
+    cpu_variant: str = Field(
+        "auto", description="llama.cpp CPU backend variant (a portable build ships several): "
+                            "auto = the best one this CPU runs (AMX only after a probe shows it "
+                            "works), or a name such as icelake, haswell, x64.")
     n_ctx: int = Field(4096, description="Context window in tokens.")
     n_threads: int | None = Field(None, description="CPU threads (default: cores - 1).")
     n_threads_batch: int | None = Field(
@@ -119,9 +123,28 @@ class UISettings(BaseModel):
         description="username → password hash (`insight password-hash` writes one).")
     users_file: Path | None = Field(
         None, description="File of `username:hash` lines, read at start (beside `users`).")
-    mask_reviewer_names: bool = Field(
-        True, description="Show reviewer names masked (a toggle in the app reveals them).")
+    root_path: str = Field(
+        "", description="Path prefix when served behind a reverse proxy (then a login is "
+                        "required).")
+    anonymous_role: Literal["admin", "operator", "marketer", "support"] = Field(
+        "operator", description="Role of the local user when no login is asked (loopback only).")
     max_table_rows: int = Field(20, ge=1, description="Rows shown in inline chat tables.")
+
+
+class PrivacySettings(BaseModel):
+    """De-identification: small groups suppressed, personal data masked, roles that may see more."""
+
+    min_group_size: int = Field(
+        5, ge=1, description="Operator answers hide any group of fewer users than this.")
+    mask_pii: bool = Field(
+        True, description="Mask emails, phones, addresses, card numbers and reviewer names in "
+                          "review text before indexing and before any prompt.")
+    unmask_roles: list[str] = Field(
+        default_factory=lambda: ["admin"],
+        description="Roles that see reviewer names and raw user ids unmasked.")
+    export_roles: list[str] = Field(
+        default_factory=lambda: ["admin", "operator", "marketer"],
+        description="Roles that may download CSV exports.")
 
 
 class Settings(BaseSettings):
@@ -135,6 +158,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
+    privacy: PrivacySettings = PrivacySettings()
 
     @classmethod
     def settings_customise_sources(
