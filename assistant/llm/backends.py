@@ -99,7 +99,8 @@ class EmbeddedBackend(_BackendBase):
         self.server = EmbeddedServer(model_path, host=cfg.host, port=cfg.port, n_ctx=cfg.n_ctx,
                                      n_threads=cfg.n_threads, model_alias=cfg.model_alias,
                                      n_threads_batch=cfg.n_threads_batch,
-                                     startup_timeout_s=cfg.startup_timeout_s)
+                                     startup_timeout_s=cfg.startup_timeout_s,
+                                     cpu_variant=cfg.cpu_variant)
         self.model = cfg.model_alias
         mode = settings.structured_output
         # llama.cpp's server answers 500 to response_format json_schema.

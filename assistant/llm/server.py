@@ -28,7 +28,7 @@ from types import TracebackType
 import httpx
 
 from assistant.llm.errors import LLMUnavailable
-from assistant.llm.server_child import PARENT_ENV
+from assistant.llm.server_child import CPU_VARIANT_ENV, PARENT_ENV
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,10 @@ class EmbeddedServer:
     def __init__(self, model_path: Path, *, host: str = "127.0.0.1", port: int = 0,
                  n_ctx: int = 4096, n_threads: int | None = None,
                  model_alias: str | None = None, startup_timeout_s: float = 120.0,
-                 log_path: Path | None = None, n_threads_batch: int | None = None) -> None:
+                 log_path: Path | None = None, n_threads_batch: int | None = None,
+                 cpu_variant: str = "auto") -> None:
         self.model_path = model_path
+        self.cpu_variant = cpu_variant
         self.host = host
         self.port = port
         self.n_ctx = n_ctx
@@ -125,7 +127,7 @@ class EmbeddedServer:
         log.info("starting llama.cpp server: %s (log %s)", " ".join(command), self.log_path)
         handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log_handle = handle
-        env = {**os.environ, PARENT_ENV: str(os.getpid())}
+        env = {**os.environ, PARENT_ENV: str(os.getpid()), CPU_VARIANT_ENV: self.cpu_variant}
         self._process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          env=env)

@@ -6,13 +6,18 @@ it is re-parented (the parent was killed, even with SIGKILL, so its atexit hook 
 
 from __future__ import annotations
 
+import logging
 import os
 import runpy
 import sys
 import threading
 import time
+from pathlib import Path
+
+from assistant.llm import cpu_backend
 
 PARENT_ENV = "INSIGHT_PARENT_PID"
+CPU_VARIANT_ENV = "INSIGHT_CPU_VARIANT"
 
 
 def _watch(parent: int, interval_s: float = 1.0) -> None:
@@ -22,11 +27,21 @@ def _watch(parent: int, interval_s: float = 1.0) -> None:
         time.sleep(interval_s)
 
 
+def _model_argument(argv: list[str]) -> Path | None:
+    """The `--model PATH` the parent passed (used to probe a CPU variant before loading)."""
+    if "--model" in argv and argv.index("--model") + 1 < len(argv):
+        return Path(argv[argv.index("--model") + 1])
+    return None
+
+
 def main() -> None:
-    """Start the watchdog, then hand over to llama-cpp-python's server `__main__`."""
+    """Start the watchdog, load the CPU backend variant, then hand over to llama-cpp-python's
+    server `__main__`."""
     parent = int(os.environ.get(PARENT_ENV, "0") or 0)
     if parent:
         threading.Thread(target=_watch, args=(parent,), daemon=True).start()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cpu_backend.prepare(_model_argument(sys.argv), os.environ.get(CPU_VARIANT_ENV, "auto"))
     sys.argv[0] = "llama_cpp.server"
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 

@@ -130,7 +130,8 @@ def llm_serve(
                                 port=cfg.port if port is None else port, n_ctx=cfg.n_ctx,
                                 n_threads=cfg.n_threads, model_alias=cfg.model_alias,
                                 startup_timeout_s=cfg.startup_timeout_s,
-                                n_threads_batch=cfg.n_threads_batch)
+                                n_threads_batch=cfg.n_threads_batch,
+                                cpu_variant=cfg.cpu_variant)
         with server:
             console.print(f"serving {cfg.model_alias} at [bold]{server.base_url}[/] "
                           f"(log {server.log_path}); Ctrl-C stops it")
