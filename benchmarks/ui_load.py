@@ -94,7 +94,7 @@ def one_turn(url: str, auth: tuple[str, str] | None, message: str, mode: str,
     final: Any = None
     error = None
     try:
-        job = client.submit(message, [], True, mode, api_name="/chat")
+        job = client.submit(message, [], mode, api_name="/chat")
         for update in job:
             if first is None:
                 first = time.perf_counter() - started

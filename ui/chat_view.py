@@ -3,6 +3,8 @@
 `chat_turn` turns the assistant's `chat` events into Chatbot messages: each trace step becomes
 a collapsed message (title, status, duration), a draft streams while the tool writes, the final
 checked answer replaces it, and the result's table, chart and citations follow inline.
+Reviewer names in citations and user-id columns of result tables (and charts) are masked by
+the viewer's role (`ui.access`); the role is read from the request, never from an input.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from assistant.tools.ask import ask
 from assistant.tools.chat import ChatEvent, chat
 from predictors.data.errors import InputError
 from ui import charts
+from ui.access import NO_ROLE, Access, role_access
 from ui.context import AppContext
 from ui.render import citation_messages, step_message
 from ui.safe import md_table, text_md
@@ -61,10 +64,15 @@ def tool_history(history: list[Any]) -> list[tuple[str, str]]:
     return pairs[-MAX_HISTORY:]
 
 
-def result_extras(result: dict[str, Any], limit: int) -> list[gr.ChatMessage]:
-    """The result table and chart of an `ask` answer, as chat messages."""
+def result_extras(result: dict[str, Any], limit: int,
+                  access: Access | None = None) -> list[gr.ChatMessage]:
+    """The result table and chart of an `ask` answer, as chat messages (user ids and reviewer
+    names masked unless `access` may see them; no `access`: masked)."""
     extras: list[gr.ChatMessage] = []
     rows, columns = result.get("rows") or [], result.get("columns") or []
+    if access is None or not access.unmask:
+        viewer = access or Access(user=None, role=NO_ROLE, unmask=False, export=False)
+        rows = viewer.rows(columns, rows)
     if result.get("answerable") and rows and len(rows) > 1:
         extras.append(gr.ChatMessage(role="assistant", content=md_table(columns, rows, limit)))
     spec = result.get("chart")
@@ -95,9 +103,12 @@ def ask_events(message: str, con: Any, backend: Any) -> Iterator[ChatEvent]:
     yield ChatEvent("done", {})
 
 
-def chat_turn(ctx: AppContext, message: str, history: list[Any], masked: bool = True,
+def chat_turn(ctx: AppContext, message: str, history: list[Any], access: Access | None = None,
               mode: str = "auto") -> Iterator[list[Any]]:
-    """One chat turn: yield the whole message list after every change."""
+    """One chat turn: yield the whole message list after every change (`access`: the viewer;
+    None masks everything)."""
+    if access is None:
+        access = role_access(ctx.settings, NO_ROLE, pseudonyms=ctx.pseudonyms)
     message = (message or "").strip()
     if not message:
         yield history
@@ -137,8 +148,9 @@ def chat_turn(ctx: AppContext, message: str, history: list[Any], masked: bool = 
                     text = str(event.data["text"])
                     answer = gr.ChatMessage(role="assistant", content=text_md(text))
                     result = event.data.get("result")
-                    extras = [*result_extras(result or {}, ctx.settings.ui.max_table_rows),
-                              *citation_messages(con, text, result, masked)]
+                    extras = [*result_extras(result or {}, ctx.settings.ui.max_table_rows,
+                                             access),
+                              *citation_messages(con, text, result, not access.unmask)]
                 elif event.type == "error":
                     answer = gr.ChatMessage(role="assistant", content="⚠ " + text_md(
                         event.data.get("message", "error"), 500))
@@ -163,7 +175,7 @@ def _finish(message: gr.ChatMessage, started: float) -> None:
     message.metadata["duration"] = round(time.perf_counter() - started, 2)
 
 
-def build(ctx: AppContext, masked: gr.Checkbox) -> dict[str, Any]:
+def build(ctx: AppContext) -> dict[str, Any]:
     """Lay out the Chat tab inside the current Blocks; returns components others reuse."""
     chatbot = gr.Chatbot(label="Assistant", height=560, elem_id="chatbot",
                          sanitize_html=True, allow_tags=False, group_consecutive_messages=False,
@@ -178,13 +190,13 @@ def build(ctx: AppContext, masked: gr.Checkbox) -> dict[str, Any]:
                         label="Mode", elem_id="chat-mode", scale=2)
         gr.Examples(EXAMPLES, inputs=box, label="Examples")
 
-    def respond(message: str, history: list[Any], mask: bool,
-                how: str) -> Iterator[tuple[Any, str]]:
-        for messages in chat_turn(ctx, message, history or [], mask, how):
+    def respond(message: str, history: list[Any], how: str,
+                request: gr.Request) -> Iterator[tuple[Any, str]]:
+        for messages in chat_turn(ctx, message, history or [], ctx.access(request), how):
             yield messages, ""
 
     limit = ctx.settings.ui.llm_concurrency_limit
-    inputs = [box, chatbot, masked, mode]
+    inputs = [box, chatbot, mode]
     send.click(respond, inputs=inputs, outputs=[chatbot, box], concurrency_id="llm",
                concurrency_limit=limit, api_name="chat")
     box.submit(respond, inputs=inputs, outputs=[chatbot, box], concurrency_id="llm",

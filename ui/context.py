@@ -3,7 +3,8 @@
 Handlers run in Gradio's worker threads, several at once. A DuckDB connection must not be
 shared between threads, so each request opens its own read-only connection (`connect`); the
 LLM backend is shared (its server queues requests) and the embedder is shared behind a lock
-(it switches torch's thread count while it runs).
+(it switches torch's thread count while it runs). `access` tells each handler what the
+request's signed-in user may see and export (`ui.access`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from insight.settings import Settings
 from predictors.data.workspace import Workspace
 from retrieval.search import Retriever
 from retrieval.store import REVIEWS
+from ui.access import Access, Pseudonyms, request_access
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class AppContext:
     backend: LLMBackend | None
     store: Any = None
     embedder: Any = None
+    roles: dict[str, str] | None = None  # login name → role; None: no login asked
+    pseudonyms: Pseudonyms = field(default_factory=Pseudonyms)
     _ws_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @contextmanager
@@ -69,6 +73,10 @@ class AppContext:
             yield con
         finally:
             con.close()
+
+    def access(self, request: Any) -> Access:
+        """What the user behind a Gradio request (`gr.Request`, or None) may see and export."""
+        return request_access(self.settings, self.roles, request, self.pseudonyms)
 
     def retriever(self, con: duckdb.DuckDBPyConnection) -> Retriever | None:
         """A retriever bound to this request's connection, or None without a review index."""

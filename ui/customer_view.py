@@ -2,6 +2,8 @@
 
 Looking a user up is pure SQL (fast, many at once); the cited briefing (`user_summary`) and the
 "why?" of a predicted item (`explain`) call the LLM and stream, under the LLM concurrency limit.
+Reviewer names and listed user ids are masked by the viewer's role (`ui.access`): the picker
+offers pseudonyms to masked roles, and a pseudonym or a typed raw id both look the user up.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from assistant.tools.explain import explain
 from assistant.tools.summary import user_summary
 from predictors.data.errors import InputError
 from ui import charts, data
+from ui.access import Access, hide_user_id
 from ui.context import AppContext
 from ui.render import card_html, citations_html, prose_html
 from ui.safe import reviewer, text_html
@@ -32,7 +35,7 @@ CARD_FACTS = ("events", "distinct_items", "views", "carts", "favs", "purchases",
 ITEM_COLUMNS = ["rank", "item_id", "title", "score"]
 
 
-def reviews_html(reviews: list[dict[str, Any]], masked: bool) -> str:
+def reviews_html(reviews: list[dict[str, Any]], masked: bool = True) -> str:
     """The user's reviews as an escaped HTML table, reviewer names masked by default."""
     if not reviews:
         return "<p class='bi-note'>No reviews from this user.</p>"
@@ -52,9 +55,14 @@ def error_html(message: str) -> str:
     return f"<div class='bi-error'>⚠ {text_html(message, 500)}</div>"
 
 
-def lookup(ctx: AppContext, key: str, masked: bool) -> tuple[Any, ...]:
-    """Everything about one user that SQL gives: card, charts, items, reviews."""
-    source, user_id = data.split_user_key(key or "")
+def lookup(ctx: AppContext, key: str, access: Access) -> tuple[Any, ...]:
+    """Everything about one user that SQL gives: card, charts, items, reviews.
+
+    `key` is "source/id" or a bare id, raw or a pseudonym the app handed out; the card shows
+    the id as the viewer gave it, reviewer names as their role allows.
+    """
+    source, shown = data.split_user_key(key or "")
+    source, user_id = access.pseudonyms.resolve(source, shown)
     blank = charts.empty("look up a customer")
     if not user_id:
         return (error_html("type a user id (or pick one)"), blank, blank, blank,
@@ -69,7 +77,8 @@ def lookup(ctx: AppContext, key: str, masked: bool) -> tuple[Any, ...]:
             frame = data.timeline(con, source, user_id)
             reviews = data.user_reviews(con, source, user_id)
     except InputError as exc:
-        return (error_html(str(exc)), blank, blank, blank, pd.DataFrame(columns=ITEM_COLUMNS),
+        message = hide_user_id(str(exc), user_id, shown)
+        return (error_html(message), blank, blank, blank, pd.DataFrame(columns=ITEM_COLUMNS),
                 gr.update(choices=[], value=None), "", None)
     rows = [("source", source), *[(k.replace("_", " "), facts.facts.get(k))
                                   for k in CARD_FACTS],
@@ -78,7 +87,7 @@ def lookup(ctx: AppContext, key: str, masked: bool) -> tuple[Any, ...]:
             ("model", facts.scores.get("model_version")),
             ("scored at", facts.scores.get("scored_at"))]
     note = None if facts.scores else "No scores yet: run `insight train` and `insight score`."
-    card = card_html(f"Customer {user_id}", rows, note)
+    card = card_html(f"Customer {shown}", rows, note)
     where = f"segment {segment}" if segment is not None else "all users"
     intent = charts.distribution(scores["intent_p_any"], facts.scores.get("intent_probability"),
                                  f"Purchase intent in {where}", "intent")
@@ -89,16 +98,19 @@ def lookup(ctx: AppContext, key: str, masked: bool) -> tuple[Any, ...]:
     choices = [(f"{i['rank']}. {i['item_id']}" + (f" · {str(i['title'])[:40]}" if i.get("title")
                                                    else ""), i["item_id"])
                for i in facts.top_items]
-    return (card, charts.timeline(frame, f"Activity of {user_id}"), intent, churn, items,
+    return (card, charts.timeline(frame, f"Activity of {shown}"), intent, churn, items,
             gr.update(choices=choices, value=choices[0][1] if choices else None),
-            reviews_html(reviews, masked), {"source": source, "user_id": user_id})
+            reviews_html(reviews, not access.unmask),
+            {"source": source, "user_id": user_id, "shown": shown})
 
 
 def prose_stream(ctx: AppContext, waiting: str,
                  run: Callable[[Any, Any, Any, Callable[[str], None]], Any],
                  text_of: Callable[[Any], str], masked: bool,
-                 head: Callable[[Any], str] | None = None) -> Iterator[tuple[str, str]]:
-    """Stream a prose tool (`run(con, backend, retriever, on_chunk)`), then its citations."""
+                 head: Callable[[Any], str] | None = None,
+                 scrub: Callable[[str], str] = str) -> Iterator[tuple[str, str]]:
+    """Stream a prose tool (`run(con, backend, retriever, on_chunk)`), then its citations;
+    `scrub` rewrites everything shown (hides an id the viewer did not give)."""
     yield prose_html(waiting, done=False), ""
     try:
         with ctx.connect() as con:
@@ -106,14 +118,19 @@ def prose_stream(ctx: AppContext, waiting: str,
             retriever = ctx.retriever(con)
             for progress in stream_tool(lambda sink: run(con, backend, retriever, sink)):
                 if not progress.done:
-                    yield prose_html(progress.text, done=False), ""
+                    yield prose_html(scrub(progress.text), done=False), ""
                     continue
                 result = progress.result
                 text = text_of(result)
-                yield ((head(result) if head else "") + prose_html(text, result.notice),
-                       citations_html(con, text, result.to_dict(), masked))
+                yield (scrub((head(result) if head else "")
+                             + prose_html(text, result.notice)),
+                       scrub(citations_html(con, text, result.to_dict(), masked)))
     except (InputError, LLMError) as exc:
-        yield error_html(str(exc)), ""
+        yield error_html(scrub(str(exc))), ""
+
+
+def _scrub_for(who: dict[str, str]) -> Callable[[str], str]:
+    return lambda text: hide_user_id(text, who["user_id"], who.get("shown", who["user_id"]))
 
 
 def summary_stream(ctx: AppContext, who: dict[str, str] | None,
@@ -127,7 +144,7 @@ def summary_stream(ctx: AppContext, who: dict[str, str] | None,
         lambda con, backend, retriever, sink: user_summary(
             who["user_id"], who["source"], con=con, backend=backend, retriever=retriever,
             on_chunk=sink),
-        lambda result: result.summary, masked)
+        lambda result: result.summary, masked, scrub=_scrub_for(who))
 
 
 def explain_stream(ctx: AppContext, who: dict[str, str] | None, item_id: str | None,
@@ -141,11 +158,12 @@ def explain_stream(ctx: AppContext, who: dict[str, str] | None, item_id: str | N
         lambda con, backend, retriever, sink: explain(
             who["user_id"], item_id, who["source"], con=con, backend=backend,
             retriever=retriever, on_chunk=sink),
-        lambda result: result.explanation, masked)
+        lambda result: result.explanation, masked, scrub=_scrub_for(who))
 
 
-def build(ctx: AppContext, masked: gr.Checkbox, users: list[tuple[str, str]]) -> dict[str, Any]:
-    """Lay out the Customer tab; returns components others reuse."""
+def build(ctx: AppContext, users: list[tuple[str, str]]) -> dict[str, Any]:
+    """Lay out the Customer tab (`users`: the picker's choices, masked until the page loads
+    and the viewer's role is known); returns components others reuse."""
     with gr.Row():
         pick = gr.Dropdown(choices=users, value=None, allow_custom_value=True, scale=6,
                            label="Customer (source/user id, or just the id)",
@@ -177,29 +195,23 @@ def build(ctx: AppContext, masked: gr.Checkbox, users: list[tuple[str, str]]) ->
         return gr.update(value=str(frame.iloc[int(row)]["item_id"]))
 
     items.select(on_select, inputs=items, outputs=item, api_name=False)
-    def on_lookup(key: str, mask: bool) -> tuple[Any, ...]:
-        return lookup(ctx, key, mask)
 
-    def on_summary(w: dict[str, str] | None, mask: bool) -> Iterator[tuple[str, str]]:
-        yield from summary_stream(ctx, w, mask)
+    def on_lookup(key: str, request: gr.Request) -> tuple[Any, ...]:
+        return lookup(ctx, key, ctx.access(request))
 
-    def on_why(w: dict[str, str] | None, i: str | None, mask: bool
+    def on_summary(w: dict[str, str] | None, request: gr.Request
+                   ) -> Iterator[tuple[str, str]]:
+        yield from summary_stream(ctx, w, not ctx.access(request).unmask)
+
+    def on_why(w: dict[str, str] | None, i: str | None, request: gr.Request
                ) -> Iterator[tuple[str, str]]:
-        yield from explain_stream(ctx, w, i, mask)
+        yield from explain_stream(ctx, w, i, not ctx.access(request).unmask)
 
-    looked = go.click(on_lookup, inputs=[pick, masked],
+    looked = go.click(on_lookup, inputs=pick,
                       outputs=[card, timeline, intent, churn, items, item, reviews, who],
                       api_name="customer")
-    looked.then(on_summary, inputs=[who, masked], outputs=[summary, summary_refs],
+    looked.then(on_summary, inputs=who, outputs=[summary, summary_refs],
                 concurrency_id="llm", concurrency_limit=limit, api_name=False)
-    why.click(on_why, inputs=[who, item, masked], outputs=[explanation, explanation_refs],
+    why.click(on_why, inputs=[who, item], outputs=[explanation, explanation_refs],
               concurrency_id="llm", concurrency_limit=limit, api_name="why")
-
-    def refresh_reviews(w: dict[str, str] | None, mask: bool) -> str:
-        if not w:
-            return ""
-        with ctx.connect() as con:
-            return reviews_html(data.user_reviews(con, w["source"], w["user_id"]), mask)
-
-    masked.change(refresh_reviews, inputs=[who, masked], outputs=reviews, api_name=False)
     return {"pick": pick, "go": go}

@@ -28,8 +28,8 @@ def sources(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in con.execute("SELECT DISTINCT source FROM events ORDER BY 1").fetchall()]
 
 
-def example_users(con: duckdb.DuckDBPyConnection, n: int = 12) -> list[tuple[str, str]]:
-    """(label, "source/user") pairs of active, scored users to offer in the pickers."""
+def active_users(con: duckdb.DuckDBPyConnection, n: int = 12) -> list[tuple[str, str, int]]:
+    """(source, user id, events) of active, scored users to offer in the pickers."""
     if has_table(con, "user_scores"):
         rows = con.execute(
             "SELECT source, user_id, n_events FROM (SELECT *, row_number() OVER (PARTITION BY "
@@ -40,7 +40,13 @@ def example_users(con: duckdb.DuckDBPyConnection, n: int = 12) -> list[tuple[str
             "SELECT source, user_id, n_events FROM (SELECT *, row_number() OVER (PARTITION BY "
             "source ORDER BY n_events DESC, user_id) AS k FROM users) WHERE k <= 2 "
             "ORDER BY source, n_events DESC").fetchall()
-    return [(f"{r[1]} · {r[0]} ({r[2]} events)", f"{r[0]}/{r[1]}") for r in rows]
+    return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+
+def example_users(con: duckdb.DuckDBPyConnection, n: int = 12) -> list[tuple[str, str]]:
+    """(label, "source/user") pairs with raw ids (views mask them per role: `ui.access`)."""
+    return [(f"{user} · {source} ({events} events)", f"{source}/{user}")
+            for source, user, events in active_users(con, n)]
 
 
 def split_user_key(key: str) -> tuple[str | None, str]:

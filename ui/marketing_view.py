@@ -2,13 +2,15 @@
 
 Each variant is shown with the facts it used (the item and audience facts whose values appear in
 its text) and the whole set can be downloaded as CSV: a new file in the app's own temporary
-folder, never a path the user names.
+folder, never a path the user names, every cell formula-neutralised (`ui.safe.write_csv`). Only
+roles in `privacy.export_roles` get the file (the download is hidden for the others and the
+handler refuses); a customer target is exported under its pseudonym for masked roles
+(`ui.access`).
 """
 
 from __future__ import annotations
 
 import atexit
-import csv
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -21,9 +23,10 @@ from assistant.llm.errors import LLMError
 from assistant.tools.marketing import CHANNELS, MAX_VARIANTS, marketing_copy
 from predictors.data.errors import InputError
 from ui import data
+from ui.access import Access, hide_user_id
 from ui.context import AppContext
 from ui.customer_view import error_html
-from ui.safe import plain, text_html
+from ui.safe import plain, text_html, write_csv
 from ui.streaming import stream_tool
 
 TONES = ["friendly", "formal", "playful", "enthusiastic", "calm"]
@@ -78,41 +81,44 @@ def variants_html(result: Any) -> str:
               "</details>")
 
 
-def export_csv(result: Any, folder: Path) -> Path:
-    """The variants as a new CSV file inside `folder` (the app's temporary folder)."""
+def export_csv(result: Any, folder: Path, access: Access,
+               customer: tuple[str | None, str] | None = None) -> Path:
+    """The variants as a new CSV file inside `folder` (the app's temporary folder).
+
+    Refused (`InputError`) for a role that may not export; `customer` (source, real id) of a
+    user target is written as this viewer may see it (a pseudonym for masked roles).
+    """
+    if not access.export:
+        raise InputError(f"the role {access.role!r} may not export data")
     facts = {**{f"item.{k}": v for k, v in result.item.items()},
              **{f"audience.{k}": v for k, v in result.audience.items()}}
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, path returned
-        "w", newline="", suffix=".csv", prefix="copy-variants-", dir=folder, delete=False)
-    with handle:
-        writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
-        for number, variant in enumerate(result.variants, start=1):
-            used = "; ".join(f"{k}={plain(v, 100)}" for k, v in facts_used(variant,
-                                                                             facts).items())
-            writer.writerow([result.channel, result.tone, result.target, result.item_id,
-                             number, _csv_safe(variant["headline"]), _csv_safe(variant["body"]),
-                             _csv_safe(used)])
-    return Path(handle.name)
+    real, shown = (customer[1], access.user_id(*customer)) if customer else ("", "")
+
+    def hide(text: str) -> str:
+        return hide_user_id(text, real, shown)
+
+    rows = []
+    for number, variant in enumerate(result.variants, start=1):
+        used = "; ".join(f"{k}={plain(v, 100)}" for k, v in facts_used(variant,
+                                                                         facts).items())
+        rows.append([result.channel, result.tone, hide(str(result.target)), result.item_id,
+                     number, hide(variant["headline"]), hide(variant["body"]), hide(used)])
+    return write_csv(folder, "copy-variants-", CSV_COLUMNS, rows)
 
 
-def _csv_safe(text: str) -> str:
-    """Neutralise spreadsheet formulas (a cell starting with = + - @ runs in Excel)."""
-    text = plain(text)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
-
-
-def generate(ctx: AppContext, folder: Path, target: str, segment_key: str | None,
-             user_key: str | None, item_id: str | None, channel: str, tone: str,
-             n: float) -> Iterator[tuple[str, Any]]:
-    """Run the copy tool and yield the cards and the CSV file."""
+def generate(ctx: AppContext, folder: Path, access: Access, target: str,
+             segment_key: str | None, user_key: str | None, item_id: str | None, channel: str,
+             tone: str, n: float) -> Iterator[tuple[str, Any]]:
+    """Run the copy tool and yield the cards and the CSV file (None for a role that may not
+    export)."""
     try:
         if not item_id:
             raise InputError("pick or type an item id")
-        user_id = source = None
+        user_id = source = shown = None
         segment = None
         if target == "user":
-            source, user_id = data.split_user_key(user_key or "")
+            source, shown = data.split_user_key(user_key or "")
+            source, user_id = access.pseudonyms.resolve(source, shown)
             if not user_id:
                 raise InputError("pick or type a user id")
         else:
@@ -130,14 +136,28 @@ def generate(ctx: AppContext, folder: Path, target: str, segment_key: str | None
                     n_variants=int(n), on_chunk=sink)):
                 final = progress.result
         assert final is not None
-        yield variants_html(final), str(export_csv(final, folder))
+        cards = variants_html(final)
+        if user_id is not None and shown is not None:
+            cards = hide_user_id(cards, user_id, shown)
+        if not access.export:
+            yield cards + (f"<p class='bi-note'>CSV export is not available to the role "
+                           f"{text_html(access.role)}.</p>"), None
+            return
+        customer = (source, user_id) if user_id is not None else None
+        yield cards, str(export_csv(final, folder, access, customer))
     except (InputError, LLMError) as exc:
-        yield error_html(str(exc)), None
+        message = str(exc)
+        if target == "user" and user_key:
+            given_source, given = data.split_user_key(user_key)
+            real = access.pseudonyms.resolve(given_source, given)[1]
+            message = hide_user_id(message, real, given)
+        yield error_html(message), None
 
 
 def build(ctx: AppContext, users: list[tuple[str, str]],
-          segments: list[tuple[str, str]]) -> None:
-    """Lay out the Marketing tab."""
+          segments: list[tuple[str, str]]) -> dict[str, Any]:
+    """Lay out the Marketing tab (`users`: the picker's choices, masked until the page loads);
+    returns the user picker and the download, which the page load sets per role."""
     folder = Path(tempfile.mkdtemp(prefix="insight-ui-exports-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)  # exports live as long as the app
     first_source = segments[0][1].rpartition("/")[0] if segments else None
@@ -158,7 +178,8 @@ def build(ctx: AppContext, users: list[tuple[str, str]],
         count = gr.Slider(1, MAX_VARIANTS, value=2, step=1, label="Variants")
     go = gr.Button("Generate", variant="primary", elem_id="copy-go")
     out = gr.HTML(elem_id="copy-variants")
-    download = gr.File(label="Export (CSV)", interactive=False, elem_id="copy-csv")
+    download = gr.File(label="Export (CSV)", interactive=False, elem_id="copy-csv",
+                       visible=False)  # shown on page load to roles that may export
 
     def on_target(kind: str, seg_key: str | None, user_key: str | None) -> tuple[Any, ...]:
         source = (seg_key or "").rpartition("/")[0] if kind == "segment" else \
@@ -173,8 +194,11 @@ def build(ctx: AppContext, users: list[tuple[str, str]],
             choices = data.popular_items(con, source)
         return gr.update(choices=choices, value=choices[0][1] if choices else None)
 
-    def on_generate(*args: Any) -> Iterator[tuple[str, Any]]:
-        yield from generate(ctx, folder, *args)
+    def on_generate(kind: str, seg_key: str | None, user_key: str | None, item_id: str | None,
+                    chan: str, how: str, n: float, request: gr.Request
+                    ) -> Iterator[tuple[str, Any]]:
+        yield from generate(ctx, folder, ctx.access(request), kind, seg_key, user_key, item_id,
+                            chan, how, n)
 
     target.change(on_target, inputs=[target, segment, user], outputs=[segment, user, item],
                   api_name=False)
@@ -185,3 +209,4 @@ def build(ctx: AppContext, users: list[tuple[str, str]],
     go.click(on_generate, inputs=[target, segment, user, item, channel, tone, count],
              outputs=[out, download], concurrency_id="llm",
              concurrency_limit=ctx.settings.ui.llm_concurrency_limit, api_name="copy")
+    return {"user": user, "download": download}

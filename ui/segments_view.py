@@ -80,7 +80,7 @@ def persona_stream(ctx: AppContext, key: str | None, masked: bool
         head=lambda result: f"<h4>{text_html(result.subject)}</h4>" + traits_html(result.traits))
 
 
-def build(ctx: AppContext, masked: gr.Checkbox) -> None:
+def build(ctx: AppContext) -> None:
     """Lay out the Segments tab."""
     with ctx.connect() as con:
         frame = data.segments_table(con)
@@ -111,10 +111,10 @@ def build(ctx: AppContext, masked: gr.Checkbox) -> None:
         ask_button = gr.Button("Ask", scale=1)
     limit = ctx.settings.ui.llm_concurrency_limit
 
-    def on_persona(key: str | None, mask: bool) -> Iterator[tuple[str, str]]:
-        yield from persona_stream(ctx, key, mask)
+    def on_persona(key: str | None, request: gr.Request) -> Iterator[tuple[str, str]]:
+        yield from persona_stream(ctx, key, not ctx.access(request).unmask)
 
-    def on_ask(text: str, key: str | None, history: list[Any], mask: bool
+    def on_ask(text: str, key: str | None, history: list[Any], request: gr.Request
                ) -> Iterator[tuple[Any, str]]:
         try:
             source, segment = _parse(key)
@@ -125,11 +125,12 @@ def build(ctx: AppContext, masked: gr.Checkbox) -> None:
         # The query plan filters by source and groups by segment: the chosen segment's row
         # stands beside the others for comparison.
         message = f"{(text or '').strip().rstrip('?')} by segment in {source}?"
-        for messages in chat_turn(ctx, message, history or [], mask, mode="ask"):
+        for messages in chat_turn(ctx, message, history or [], ctx.access(request),
+                                  mode="ask"):
             yield messages, ""
 
-    describe.click(on_persona, inputs=[pick, masked], outputs=[persona_box, persona_refs],
+    describe.click(on_persona, inputs=pick, outputs=[persona_box, persona_refs],
                    concurrency_id="llm", concurrency_limit=limit, api_name="persona")
     for trigger in (ask_button.click, question.submit):
-        trigger(on_ask, inputs=[question, pick, answers, masked], outputs=[answers, question],
+        trigger(on_ask, inputs=[question, pick, answers], outputs=[answers, question],
                 concurrency_id="llm", concurrency_limit=limit, api_name=False)

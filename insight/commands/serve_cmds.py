@@ -2,11 +2,14 @@
 
 `serve` checks the workspace, starts the configured LLM backend (the embedded llama.cpp server by
 default), opens the review index when there is one, serves the app and prints its URL; Ctrl-C
-or SIGTERM stops the app and the LLM server.
+or SIGTERM stops the app and the LLM server. Before anything starts it checks the login: an app
+reachable from beyond loopback (a non-loopback `--host`, `--share`, `--root-path`) needs
+configured users, and `ui.auth: off` there is refused; either refusal is one line, exit 2.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,7 +29,11 @@ def serve_cmd(
     host: Annotated[str | None, typer.Option(help="Bind address (default ui.host, 127.0.0.1); "
                                              "any other address requires a login.")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default ui.port, 7860).")] = None,
-    share: Annotated[bool, typer.Option(help="Also open a public gradio.live link.")] = False,
+    share: Annotated[bool, typer.Option(help="Also open a public gradio.live link (requires a "
+                                        "login).")] = False,
+    root_path: Annotated[str | None, typer.Option(
+        help="Path prefix behind a reverse proxy, e.g. /insight (default ui.root_path); "
+             "requires a login.")] = None,
     llm: Annotated[bool, typer.Option(help="Start the LLM backend (--no-llm: data views "
                                       "only).")] = True,
 ) -> None:
@@ -35,15 +42,18 @@ def serve_cmd(
     from assistant.llm.backends import create_backend
     from assistant.llm.errors import LLMError
     from ui.app import launch
-    from ui.auth import auth_for
+    from ui.auth import serving_users
     from ui.context import AppContext, open_retrieval
 
     settings = get_settings()
     root = workspace_path(workspace)
     started = time.perf_counter()
     bind = host or settings.ui.host
+    prefix = root_path if root_path is not None else (
+        settings.ui.root_path or os.environ.get("GRADIO_ROOT_PATH", ""))
     run_guarded(lambda: _check_workspace(root))  # missing or empty: exit 3
-    run_guarded(lambda: auth_for(settings.ui, bind))  # login needed but no users: exit 2
+    # login needed but no users, or auth off on an exposed app: exit 2 before anything starts
+    run_guarded(lambda: serving_users(settings.ui, bind, share, prefix))
     backend = None
     try:
         if llm:
@@ -57,7 +67,8 @@ def serve_cmd(
         store, embedder = open_retrieval(settings, root)
         ctx = AppContext(root=root, settings=settings, backend=backend, store=store,
                          embedder=embedder)
-        served = run_guarded(lambda: launch(ctx, bind, port or settings.ui.port, share))
+        served = run_guarded(lambda: launch(ctx, bind, port or settings.ui.port, share,
+                                            prefix))
         seconds = time.perf_counter() - started
         console.print(f"behavior-insight is at [bold]{served.local_url}[/] "
                       f"(ready in {seconds:.1f}s; Ctrl-C stops it)", highlight=False)
@@ -83,20 +94,22 @@ def _check_workspace(root: Path) -> None:
 
 def password_hash_cmd(
     username: Annotated[str, typer.Argument(help="Login name.")],
+    role: Annotated[str, typer.Option(
+        help="Role of the login: admin, operator, marketer or support (what it may see and "
+             "export: privacy.unmask_roles, privacy.export_roles).")],
     password_file: Annotated[Path | None, typer.Option(
         help="Read the password from this file instead of a prompt.")] = None,
 ) -> None:
-    """Print a `username:hash` line for the app's users file (INSIGHT_UI__USERS_FILE)."""
-    from ui.auth import hash_password
+    """Print a `username:hash:role` line for the app's users file (INSIGHT_UI__USERS_FILE)."""
+    from ui.auth import hash_password, user_line
 
-    if ":" in username or not username.strip():
-        fail("the user name must be non-empty and contain no ':'", 2)
+    run_guarded(lambda: user_line(username, "x", role))  # name and role checked before prompt
     if password_file is not None:
         password = run_guarded(lambda: _read_password(password_file))
     else:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True,
-                                  err=True)  # prompts on stderr: stdout is the hash line
-    print(f"{username.strip()}:{run_guarded(lambda: hash_password(password))}")
+                                  err=True)  # prompts on stderr: stdout is the line
+    print(run_guarded(lambda: user_line(username, hash_password(password), role)))
 
 
 def _read_password(path: Path) -> str:

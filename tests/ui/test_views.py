@@ -6,8 +6,10 @@ import csv
 from pathlib import Path
 from types import SimpleNamespace
 
+from insight.settings import Settings
 from tests.assistant.toolkit import build_sample
 from ui import data
+from ui.access import role_access
 from ui.chat_view import result_extras, tool_history
 from ui.marketing_view import export_csv, facts_used
 
@@ -29,7 +31,7 @@ def test_facts_used_are_the_facts_quoted() -> None:
 
 
 def test_csv_export_is_a_new_file_with_formulas_neutralised(tmp_path: Path) -> None:
-    path = export_csv(_copy_result(), tmp_path)
+    path = export_csv(_copy_result(), tmp_path, role_access(Settings(), "operator"))
     assert path.parent == tmp_path and path.name.startswith("copy-variants-")
     rows = list(csv.DictReader(path.open()))
     assert [r["variant"] for r in rows] == ["1", "2"]
@@ -93,3 +95,6 @@ def test_app_builds_and_exposes_its_endpoints(tmp_path: Path) -> None:
     assert len(llm) == 4 and all(f.concurrency_id == "llm" for f in llm)
     assert all(f.concurrency_limit == ctx.settings.ui.llm_concurrency_limit for f in llm)
     assert ctx.settings.ui.llm_concurrency_limit > 1 and ctx.settings.ui.concurrency_limit > 1
+    # no toggle decides masking: no checkbox anywhere, no event takes one as input
+    checkboxes = [b for b in blocks.blocks.values() if type(b).__name__ == "Checkbox"]
+    assert not checkboxes and not ctx.settings.model_dump()["ui"].get("mask_reviewer_names")
