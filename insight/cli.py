@@ -210,9 +210,10 @@ def remove(
 
 
 def _register_commands() -> None:
-    from insight.commands import predict_cmds
+    from insight.commands import doctor_cmds, predict_cmds
 
     predict_cmds.register(app)
+    doctor_cmds.register(app)
     try:
         from insight.commands import assistant_cmds
     except ImportError:  # pragma: no cover - optional extras not installed
