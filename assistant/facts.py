@@ -2,18 +2,26 @@
 
 Every fact carries a key so answers can cite it as `[F:key]`; reviews are cited `[R:review_id]`
 and items `[I:item_id]`. Review text is untrusted input: it is returned as data, and prompts
-wrap it in delimiters.
+wrap it in delimiters. Personal data in it (e-mails, phones, addresses, card numbers, the
+reviewer's own names) is masked here, before any tool can show it or put it into a prompt,
+unless the caller turns `mask_pii` off.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 
 from predictors.data.errors import InputError
+from retrieval import pii
+
+REVIEWER_NAMES = ("(SELECT list(DISTINCT n.reviewer_name) FROM reviews n WHERE n.source = "
+                  "r.source AND n.user_id = r.user_id AND n.reviewer_name IS NOT NULL)")
+"""SQL: every display name the author of review `r` wrote under (masked in its text)."""
 
 
 def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -46,6 +54,17 @@ class ReviewFact:
         """Summary plus the start of the text, for prompts and display."""
         body = " ".join(x for x in (self.summary, self.text) if x)
         return body if len(body) <= limit else body[: limit - 1] + "…"
+
+
+def review_fact(row: Sequence[Any], mask_pii: bool = True) -> ReviewFact:
+    """A ReviewFact from (id, item, title, rating, ts, summary, text, reviewer names), with
+    personal data in summary and text masked unless `mask_pii` is off."""
+    review_id, item_id, title, rating, ts, summary, text, names = row
+    if mask_pii:
+        summary = pii.mask_text(summary, names or ())
+        text = pii.mask_text(text, names or ())
+    return ReviewFact(str(review_id), str(item_id), title,
+                      None if rating is None else float(rating), _iso(ts), summary, text)
 
 
 @dataclass
@@ -95,8 +114,10 @@ def user_facts(
     source: str | None = None,
     n_reviews: int = 20,
     n_recent: int = 10,
+    mask_pii: bool = True,
 ) -> UserFacts:
-    """Activity counts, dates, purchases, ratings, scores, predicted items and reviews."""
+    """Activity counts, dates, purchases, ratings, scores, predicted items and reviews (personal
+    data in review text masked unless `mask_pii` is off)."""
     source = resolve_user(con, user_id, source)
     row = con.execute(
         """
@@ -141,7 +162,7 @@ def user_facts(
     result = UserFacts(source=source, user_id=user_id, facts=facts, recent_items=recent_items)
     if _table_exists(con, "user_scores"):
         _add_scores(con, result)
-    result.reviews = _reviews(con, source, user_id, n_reviews)
+    result.reviews = _reviews(con, source, user_id, n_reviews, mask_pii)
     return result
 
 
@@ -172,17 +193,17 @@ def _add_scores(con: duckdb.DuckDBPyConnection, result: UserFacts) -> None:
 
 
 def _reviews(con: duckdb.DuckDBPyConnection, source: str, user_id: str,
-             limit: int) -> list[ReviewFact]:
+             limit: int, mask_pii: bool = True) -> list[ReviewFact]:
     rows = con.execute(
-        """
-        SELECT r.review_id, r.item_id, i.title, r.rating, r.ts, r.summary, r.text
+        f"""
+        SELECT r.review_id, r.item_id, i.title, r.rating, r.ts, r.summary, r.text,
+               {REVIEWER_NAMES}
         FROM reviews r LEFT JOIN items i ON i.source = r.source AND i.item_id = r.item_id
         WHERE r.source = ? AND r.user_id = ? ORDER BY r.ts DESC NULLS LAST LIMIT ?
         """,
         [source, user_id, limit],
     ).fetchall()
-    return [ReviewFact(r[0], r[1], r[2], None if r[3] is None else float(r[3]), _iso(r[4]),
-                       r[5], r[6]) for r in rows]
+    return [review_fact(r, mask_pii) for r in rows]
 
 
 @dataclass
@@ -196,8 +217,9 @@ class ItemFacts:
 
 
 def item_facts(con: duckdb.DuckDBPyConnection, source: str, item_id: str,
-               n_reviews: int = 30) -> ItemFacts:
-    """Title, brand, category, price, popularity and reviews of an item."""
+               n_reviews: int = 30, mask_pii: bool = True) -> ItemFacts:
+    """Title, brand, category, price, popularity and reviews of an item (personal data in
+    review text masked unless `mask_pii` is off)."""
     attrs = con.execute(
         "SELECT title, brand, category, price, description FROM items WHERE source = ? AND "
         "item_id = ?", [source, item_id]).fetchone()
@@ -220,9 +242,9 @@ def item_facts(con: duckdb.DuckDBPyConnection, source: str, item_id: str,
         facts["mean_rating"] = round(float(rating[0]), 2)
         facts["review_count"] = int(rating[1])
     rows = con.execute(
-        "SELECT review_id, item_id, NULL, rating, ts, summary, text FROM reviews WHERE "
-        "source = ? AND item_id = ? ORDER BY helpful_votes DESC NULLS LAST, ts DESC LIMIT ?",
+        f"SELECT r.review_id, r.item_id, r.rating, r.ts, r.summary, r.text, {REVIEWER_NAMES} "
+        "FROM reviews r WHERE r.source = ? AND r.item_id = ? "
+        "ORDER BY r.helpful_votes DESC NULLS LAST, r.ts DESC LIMIT ?",
         [source, item_id, n_reviews]).fetchall()
-    reviews = [ReviewFact(r[0], r[1], facts.get("title"), None if r[3] is None else float(r[3]),
-                          _iso(r[4]), r[5], r[6]) for r in rows]
+    reviews = [review_fact((r[0], r[1], facts.get("title"), *r[2:]), mask_pii) for r in rows]
     return ItemFacts(source=source, item_id=item_id, facts=facts, reviews=reviews)

@@ -2,7 +2,9 @@
 
 Each document has a stable id, a text to embed and flat metadata (Chroma accepts str, int,
 float and bool; missing values are left out rather than stored as null). Review text is
-untrusted input: it is only ever stored and embedded, never interpreted.
+untrusted input: it is only ever stored and embedded, never interpreted. By default personal
+data in it (e-mails, phones, addresses, card numbers, the reviewer's names) is masked first
+(`retrieval.pii`), so neither the index nor anything retrieved from it holds them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+
+from retrieval import pii
 
 FETCH_ROWS = 5000
 
@@ -57,16 +61,30 @@ def count_reviews(con: duckdb.DuckDBPyConnection, sources: Sequence[str] | None 
                .fetchone()[0])
 
 
-def review_documents(con: duckdb.DuckDBPyConnection,
-                     sources: Sequence[str] | None = None) -> Iterator[Document]:
-    """One document per review: summary and text; metadata source, user, item, rating, ts."""
-    clause, params = source_filter(sources)
+REVIEWER_NAMES_SQL = (
+    "SELECT source, user_id, list(DISTINCT reviewer_name ORDER BY reviewer_name) AS names "
+    "FROM reviews WHERE reviewer_name IS NOT NULL{clause} GROUP BY source, user_id")
+"""Every display name each user has reviewed under (masked in all of that user's reviews)."""
+
+
+def review_documents(con: duckdb.DuckDBPyConnection, sources: Sequence[str] | None = None,
+                     mask_pii: bool = True) -> Iterator[Document]:
+    """One document per review: summary and text (personal data masked unless `mask_pii` is
+    off); metadata source, user, item, rating, ts."""
+    clause, params = source_filter(sources, column="r.source")
+    names_clause, names_params = source_filter(sources)
     sql = (
-        "SELECT review_id, source, user_id, item_id, rating, "
-        "CAST(epoch(ts) AS BIGINT) AS ts_epoch, summary, text FROM reviews "
-        f"WHERE true{clause} ORDER BY review_id")
-    for review_id, source, user_id, item_id, rating, ts, summary, text in _rows(con, sql, params):
-        body = "\n".join(part for part in (_clean(summary), _clean(text)) if part)
+        f"WITH names AS ({REVIEWER_NAMES_SQL.format(clause=names_clause)}) "
+        "SELECT r.review_id, r.source, r.user_id, r.item_id, r.rating, "
+        "CAST(epoch(r.ts) AS BIGINT) AS ts_epoch, r.summary, r.text, n.names FROM reviews r "
+        "LEFT JOIN names n ON n.source = r.source AND n.user_id = r.user_id "
+        f"WHERE true{clause} ORDER BY r.review_id")
+    rows = _rows(con, sql, names_params + params)
+    for review_id, source, user_id, item_id, rating, ts, summary, text, names in rows:
+        parts = [_clean(summary), _clean(text)]
+        if mask_pii:
+            parts = [pii.mask_pii(part, names or ())[0] for part in parts]
+        body = "\n".join(part for part in parts if part)
         yield Document(str(review_id), body, _meta(
             source=source, user_id=_clean(user_id), item_id=_clean(item_id),
             rating=float(rating) if rating is not None else None,

@@ -30,8 +30,9 @@ def create_store(settings: RetrievalSettings, workspace: Path) -> VectorStore:
 
 def create_indexer(settings: RetrievalSettings, workspace: Path, *, progress: bool = True,
                    store: VectorStore | None = None,
-                   embedder: Embedder | None = None) -> Indexer:
-    """An indexer over the configured store and embedder, locked per workspace."""
+                   embedder: Embedder | None = None, mask_pii: bool = True) -> Indexer:
+    """An indexer over the configured store and embedder, locked per workspace; review text
+    is indexed with personal data masked unless `mask_pii` is off."""
     return Indexer(store or create_store(settings, workspace),
                    embedder or create_embedder(settings), workspace / LOCK_NAME,
-                   batch_size=settings.upsert_batch_size, progress=progress)
+                   batch_size=settings.upsert_batch_size, progress=progress, mask_pii=mask_pii)

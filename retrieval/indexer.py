@@ -3,7 +3,9 @@
 Every document has a stable id and a content hash (of the embedding model, the text and the
 metadata) stored in its metadata. A run reads the stored hashes, embeds and upserts only new or
 changed documents, in batches, and deletes records whose source rows are gone. A second run on
-unchanged data embeds nothing. Only one indexer writes at a time (file lock).
+unchanged data embeds nothing. Only one indexer writes at a time (file lock). Review text is
+indexed with personal data masked unless `mask_pii` is off (turning it on or off changes the
+texts, so the next run re-embeds them).
 """
 
 from __future__ import annotations
@@ -94,12 +96,13 @@ class Indexer:
     """Keeps the vector store's collections in step with a workspace."""
 
     def __init__(self, store: VectorStore, embedder: Embedder, lock_path: Path, *,
-                 batch_size: int = 512, progress: bool = True) -> None:
+                 batch_size: int = 512, progress: bool = True, mask_pii: bool = True) -> None:
         self.store = store
         self.embedder = embedder
         self.lock_path = lock_path
         self.batch_size = batch_size
         self.progress = progress
+        self.mask_pii = mask_pii
 
     def run(self, con: duckdb.DuckDBPyConnection, sources: Sequence[str] | None = None,
             collections: Sequence[str] = (REVIEWS, ITEMS, SUMMARIES)) -> IndexReport:
@@ -108,8 +111,10 @@ class Indexer:
         with index_lock(self.lock_path):
             for name in collections:
                 build, count = BUILDERS[name]
-                report.collections[name] = self._update(
-                    name, build(con, sources), count(con, sources), sources)
+                docs = (review_documents(con, sources, mask_pii=self.mask_pii)
+                        if name == REVIEWS else build(con, sources))
+                report.collections[name] = self._update(name, docs, count(con, sources),
+                                                        sources)
         log.info("index: %d embedded, %d unchanged, %d deleted",
                  report.embedded, report.unchanged, report.deleted)
         return report

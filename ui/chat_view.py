@@ -16,9 +16,10 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.errors import LLMError
 from assistant.tools.ask import ask
-from assistant.tools.chat import ChatEvent, chat
+from assistant.tools.chat import ChatEvent, Privacy, chat
 from predictors.data.errors import InputError
 from ui import charts
 from ui.access import NO_ROLE, Access, role_access
@@ -88,11 +89,13 @@ def result_extras(result: dict[str, Any], limit: int,
     return extras
 
 
-def ask_events(message: str, con: Any, backend: Any) -> Iterator[ChatEvent]:
+def ask_events(message: str, con: Any, backend: Any,
+               min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> Iterator[ChatEvent]:
     """The `ask` tool's run as chat events (the "Data question" mode skips the router)."""
     yield ChatEvent("route", {"tool": "ask", "by": "user"})
     final = None
-    for progress in stream_tool(lambda sink: ask(message, con, backend, on_chunk=sink)):
+    for progress in stream_tool(lambda sink: ask(message, con, backend, on_chunk=sink,
+                                                 min_group_size=min_group_size)):
         if not progress.done:
             yield ChatEvent("delta", {"text": progress.text})
         final = progress.result
@@ -131,8 +134,12 @@ def chat_turn(ctx: AppContext, message: str, history: list[Any], access: Access 
     with ctx.connect() as con:
         try:
             backend = ctx.require_backend()
-            events = ask_events(message, con, backend) if mode == "ask" else chat(
-                earlier, message, con=con, backend=backend, retriever=ctx.retriever(con))
+            privacy = Privacy(min_group_size=ctx.settings.privacy.min_group_size,
+                              mask_pii=ctx.settings.privacy.mask_pii)
+            events = (ask_events(message, con, backend, privacy.min_group_size)
+                      if mode == "ask" else
+                      chat(earlier, message, con=con, backend=backend,
+                           retriever=ctx.retriever(con), privacy=privacy))
             for event in events:
                 if event.type == "route":
                     tools.metadata["title"] = (f"Tool: {event.data['tool']} (chosen by "

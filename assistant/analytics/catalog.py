@@ -19,6 +19,15 @@ class Metric:
     description: str
     unit: str = "count"  # count | rate | money | rating | probability
     needs: str | None = None  # a column that must have data (e.g. price)
+    population: tuple[str, ...] = ()  # event types of the users it describes; () = every row
+
+    def users_sql(self) -> str:
+        """SQL counting the distinct users this metric describes (for small-group suppression):
+        e.g. the purchasers behind revenue, not everyone who viewed the brand."""
+        if not self.population:
+            return "count(DISTINCT user_id)"
+        kinds = ", ".join(f"'{kind}'" for kind in self.population)
+        return f"count(DISTINCT user_id) FILTER (WHERE event_type IN ({kinds}))"
 
 
 _FUNNEL = "count(*) FILTER (WHERE event_type = '{a}')"
@@ -28,41 +37,48 @@ METRICS: dict[str, Metric] = {
     for m in [
         Metric("users", "count(DISTINCT user_id)", "events", "distinct active users"),
         Metric("events", "count(*)", "events", "number of events"),
-        Metric("views", _FUNNEL.format(a="view"), "events", "view events"),
-        Metric("carts", _FUNNEL.format(a="cart"), "events", "add-to-cart events"),
-        Metric("favs", _FUNNEL.format(a="fav"), "events", "favourite events"),
-        Metric("purchases", _FUNNEL.format(a="purchase"), "events", "purchase events"),
-        Metric("reviews_written", _FUNNEL.format(a="review"), "events", "review events"),
+        Metric("views", _FUNNEL.format(a="view"), "events", "view events", population=("view",)),
+        Metric("carts", _FUNNEL.format(a="cart"), "events", "add-to-cart events",
+               population=("cart",)),
+        Metric("favs", _FUNNEL.format(a="fav"), "events", "favourite events", population=("fav",)),
+        Metric("purchases", _FUNNEL.format(a="purchase"), "events", "purchase events",
+               population=("purchase",)),
+        Metric("reviews_written", _FUNNEL.format(a="review"), "events", "review events",
+               population=("review",)),
         Metric(
             "view_to_cart_rate",
             f"{_FUNNEL.format(a='cart')} / nullif({_FUNNEL.format(a='view')}, 0)",
-            "events", "add-to-cart events per view event", "rate",
+            "events", "add-to-cart events per view event", "rate", population=("view", "cart"),
         ),
         Metric(
             "cart_to_purchase_rate",
             f"{_FUNNEL.format(a='purchase')} / nullif({_FUNNEL.format(a='cart')}, 0)",
             "events", "purchase events per add-to-cart event", "rate",
+            population=("cart", "purchase"),
         ),
         Metric(
             "view_to_purchase_rate",
             f"{_FUNNEL.format(a='purchase')} / nullif({_FUNNEL.format(a='view')}, 0)",
             "events", "purchase events per view event", "rate",
+            population=("view", "purchase"),
         ),
         Metric(
             "cart_abandonment_rate",
             "1 - count(DISTINCT CASE WHEN event_type = 'cart' AND pair_bought THEN pair END)"
             " / nullif(count(DISTINCT CASE WHEN event_type = 'cart' THEN pair END), 0)",
             "events", "share of carted user-item pairs never purchased", "rate",
+            population=("cart",),
         ),
         Metric(
             "repeat_purchase_rate",
             "count(DISTINCT CASE WHEN user_purchases >= 2 THEN user_id END)"
             " / nullif(count(DISTINCT CASE WHEN user_purchases >= 1 THEN user_id END), 0)",
             "events", "share of purchasing users with two or more purchases", "rate",
+            population=("purchase",),
         ),
         Metric(
             "revenue", "sum(price) FILTER (WHERE event_type = 'purchase')", "events",
-            "sum of purchase prices", "money", needs="price",
+            "sum of purchase prices", "money", needs="price", population=("purchase",),
         ),
         Metric(
             "average_order_value",
@@ -70,6 +86,7 @@ METRICS: dict[str, Metric] = {
             " / nullif(count(DISTINCT CASE WHEN event_type = 'purchase' THEN order_key END), 0)",
             "events", "revenue per order (an order = a user's purchases in one session, or one "
             "day when sessions are unknown)", "money", needs="price",
+            population=("purchase",),
         ),
         Metric("mean_rating", "avg(rating)", "reviews", "average review rating", "rating",
                needs="rating"),

@@ -2,6 +2,11 @@
 
 Only identifiers and expressions from the catalog are written into the SQL text; every value
 from the plan (sources, categories, dates, thresholds, limit) is a `?` parameter.
+
+Every query also counts the distinct users each row describes (`group_users`: for a metric
+with a population, such as revenue, only its users, the purchasers). A grouped query
+leaves out the groups with fewer than `min_group_size` users (a bound parameter) and reports
+how many it left out (`hidden_groups`), so an answer never describes a handful of people.
 """
 
 from __future__ import annotations
@@ -13,6 +18,12 @@ from assistant.analytics.catalog import DIMENSIONS, METRICS
 from assistant.analytics.plan import QueryPlan
 
 TIME_DIMENSIONS = ("day", "week", "month")
+USERS_COLUMN = "group_users"
+"""Distinct users behind a result row, computed next to the metrics."""
+HIDDEN_COLUMN = "hidden_groups"
+"""Groups left out of a grouped result because they have too few users."""
+DEFAULT_MIN_GROUP_SIZE = 5
+"""Answers describe no group of fewer users than this unless the caller says otherwise."""
 
 
 class PlanError(ValueError):
@@ -26,6 +37,8 @@ class CompiledQuery:
     sql: str
     params: list[object] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    cte: str = ""  # the `WITH filtered AS (…)` prefix alone, for probes over the same rows
+    cte_params: list[object] = field(default_factory=list)
 
 
 def _fact_sql(relation: str, plan: QueryPlan, has_scores: bool) -> str:
@@ -92,8 +105,15 @@ def compile_plan(
     has_scores: bool,
     period: tuple[dt.date, dt.date] | None = None,
     apply_limit: bool = True,
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
 ) -> CompiledQuery:
-    """SQL for `plan` (optionally over another date `period`, for comparisons)."""
+    """SQL for `plan` (optionally over another date `period`, for comparisons).
+
+    Grouped plans keep only groups of at least `min_group_size` distinct users; every row
+    carries `group_users` and, for grouped plans, `hidden_groups` (see the module docstring).
+    """
+    if min_group_size < 1:
+        raise ValueError("min_group_size must be at least 1")
     relation = plan.relation
     if not has_scores and (plan.filters.segment or plan.filters.min_intent is not None
                            or plan.filters.min_churn is not None or "segment" in plan.group_by):
@@ -113,19 +133,39 @@ def compile_plan(
                      "strftime(timezone('UTC', ts), '%Y-%m-%d')) AS order_key")
     fact = _fact_sql(relation, plan, has_scores)
     filtered = f"SELECT *{''.join(', ' + e for e in extra)} FROM ({fact}){where}"
+    cte, cte_params = f"WITH filtered AS ({filtered})", list(params)
     dims = [f"{DIMENSIONS[d]} AS {d}" for d in plan.group_by]
     metrics = [f"{METRICS[m].expression} AS {m}" for m in plan.metrics]
-    select = ", ".join(dims + metrics)
-    sql = f"WITH filtered AS ({filtered}) SELECT {select} FROM filtered"
-    if plan.group_by:
-        sql += " GROUP BY " + ", ".join(plan.group_by)
-        if plan.order_by is None and plan.group_by[0] in TIME_DIMENSIONS:
-            sql += " ORDER BY " + ", ".join(plan.group_by)  # a time series reads in time order
-        else:
-            order = plan.order_by if plan.order_by not in (None, "change") else plan.metrics[0]
-            direction = "DESC" if plan.descending else "ASC"
-            sql += f" ORDER BY {order} {direction} NULLS LAST, " + ", ".join(plan.group_by)
-        if apply_limit:
-            sql += " LIMIT ?"
-            params.append(plan.limit)
-    return CompiledQuery(sql=sql, params=params, columns=list(plan.group_by) + list(plan.metrics))
+    counts = sorted({METRICS[m].users_sql() for m in plan.metrics})
+    # several metrics: the smallest population that is not empty (least() skips NULLs)
+    users = counts[0] if len(counts) == 1 else (
+        f"coalesce(least({', '.join(f'nullif({c}, 0)' for c in counts)}), 0)")
+    select = ", ".join(dims + metrics + [f"{users} AS {USERS_COLUMN}"])
+    columns = list(plan.group_by) + list(plan.metrics)
+    if not plan.group_by:
+        return CompiledQuery(sql=f"{cte} SELECT {select} FROM filtered", params=params,
+                             columns=columns, cte=cte, cte_params=cte_params)
+    time_series = plan.order_by is None and plan.group_by[0] in TIME_DIMENSIONS
+    # A group describing nobody (0 users, e.g. a brand without purchasers) hides no one; it
+    # stays, except atop a "highest" ranking with hidden groups, which all rank above it.
+    keep_zero = "true" if time_series or not plan.descending else f"{HIDDEN_COLUMN} = 0"
+    # One row per group that is large enough; when none is, one all-NULL row still carries
+    # the number of hidden groups (the LEFT JOIN keeps `hidden`).
+    sql = (f"{cte}, grouped AS (SELECT {select} FROM filtered GROUP BY "
+           f"{', '.join(plan.group_by)}), "
+           f"hidden AS (SELECT count(*) AS {HIDDEN_COLUMN} FROM grouped "
+           f"WHERE {USERS_COLUMN} > 0 AND {USERS_COLUMN} < ?) "
+           f"SELECT grouped.*, hidden.{HIDDEN_COLUMN} FROM hidden LEFT JOIN grouped "
+           f"ON grouped.{USERS_COLUMN} >= ? OR (grouped.{USERS_COLUMN} = 0 AND {keep_zero})")
+    params += [min_group_size, min_group_size]
+    if time_series:
+        sql += " ORDER BY " + ", ".join(plan.group_by)  # a time series reads in time order
+    else:
+        order = plan.order_by if plan.order_by not in (None, "change") else plan.metrics[0]
+        direction = "DESC" if plan.descending else "ASC"
+        sql += f" ORDER BY {order} {direction} NULLS LAST, " + ", ".join(plan.group_by)
+    if apply_limit:
+        sql += " LIMIT ?"
+        params.append(plan.limit)
+    return CompiledQuery(sql=sql, params=params, columns=columns, cte=cte,
+                         cte_params=cte_params)

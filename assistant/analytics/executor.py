@@ -1,8 +1,14 @@
-"""Run a compiled plan on a read-only DuckDB connection and return a table plus a chart spec."""
+"""Run a compiled plan on a read-only DuckDB connection and return a table plus a chart spec.
+
+Small groups are suppressed here: a grouped result keeps only groups of at least
+`min_group_size` distinct users (counted in SQL), and a single-row answer that describes fewer
+users than that is withheld with the reason, never shown.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,8 +17,17 @@ import duckdb
 import pandas as pd
 
 from assistant.analytics.catalog import METRICS
-from assistant.analytics.compiler import CompiledQuery, PlanError, compile_plan
+from assistant.analytics.compiler import (
+    DEFAULT_MIN_GROUP_SIZE,
+    HIDDEN_COLUMN,
+    USERS_COLUMN,
+    CompiledQuery,
+    PlanError,
+    compile_plan,
+)
 from assistant.analytics.plan import QueryPlan
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,6 +44,8 @@ class AnalyticsResult:
     reason: str | None = None
     notes: list[str] = field(default_factory=list)
     periods: dict[str, list[str]] = field(default_factory=dict)
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+    hidden_groups: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the CLI and UI."""
@@ -43,6 +60,8 @@ class AnalyticsResult:
             "reason": self.reason,
             "notes": self.notes,
             "periods": self.periods,
+            "min_group_size": self.min_group_size,
+            "hidden_groups": self.hidden_groups,
         }
 
 
@@ -77,8 +96,8 @@ def _needs_check(con: duckdb.DuckDBPyConnection, plan: QueryPlan, has_scores: bo
                                     "order_by": None})
     base = compile_plan(probe, has_scores, apply_limit=False)
     for column in sorted(needs):
-        sql = base.sql.split(" SELECT ", 1)[0] + f" SELECT count({column}) FROM filtered"
-        if con.execute(sql, base.params).fetchone()[0] == 0:
+        sql = f"{base.cte} SELECT count({column}) FROM filtered"
+        if con.execute(sql, base.cte_params).fetchone()[0] == 0:
             available = _sources_with(con, column, plan.relation, has_scores)
             where = (f"; sources with {column} data: {', '.join(available)}" if available
                      else f"; no source in this workspace has {column} data")
@@ -97,48 +116,114 @@ def _sources_with(con: duckdb.DuckDBPyConnection, column: str, relation: str,
     return [r[0] for r in rows]
 
 
-def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan) -> AnalyticsResult:
-    """Execute `plan`: one query, or two (this period and the one before) for comparisons."""
+def hidden_note(hidden: int, min_group_size: int) -> str:
+    """ "3 groups with fewer than 5 users are hidden" (the answer's suppression sentence)."""
+    groups = "group" if hidden == 1 else "groups"
+    verb = "is" if hidden == 1 else "are"
+    return f"{hidden} {groups} with fewer than {min_group_size} users {verb} hidden"
+
+
+def all_hidden(hidden: int, min_group_size: int) -> str:
+    """Why a grouped question has no answer: every group is too small to show."""
+    if hidden == 1:
+        return (f"the only group has fewer than {min_group_size} users, so it is hidden to "
+                "protect their privacy")
+    return (f"all {hidden} groups have fewer than {min_group_size} users, so they are hidden "
+            "to protect their privacy")
+
+
+def withheld_reason(min_group_size: int) -> str:
+    """Why a single-row answer about too few users is not shown."""
+    return (f"the answer would describe fewer than {min_group_size} users, so it is withheld "
+            "to protect their privacy")
+
+
+def _small(users: Any, min_group_size: int) -> bool:
+    """A group of 1 … min_group_size-1 users (an empty group describes nobody)."""
+    if users is None or pd.isna(users):
+        return False
+    return 0 < int(users) < min_group_size
+
+
+def _split_hidden(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The visible groups of a grouped query and the count of hidden ones."""
+    hidden = 0
+    if HIDDEN_COLUMN in frame.columns and not frame.empty:
+        hidden = int(frame[HIDDEN_COLUMN].iloc[0] or 0)
+    if USERS_COLUMN in frame.columns:
+        frame = frame[frame[USERS_COLUMN].notna()]  # the padding row when none is visible
+    return frame.drop(columns=[HIDDEN_COLUMN], errors="ignore").reset_index(drop=True), hidden
+
+
+def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
+             min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> AnalyticsResult:
+    """Execute `plan`: one query, or two (this period and the one before) for comparisons.
+
+    Groups of fewer than `min_group_size` distinct users are left out and counted in
+    `hidden_groups`; a single-row result about that few users is withheld.
+    """
     con.execute("SET TimeZone = 'UTC'")
     scores = has_table(con, "user_scores")
     reason = _needs_check(con, plan, scores)
     if reason:
         return AnalyticsResult(plan=plan, columns=[], rows=[], sql=[], params=[],
-                               answerable=False, reason=reason)
-    current = compile_plan(plan, scores, apply_limit=not plan.compare_previous_period)
-    frame = _run(con, current)
+                               answerable=False, reason=reason, min_group_size=min_group_size)
+    comparing = plan.compare_previous_period
+    # comparisons suppress after merging both periods (a group small in either is hidden)
+    in_sql = 1 if comparing else min_group_size
+    current = compile_plan(plan, scores, apply_limit=not comparing, min_group_size=in_sql)
+    frame, hidden = _split_hidden(_run(con, current))
     sqls, params = [current.sql], [current.params]
     periods: dict[str, list[str]] = {}
-    columns = list(current.columns)
-    if plan.compare_previous_period:
+    if comparing:
         start, end = plan.filters.date_from, plan.filters.date_to
         assert start is not None and end is not None  # guaranteed by plan validation
         length = (end - start).days + 1
         previous = (start - dt.timedelta(days=length), start - dt.timedelta(days=1))
         periods = {"current": [start.isoformat(), end.isoformat()],
                    "previous": [previous[0].isoformat(), previous[1].isoformat()]}
-        before_q = compile_plan(plan, scores, period=previous, apply_limit=False)
-        before = _run(con, before_q)
+        before_q = compile_plan(plan, scores, period=previous, apply_limit=False,
+                                min_group_size=in_sql)
+        before, _ = _split_hidden(_run(con, before_q))
         sqls.append(before_q.sql)
         params.append(before_q.params)
-        frame = _merge_periods(plan, frame, before)
-        columns = list(frame.columns)
+        frame, hidden = _merge_periods(plan, frame, before, min_group_size)
+    users_columns = [c for c in frame.columns if c.startswith(USERS_COLUMN)]
+    common: dict[str, Any] = dict(plan=plan, sql=sqls, params=params, periods=periods,
+                                  min_group_size=min_group_size, hidden_groups=hidden)
+    if not plan.group_by and not frame.empty and any(
+            _small(frame[c].iloc[0], min_group_size) for c in users_columns):
+        log.info("withheld a single-row answer about fewer than %d users", min_group_size)
+        return AnalyticsResult(columns=[], rows=[], answerable=False,
+                               reason=withheld_reason(min_group_size), **common)
+    frame = frame.drop(columns=users_columns)
+    columns = list(frame.columns)
+    notes = [hidden_note(hidden, min_group_size)] if hidden else []
     if frame.empty:
-        return AnalyticsResult(plan=plan, columns=columns, rows=[], sql=sqls, params=params,
-                               answerable=False, reason="no rows match these filters",
-                               periods=periods)
+        reason = (all_hidden(hidden, min_group_size) if hidden
+                  else "no rows match these filters")
+        return AnalyticsResult(columns=columns, rows=[], answerable=False, reason=reason,
+                               notes=notes, **common)
     rows = [{k: _clean(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
-    return AnalyticsResult(plan=plan, columns=columns, rows=rows, sql=sqls, params=params,
-                           chart=chart_spec(plan, columns), periods=periods)
+    return AnalyticsResult(columns=columns, rows=rows, chart=chart_spec(plan, columns),
+                           notes=notes, **common)
 
 
-def _merge_periods(plan: QueryPlan, current: pd.DataFrame, before: pd.DataFrame) -> pd.DataFrame:
+def _merge_periods(plan: QueryPlan, current: pd.DataFrame, before: pd.DataFrame,
+                   min_group_size: int) -> tuple[pd.DataFrame, int]:
+    """Both periods side by side with the change; groups small in either period removed."""
     keys = list(plan.group_by)
     first = plan.metrics[0]
     if keys:
         merged = current.merge(before, on=keys, how="outer", suffixes=("", "_previous"))
     else:
         merged = pd.concat([current, before.add_suffix("_previous")], axis=1)
+    hidden = 0
+    if keys:
+        small = merged[USERS_COLUMN].map(lambda u: _small(u, min_group_size)) | merged[
+            f"{USERS_COLUMN}_previous"].map(lambda u: _small(u, min_group_size))
+        hidden = int(small.sum())
+        merged = merged[~small].copy()
     for metric in plan.metrics:
         if METRICS[metric].unit in ("count", "money"):  # absent in a period = none there
             for column in (metric, f"{metric}_previous"):
@@ -147,7 +232,7 @@ def _merge_periods(plan: QueryPlan, current: pd.DataFrame, before: pd.DataFrame)
     merged["change"] = merged[f"{first}_change"]
     order = "change" if plan.order_by == "change" else (plan.order_by or first)
     merged = merged.sort_values(order, ascending=not plan.descending, na_position="last")
-    return merged.head(plan.limit).reset_index(drop=True)
+    return merged.head(plan.limit).reset_index(drop=True), hidden
 
 
 def chart_spec(plan: QueryPlan, columns: list[str]) -> dict[str, Any] | None:
@@ -170,4 +255,5 @@ def chart_spec(plan: QueryPlan, columns: list[str]) -> dict[str, Any] | None:
     return spec
 
 
-__all__ = ["AnalyticsResult", "PlanError", "has_table", "run_plan"]
+__all__ = ["AnalyticsResult", "PlanError", "has_table", "hidden_note", "run_plan",
+           "withheld_reason"]

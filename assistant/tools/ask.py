@@ -21,7 +21,7 @@ import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from assistant.analytics.catalog import DIMENSIONS, DIMENSIONS_BY_RELATION, METRICS
-from assistant.analytics.compiler import TIME_DIMENSIONS, PlanError
+from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE, TIME_DIMENSIONS, PlanError
 from assistant.analytics.executor import AnalyticsResult, run_plan
 from assistant.analytics.plan import MAX_LIMIT, QueryPlan
 from assistant.grounding import check_answer
@@ -133,6 +133,7 @@ class AskResult:
     periods: dict[str, list[str]] = field(default_factory=dict)
     plan_source: str = "llm"  # llm | llm+hints | hints (LLM draft invalid) | none
     grounding: dict[str, Any] = field(default_factory=dict)
+    privacy: dict[str, int] = field(default_factory=dict)  # min_group_size, hidden_groups
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form for the CLI, the UI and the evaluation report."""
@@ -142,7 +143,7 @@ class AskResult:
                 "chart": self.chart, "plan": self.plan, "draft": self.draft,
                 "hints": self.hints, "overrides": self.overrides,
                 "plan_source": self.plan_source, "periods": self.periods, "sql": self.sql,
-                "params": self.params,
+                "params": self.params, "privacy": self.privacy,
                 "grounding": self.grounding, **self.run.to_dict()}
 
 
@@ -282,10 +283,13 @@ def _cannot(question: str, run: ToolRun, profile: DataProfile, reason: str,
 
 def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | None,
         profile: DataProfile | None = None,
-        on_chunk: Callable[[str], None] | None = None) -> AskResult:
+        on_chunk: Callable[[str], None] | None = None,
+        min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> AskResult:
     """Answer an operator question from the workspace; see the module docstring.
 
-    With `backend=None` the plan comes from the code hints alone (offline mode).
+    With `backend=None` the plan comes from the code hints alone (offline mode). Groups of
+    fewer than `min_group_size` distinct users are hidden (the answer says how many), and an
+    answer about fewer users than that is withheld.
     """
     run = ToolRun(tool="ask")
     question = re.sub(r"\s+", " ", question).strip()[:MAX_QUESTION_CHARS]
@@ -334,17 +338,20 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                        plan_source=source)
     with run.step("run SQL (read-only)") as step:
         try:
-            result = run_plan(con, plan)
+            result = run_plan(con, plan, min_group_size=min_group_size)
         except PlanError as exc:
             step.status, step.detail = "error", str(exc)
             return _cannot(question, run, profile, str(exc), hints=hints.to_dict(),
                            draft=draft_dict, plan=plan.model_dump(mode="json"),
                            plan_source=source, overrides=overrides)
-        step.detail = f"{len(result.rows)} rows"
+        step.detail = f"{len(result.rows)} rows" + (
+            f", {result.hidden_groups} small groups hidden" if result.hidden_groups else "")
     common = dict(hints=hints.to_dict(), draft=draft_dict, plan=plan.model_dump(mode="json"),
                   sql=result.sql, params=[[str(p) for p in ps] for ps in result.params],
                   plan_source=source, overrides=overrides, columns=result.columns,
-                  rows=result.rows, periods=result.periods)
+                  rows=result.rows, periods=result.periods,
+                  privacy={"min_group_size": result.min_group_size,
+                           "hidden_groups": result.hidden_groups})
     if not result.answerable or _all_empty(result):
         reason = result.reason or (f"there is no {LABELS.get(plan.metrics[0])} data for "
                                    "these filters")

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import duckdb
 from pydantic import BaseModel, Field
 
+from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import LLMError, StructuredOutputError
 from assistant.llm.structured import structured
@@ -169,13 +170,26 @@ def llm_route(backend: LLMBackend, message: str, history: Sequence[tuple[str, st
     return route
 
 
+@dataclass(frozen=True)
+class Privacy:
+    """What the tools hide: groups of fewer users than `min_group_size` in data answers, and
+    personal data in review text when `mask_pii` is on."""
+
+    min_group_size: int = DEFAULT_MIN_GROUP_SIZE
+    mask_pii: bool = True
+
+
 def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
-              backend: LLMBackend, retriever: Retriever | None, sink: Any) -> Any:
+              backend: LLMBackend, retriever: Retriever | None, sink: Any,
+              privacy: Privacy | None = None) -> Any:
     from assistant.tools.ask import ask
     from assistant.tools.explain import explain
     from assistant.tools.marketing import marketing_copy
     from assistant.tools.persona import persona
     from assistant.tools.summary import user_summary
+
+    privacy = privacy or Privacy()
+    mask = privacy.mask_pii
 
     def need(value: Any, what: str) -> Any:
         if value is None:
@@ -184,22 +198,25 @@ def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
 
     if route.tool == "summary":
         return user_summary(need(route.user_id, "user"), route.source, con=con, backend=backend,
-                            retriever=retriever, on_chunk=sink)
+                            retriever=retriever, on_chunk=sink, mask_pii=mask)
     if route.tool == "persona":
         if route.user_id is None and route.segment is None:
             need(None, "user")
         return persona(route.user_id, None if route.user_id else route.segment, route.source,
-                       con=con, backend=backend, retriever=retriever, on_chunk=sink)
+                       con=con, backend=backend, retriever=retriever, on_chunk=sink,
+                       mask_pii=mask)
     if route.tool == "explain":
         return explain(need(route.user_id, "user"), need(route.item_id, "item"), route.source,
-                       con=con, backend=backend, retriever=retriever, on_chunk=sink)
+                       con=con, backend=backend, retriever=retriever, on_chunk=sink,
+                       mask_pii=mask)
     if route.tool == "copy":
         if route.user_id is None and route.segment is None:
             need(None, "user")
         return marketing_copy(need(route.item_id, "item"), con=con, backend=backend,
                               user_id=route.user_id, segment=route.segment, source=route.source,
-                              channel=route.channel or "email", on_chunk=sink)
-    return ask(message, con, backend, on_chunk=sink)
+                              channel=route.channel or "email", on_chunk=sink,
+                              mask_pii=mask)
+    return ask(message, con, backend, on_chunk=sink, min_group_size=privacy.min_group_size)
 
 
 def answer_text(result: Any) -> str:
@@ -217,8 +234,10 @@ def answer_text(result: Any) -> str:
 
 
 def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDBPyConnection,
-         backend: LLMBackend, retriever: Retriever | None = None) -> Iterator[ChatEvent]:
-    """Route `message` (with `history` as context) to a tool and stream its answer."""
+         backend: LLMBackend, retriever: Retriever | None = None,
+         privacy: Privacy | None = None) -> Iterator[ChatEvent]:
+    """Route `message` (with `history` as context) to a tool and stream its answer; `privacy`
+    (default: groups under 5 users hidden, review text masked) is passed to the tool."""
     started = time.perf_counter()
     run = ToolRun(tool="chat", model=backend.model)
     message = message.strip()[:1000]
@@ -246,7 +265,7 @@ def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDB
     def worker() -> None:
         try:
             result = _run_tool(route, message, con, backend, retriever,
-                               lambda chunk: events.put(("delta", chunk)))
+                               lambda chunk: events.put(("delta", chunk)), privacy)
             events.put(("result", result))
         except (InputError, LLMError) as exc:
             events.put(("error", str(exc)))

@@ -148,13 +148,15 @@ def _item_reviews(item: ItemFacts, retriever: Retriever | None, interests: str, 
 def explain(user_id: str, item_id: str, source: str | None = None, *,
             con: duckdb.DuckDBPyConnection, backend: LLMBackend,
             retriever: Retriever | None = None, n_reviews: int = 3,
-            on_chunk: Callable[[str], None] | None = None) -> ExplainResult:
-    """Score, rank, leading items and matching reviews for (user, item), explained with cites."""
+            on_chunk: Callable[[str], None] | None = None,
+            mask_pii: bool = True) -> ExplainResult:
+    """Score, rank, leading items and matching reviews for (user, item), explained with cites
+    (personal data in review text masked unless `mask_pii` is off)."""
     run = ToolRun(tool="explain", model=backend.model)
     with run.step("gather evidence") as step:
-        user = user_evidence(con, user_id, source, retriever, k=2)
+        user = user_evidence(con, user_id, source, retriever, k=2, mask_pii=mask_pii)
         src = user.user.source
-        item = item_facts(con, src, item_id)  # unknown items raise InputError
+        item = item_facts(con, src, item_id, mask_pii=mask_pii)  # unknown items: InputError
         facts: dict[str, Any] = {"user_id": user.user.user_id, "item_id": item_id,
                                  **{f"item_{k}": v for k, v in item.facts.items()
                                     if k in ("title", "brand", "category", "price",

@@ -196,8 +196,10 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                    user_id: str | None = None, segment: int | None = None,
                    source: str | None = None, channel: str = "email", tone: str = "friendly",
                    n_variants: int = 3,
-                   on_chunk: Callable[[str], None] | None = None) -> CopyResult:
-    """Grounded copy variants for `item_id`, aimed at a user or a segment."""
+                   on_chunk: Callable[[str], None] | None = None,
+                   mask_pii: bool = True) -> CopyResult:
+    """Grounded copy variants for `item_id`, aimed at a user or a segment (personal data in
+    review text masked unless `mask_pii` is off)."""
     if channel not in CHANNELS:
         raise InputError(f"unknown channel {channel!r}; choose {', '.join(CHANNELS)}")
     if not 1 <= n_variants <= MAX_VARIANTS:
@@ -206,7 +208,7 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
     run = ToolRun(tool="marketing_copy", model=backend.model)
     with run.step("gather item and audience facts") as step:
         src = _item_source(con, item_id, source, user_id)
-        item = item_facts(con, src, item_id, n_reviews=3)
+        item = item_facts(con, src, item_id, n_reviews=3, mask_pii=mask_pii)
         target, audience = _target(con, src, user_id, segment)
         item_view = {k: v for k, v in item.facts.items() if k in (
             "item_id", "title", "brand", "category", "price", "description", "mean_rating",

@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from assistant.facts import ReviewFact
+from assistant.facts import REVIEWER_NAMES, ReviewFact, review_fact
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
 from assistant.prompts import load_prompt
@@ -211,14 +211,16 @@ def subject_facts(con: duckdb.DuckDBPyConnection, source: str, users: list[str]
 def persona(user_id: str | None = None, segment: int | None = None, source: str | None = None,
             *, con: duckdb.DuckDBPyConnection, backend: LLMBackend,
             retriever: Retriever | None = None,
-            on_chunk: Callable[[str], None] | None = None) -> PersonaResult:
-    """Persona of a user (or of a segment's users): computed traits + cited prose."""
+            on_chunk: Callable[[str], None] | None = None,
+            mask_pii: bool = True) -> PersonaResult:
+    """Persona of a user (or of a segment's users): computed traits + cited prose (personal
+    data in review text masked unless `mask_pii` is off)."""
     if (user_id is None) == (segment is None):
         raise InputError("give either a user id or a segment")
     run = ToolRun(tool="persona", model=backend.model)
     with run.step("compute traits") as step:
         if user_id is not None:
-            evidence = user_evidence(con, user_id, source, retriever, k=3)
+            evidence = user_evidence(con, user_id, source, retriever, k=3, mask_pii=mask_pii)
             source, users = evidence.user.source, [evidence.user.user_id]
             facts = {**flat_facts(evidence.user), **subject_facts(con, source, users)}
             reviews = evidence.reviews
@@ -230,11 +232,11 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
             facts = {"segment": segment, "users_in_segment": len(users),
                      **subject_facts(con, source, users)}
             pool = con.execute(
-                "SELECT review_id, item_id, NULL, rating, CAST(ts AS DATE), summary, text FROM "
-                "reviews WHERE source = ? AND list_contains(?, user_id) ORDER BY "
-                "helpful_votes DESC NULLS LAST, ts DESC LIMIT 50", [source, users]).fetchall()
-            candidates = [ReviewFact(str(r[0]), str(r[1]), None, r[3], str(r[4]) if r[4]
-                                     else None, r[5], r[6]) for r in pool]
+                "SELECT r.review_id, r.item_id, NULL, r.rating, CAST(r.ts AS DATE), r.summary, "
+                f"r.text, {REVIEWER_NAMES} FROM reviews r WHERE r.source = ? AND "
+                "list_contains(?, r.user_id) ORDER BY r.helpful_votes DESC NULLS LAST, "
+                "r.ts DESC LIMIT 50", [source, users]).fetchall()
+            candidates = [review_fact(r, mask_pii) for r in pool]
             reviews, _ = select_reviews(con, candidates, 3)
             allowed = {"F": set(), "R": {r.review_id for r in reviews},
                        "I": {r.item_id for r in reviews}, "S": {str(segment)}}

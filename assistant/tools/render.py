@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from assistant.analytics.catalog import METRICS
-from assistant.analytics.executor import AnalyticsResult
+from assistant.analytics.executor import AnalyticsResult, hidden_note
 
 LABELS = {
     "users": "distinct users", "events": "events", "views": "views", "carts": "add-to-cart events",
@@ -159,9 +159,13 @@ def _compared(result: AnalyticsResult) -> str:
 
 
 def render_answer(result: AnalyticsResult) -> str:
-    """The answer sentence(s) for an answerable result."""
+    """The answer sentence(s) for an answerable result, saying how many small groups are hidden."""
     if result.plan.compare_previous_period:
-        return _compared(result)
-    if result.plan.group_by:
-        return _grouped(result)
-    return _plain(result)
+        text = _compared(result)
+    elif result.plan.group_by:
+        text = _grouped(result)
+    else:
+        text = _plain(result)
+    if result.hidden_groups:
+        text += f" {hidden_note(result.hidden_groups, result.min_group_size).capitalize()}."
+    return text

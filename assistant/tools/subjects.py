@@ -79,9 +79,10 @@ def flat_facts(user: UserFacts) -> dict[str, Any]:
 
 def user_evidence(con: duckdb.DuckDBPyConnection, user_id: str, source: str | None = None,
                   retriever: Retriever | None = None, k: int = 4,
-                  query: str = DEFAULT_QUERY) -> UserEvidence:
-    """Everything a prose tool may say about one user (unknown users raise `InputError`)."""
-    user = user_facts(con, user_id, source, n_reviews=MAX_REVIEWS_READ)
+                  query: str = DEFAULT_QUERY, mask_pii: bool = True) -> UserEvidence:
+    """Everything a prose tool may say about one user (unknown users raise `InputError`);
+    personal data in review text is masked unless `mask_pii` is off."""
+    user = user_facts(con, user_id, source, n_reviews=MAX_REVIEWS_READ, mask_pii=mask_pii)
     chosen, how = select_reviews(con, user.reviews, k, retriever, query, user.source,
                                  user.user_id)
     facts = flat_facts(user)

@@ -84,11 +84,14 @@ def facts_only_summary(evidence: UserEvidence) -> str:
 
 def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBPyConnection,
                  backend: LLMBackend, retriever: Retriever | None = None, n_reviews: int = 3,
-                 on_chunk: Callable[[str], None] | None = None) -> SummaryResult:
-    """Facts, scores, relevant reviews and a grounded, cited summary of one customer."""
+                 on_chunk: Callable[[str], None] | None = None,
+                 mask_pii: bool = True) -> SummaryResult:
+    """Facts, scores, relevant reviews and a grounded, cited summary of one customer
+    (personal data in review text masked unless `mask_pii` is off)."""
     run = ToolRun(tool="user_summary", model=backend.model)
     with run.step("gather facts and reviews") as step:
-        evidence = user_evidence(con, user_id, source, retriever, k=n_reviews)
+        evidence = user_evidence(con, user_id, source, retriever, k=n_reviews,
+                                 mask_pii=mask_pii)
         step.detail = (f"{len(evidence.facts)} facts, {len(evidence.reviews)} reviews by "
                        f"{evidence.review_selection}")
     prompt = load_prompt(PROMPT)

@@ -86,7 +86,8 @@ def index(
             if missing:
                 raise InputError(f"unknown source {', '.join(missing)}; known: "
                                  f"{', '.join(sorted(known))}")
-        indexer = create_indexer(settings.retrieval, Path(path), progress=progress)
+        indexer = create_indexer(settings.retrieval, Path(path), progress=progress,
+                                 mask_pii=settings.privacy.mask_pii)
         return indexer.run(con, sources=source or None, collections=chosen)
 
     started = time.perf_counter()

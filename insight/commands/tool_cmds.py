@@ -109,7 +109,8 @@ def ask_cmd(
 
     def action() -> Any:
         with tool_context(workspace) as ctx:
-            return ask(question, ctx["con"], ctx["backend"])
+            return ask(question, ctx["con"], ctx["backend"],
+                       min_group_size=get_settings().privacy.min_group_size)
 
     def render(result: Any) -> None:
         console.print(escape(result.answer), highlight=False)
@@ -131,7 +132,8 @@ def summary_cmd(
     def action() -> Any:
         with tool_context(workspace, retrieval=True) as ctx:
             return user_summary(user, source, con=ctx["con"], backend=ctx["backend"],
-                                retriever=ctx["retriever"])
+                                retriever=ctx["retriever"],
+                                mask_pii=get_settings().privacy.mask_pii)
 
     def render(result: Any) -> None:
         console.print(escape(result.summary), highlight=False)
@@ -161,7 +163,7 @@ def persona_cmd(
             raise InputError("give a user id or --segment N (not both)")
         with tool_context(workspace, retrieval=True) as ctx:
             return persona(user, segment, source, con=ctx["con"], backend=ctx["backend"],
-                           retriever=ctx["retriever"])
+                           retriever=ctx["retriever"], mask_pii=get_settings().privacy.mask_pii)
 
     def render(result: Any) -> None:
         console.print(f"[bold]{escape(result.subject)}[/]")
@@ -188,7 +190,7 @@ def explain_cmd(
     def action() -> Any:
         with tool_context(workspace, retrieval=True) as ctx:
             return explain(user, item, source, con=ctx["con"], backend=ctx["backend"],
-                           retriever=ctx["retriever"])
+                           retriever=ctx["retriever"], mask_pii=get_settings().privacy.mask_pii)
 
     def render(result: Any) -> None:
         console.print(escape(result.explanation), highlight=False)
@@ -222,7 +224,8 @@ def copy_cmd(
         with tool_context(workspace) as ctx:
             return marketing_copy(item, con=ctx["con"], backend=ctx["backend"], user_id=user,
                                   segment=segment, source=source, channel=channel, tone=tone,
-                                  n_variants=variants)
+                                  n_variants=variants,
+                                  mask_pii=get_settings().privacy.mask_pii)
 
     def render(result: Any) -> None:
         for i, v in enumerate(result.variants, start=1):
@@ -240,13 +243,16 @@ def chat_cmd(
     as_json: JsonOpt = False,
 ) -> None:
     """Route one message to the right tool and stream the answer (events with --json)."""
-    from assistant.tools.chat import chat
+    from assistant.tools.chat import Privacy, chat
 
     def action() -> int:
         code = 0
+        privacy = get_settings().privacy
         with tool_context(workspace, retrieval=True) as ctx:
             for event in chat([], message, con=ctx["con"], backend=ctx["backend"],
-                              retriever=ctx["retriever"]):
+                              retriever=ctx["retriever"],
+                              privacy=Privacy(min_group_size=privacy.min_group_size,
+                                              mask_pii=privacy.mask_pii)):
                 if as_json:
                     print(json.dumps({"type": event.type, **event.data}, default=str),
                           flush=True)

@@ -61,7 +61,8 @@ def test_pandas_gold_agrees_with_sql_path(sample_ws: Path,
             continue  # the sample lacks the rows (e.g. no purchases in a window)
         if expected.value is None or expected.value != expected.value:
             continue
-        result = ask(question.text, sample_con, None)
+        # the pandas gold knows nothing of small-group suppression: compare without it
+        result = ask(question.text, sample_con, None, min_group_size=1)
         if not result.answerable:
             continue
         assert number_matches(result.answer, expected.value), (question.id, result.answer,

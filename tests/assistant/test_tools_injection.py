@@ -102,7 +102,9 @@ def test_ask_plan_and_numbers_come_from_data(injected: dict[str, Any]) -> None:
     con = injected["con"]
     draft = json.dumps({"metric": "review_count", "source": "inj"})
     with scripted_server(lambda request: draft) as server:
-        result = ask("How many reviews does inj have?", con, FakeBackend(server.url))
+        # the fixture has two reviewers: small-group suppression off for this check
+        result = ask("How many reviews does inj have?", con, FakeBackend(server.url),
+                     min_group_size=1)
         sent = json.dumps(server.requests)
     assert "Ignore previous instructions" not in sent
     assert result.answerable and result.plan["metrics"] == ["review_count"]
