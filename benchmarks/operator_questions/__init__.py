@@ -1,0 +1,1 @@
+"""The operator question set: questions.jsonl, its pandas gold (gold.py) and helpers."""
