@@ -198,7 +198,7 @@ def check_answer(
         violations += check_citations(answer, allowed_citations)
         if require_citation and not citations:
             violations.append(Violation("citation", "", "cite the facts or reviews you use, "
-                                        "e.g. [F:purchases] or [R:<review id>]"))
+                                        "e.g. [F:purchases] or [R:…] with the id of a review"))
     return GroundingReport(violations=violations,
                            numbers_checked=len(extract_numbers(answer)),
                            citations_checked=len(citations))
@@ -243,7 +243,26 @@ def personal_check(shown: Any) -> Callable[[str], list[Violation]]:
     return lambda text: check_personal(text, evidence)
 
 
+_MD_IMAGE = re.compile(r"!\[[^\]\n]{0,200}\]\([^)\n]{0,500}\)")
+_MD_LINK = re.compile(r"\[([^\]\n]{0,200})\]\([^)\n]{0,500}\)")
+_MD_REFERENCE = re.compile(r"^[ \t]*\[[^\]\n]{1,100}\]:[ \t]*\S+.*$", re.MULTILINE)
+_URL = re.compile(r"(?i)\b(?:(?:https?|ftp|file)://|www\.)[^\s<>()\[\]]*"
+                  r"|\b(?:javascript|vbscript|data):(?=\S)\S*")
+
+
+def _link_text(match: re.Match[str]) -> str:
+    """A Markdown link's text, kept in brackets when it is a citation (`[R:id](url)`)."""
+    text = match.group(1)
+    return f"[{text}]" if _CITATION.fullmatch(f"[{text}]") else text
+
+
 def strip_unsafe_markup(text: str) -> str:
-    """Remove HTML tags and control characters from LLM output before display."""
-    text = re.sub(r"<[^>]{0,200}>", "", text)
+    """LLM output made inert before display: HTML tags (also as `‹…›`, the form prompts show
+    review markup in), Markdown images, link targets (`[text](url)` keeps its text), URLs,
+    `javascript:` / `data:` pseudo-URLs and control characters removed. Generated text has no
+    use for links or markup; any was copied from untrusted text (a review) and would be
+    rendered as a link or a tracking image, or pasted into a campaign."""
+    text = re.sub(r"<[^>]{0,200}>|‹[^›]{0,200}›", "", text)
+    text = _MD_LINK.sub(_link_text, _MD_IMAGE.sub("", text))
+    text = _URL.sub("", _MD_REFERENCE.sub("", text))
     return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)

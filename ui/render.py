@@ -5,6 +5,7 @@ All text from data or the model goes through `ui.safe` before it reaches a compo
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import duckdb
@@ -15,6 +16,19 @@ from ui import data
 from ui.safe import reviewer, text_html, text_md
 
 STATUS_ICON = {"ok": "✓", "error": "✗", "skipped": "–", "fallback": "↺"}
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp)(?=://)|\b(www)(?=\.)")
+
+
+def no_autolinks(markdown: str) -> str:
+    """Escaped Markdown whose bare URLs stay text: the chatbot renders GFM, which links
+    `http://…` and `www.…` without any Markdown syntax; a backslash before the `:` / `.`
+    (invisible once rendered) keeps a URL in a review from becoming a link."""
+    return _AUTOLINK.sub(lambda m: f"{m.group(1) or m.group(2)}\\", markdown)
+
+
+def chat_md(value: Any, limit: int | None = None) -> str:
+    """Untrusted text for a chat message: `text_md`, then `no_autolinks`."""
+    return no_autolinks(text_md(value, limit))
 
 
 def step_message(step: dict[str, Any], parent_id: str | None = None) -> gr.ChatMessage:
@@ -56,14 +70,14 @@ def citation_messages(con: duckdb.DuckDBPyConnection, text: str,
     messages = []
     facts = cited_facts(text, result)
     if facts:
-        lines = "\n".join(f"- **F:{text_md(k)}** {text_md(v, 300)}" for k, v in facts.items())
+        lines = "\n".join(f"- **F:{chat_md(k)}** {chat_md(v, 300)}" for k, v in facts.items())
         messages.append(gr.ChatMessage(role="assistant", content=lines, metadata={
             "title": f"Facts cited ({len(facts)})", "status": "done"}))
     reviews = data.reviews_by_id(con, cited_review_ids(text, result))
     for review in reviews.values():
         body = " — ".join(x for x in (review.get("summary"), review.get("text")) if x)
-        content = (f"{text_md(body, 4000)}\n\n_reviewer: "
-                   f"{text_md(reviewer(review.get('reviewer_name'), masked))}_")
+        content = (f"{chat_md(body, 4000)}\n\n_reviewer: "
+                   f"{chat_md(reviewer(review.get('reviewer_name'), masked))}_")
         messages.append(gr.ChatMessage(role="assistant", content=content, metadata={
             "title": text_md(_review_title(review)), "status": "done"}))
     return messages

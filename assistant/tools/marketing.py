@@ -5,7 +5,8 @@ variant is checked: every number must be in the facts (so no invented prices or 
 promotional claims ("free", "% off", "discount", "sale", "limited time"…) are rejected unless
 the facts contain them, sensitive attributes (age, gender, health…) are rejected unless they
 quote a shown fact (a title), copy speaks for the shop and never in a reviewer's first person,
-and the channel's length limits hold. Failing variants are sent back once with the reasons;
+it holds no markup or links (copied from a review: stripped, and the variant rejected), and the
+channel's length limits hold. Failing variants are sent back once with the reasons;
 variants that still fail are dropped, and when none is left a plain template variant is used.
 An item with nothing to describe (no title, brand, description, named category or reviews)
 gets the template directly: the model could only invent.
@@ -247,6 +248,9 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                 clean = Variant(headline=strip_unsafe_markup(variant.headline).strip(),
                                 body=strip_unsafe_markup(variant.body).strip())
                 problems = check_variant(clean, channel, facts_text, number_facts)
+                if clean != Variant(headline=variant.headline.strip(), body=variant.body.strip()):
+                    problems.append(Violation("markup", "", "write plain text: no HTML, links, "
+                                              "web addresses or markup copied from reviews"))
                 if problems:
                     rejected.append({**clean.model_dump(), "attempt": attempt,
                                      "violations": [p.message for p in problems]})

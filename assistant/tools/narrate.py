@@ -160,9 +160,11 @@ def retry_messages(conversation: list[BaseMessage], violations: list[Violation]
 
     The rejected draft itself is not sent back (small models tend to repeat a text they are
     shown), and the unchanged prefix stays in the server's prompt cache, so a retry costs only
-    the added line and the new text.
+    the added line and the new text. The feedback quotes the draft, which may quote a review:
+    its angle brackets are neutralised like review text, so it can open or close no tag.
     """
     feedback = "; ".join(dict.fromkeys(v.message for v in violations))
+    feedback = feedback.replace("<", "‹").replace(">", "›")
     head, sep, tail = conversation[-1].text.rpartition("\n")
     note = f"Avoid these mistakes of an earlier draft: {feedback}."
     text = f"{head}\n{note}\n{tail}" if sep else f"{note}\n{tail}"

@@ -184,7 +184,7 @@ def test_marketer_export_is_neutralised_and_support_gets_none(sample_root: Path,
                            "item_id = ? LIMIT 1", [item]).fetchone()[0]
     finally:
         con.close()
-    answer = {"variants": [{"headline": '=HYPERLINK("http://evil.example")',
+    answer = {"variants": [{"headline": '=HYPERLINK("evil")',  # a URL gets it rejected
                             "body": "+Let them pick the card they like."},
                            {"headline": "A gift they can choose",
                             "body": "-Let them pick the card they like."}]}
