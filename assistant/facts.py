@@ -16,7 +16,7 @@ from typing import Any
 
 import duckdb
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from retrieval import pii
 
 REVIEWER_NAMES = ("(SELECT list(DISTINCT n.reviewer_name) FROM reviews n WHERE n.source = "

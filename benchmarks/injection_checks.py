@@ -31,8 +31,8 @@ from markdown_it import MarkdownIt
 from assistant.grounding import check_answer, extract_numbers
 from assistant.tools import marketing, narrate
 from assistant.tools.chat import answer_text
-from predictors.data.ingest import ingest
-from predictors.data.loaders.amazon import review_id
+from store.ingest import ingest
+from store.loaders.amazon import review_id
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE = REPO / "tests" / "fixtures" / "injection_reviews.jsonl"

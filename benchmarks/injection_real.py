@@ -109,8 +109,8 @@ def totals(evaluated: list[dict[str, Any]], planted: dict[str, Any],
 def run(quick: bool) -> dict[str, Any]:
     """Build the workspace, run the controls and every call, evaluate; the report."""
     from assistant.llm.backends import EmbeddedBackend
-    from insight.settings import get_settings
-    from predictors.data.workspace import Workspace
+    from core.settings import get_settings
+    from store.workspace import Workspace
 
     settings = get_settings().llm
     planted = load_planted()

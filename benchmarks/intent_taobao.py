@@ -50,8 +50,8 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from benchmarks.machine import file_sha256, write_report  # noqa: E402
-from predictors.data.ingest import ingest  # noqa: E402
-from predictors.data.workspace import Workspace  # noqa: E402
+from store.ingest import ingest  # noqa: E402
+from store.workspace import Workspace  # noqa: E402
 from predictors.evaluation.calibration import plot_reliability  # noqa: E402
 from predictors.features import to_duration_us, to_epoch_us  # noqa: E402
 from predictors.features.intent_features import IntentFeatureConfig  # noqa: E402

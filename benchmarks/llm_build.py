@@ -109,7 +109,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     from assistant.llm.model_file import ensure_model
-    from insight.settings import Settings
+    from core.settings import Settings
 
     cfg = Settings().llm.embedded
     model = ensure_model(cfg.model_path, cfg.model_sha256, cfg.parts_prefix, cfg.parts_count,

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from assistant.llm.backends import EmbeddedBackend  # noqa: E402
 from assistant.llm.server import default_threads  # noqa: E402
 from benchmarks.machine import describe_machine, write_report  # noqa: E402
-from insight.settings import get_settings  # noqa: E402
+from core.settings import get_settings  # noqa: E402
 
 log = logging.getLogger("benchmarks.llm_embedded")
 RESULTS = Path(__file__).resolve().parent / "results"

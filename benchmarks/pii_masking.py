@@ -9,8 +9,8 @@ separately, with the reviewer's display names):
   masked text (a word that also occurs elsewhere in the review outside any span is exempt).
   Also counted: the `keep` strings of each review (model numbers, prices, sizes, dates) that
   must survive. Target: 100% of identifiers masked.
-* normal: every Amazon review of the bundled sample (`samples/data/musical_instruments`,
-  `samples/data/gift_cards`) and of `../shared/data/amazon_*` when present, deduplicated.
+* normal: every Amazon review of the bundled sample (`store/samples/data/musical_instruments`,
+  `store/samples/data/gift_cards`) and of `../shared/data/amazon_*` when present, deduplicated.
   A review is altered when masking changes its summary or text. Target: < 2% altered. Reviews
   are split into dev and test halves by a hash of their key (patterns were tuned on the
   planted set and the dev half); the figures are given for both halves and for all reviews.

@@ -40,8 +40,8 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import describe_machine, write_report  # noqa: E402
-from insight.settings import RetrievalSettings  # noqa: E402
-from predictors.data.workspace import Workspace  # noqa: E402
+from core.settings import RetrievalSettings  # noqa: E402
+from store.workspace import Workspace  # noqa: E402
 from retrieval.chroma_store import ChromaStore  # noqa: E402
 from retrieval.embedder import Embedder, create_embedder  # noqa: E402
 from retrieval.search import rank_by_embedding, user_review_ids  # noqa: E402
@@ -99,11 +99,11 @@ def _time(fn: Callable[[int], object], n: int, warmup: int = 10) -> list[float]:
 def load_reviews(workspace: Path | None, tmp: Path) -> tuple[list[dict], str]:
     """Real reviews (id, user, item, rating, ts, text) from a workspace or the bundled sample."""
     if workspace is None:
-        from insight.sample import ingest_sample
+        from store.sample import ingest_sample
 
         workspace = tmp / "sample_ws"
         ingest_sample(workspace)
-        label = "bundled sample (samples/data)"
+        label = "bundled sample (store/samples/data)"
     else:
         label = str(workspace)
     con = Workspace.open(workspace).connect()

@@ -138,7 +138,7 @@ def main() -> None:
     if (args.workspace is None) == (args.url is None):
         parser.error("give --workspace (start the app) or --url (a running app)")
     auth = (args.user, os.environ.get(args.password_env, "")) if args.user else None
-    from insight.settings import get_settings
+    from core.settings import get_settings
 
     proc = None
     load_before = os.getloadavg()

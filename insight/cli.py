@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.table import Table
 
 from insight.logging_setup import configure_logging
-from insight.settings import get_settings
-from predictors.data.errors import InputError, WorkspaceError
+from core.settings import get_settings
+from core.errors import InputError, WorkspaceError
 
 app = typer.Typer(
     name="insight",
@@ -96,8 +96,8 @@ def ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Ingest a raw file into the workspace (re-ingesting the same file is a no-op)."""
-    from predictors.data.ingest import ingest as run_ingest
-    from predictors.data.loaders.base import parse_event_map
+    from store.ingest import ingest as run_ingest
+    from store.loaders.base import parse_event_map
 
     def action() -> Any:
         options: dict[str, Any] = {
@@ -130,8 +130,8 @@ def ingest(
 
 @app.command()
 def sample(workspace: WorkspaceOpt = None) -> None:
-    """Ingest the bundled real-data sample (samples/data) into the workspace."""
-    from insight.sample import ingest_sample
+    """Ingest the bundled real-data sample (store/samples/data) into the workspace."""
+    from store.sample import ingest_sample
 
     results = _run(lambda: ingest_sample(_workspace(workspace)))
     for result in results:
@@ -147,8 +147,8 @@ def stats(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
 ) -> None:
     """Per-source users, items, events by type, reviews, time range, events per user."""
-    from predictors.data.stats import workspace_stats
-    from predictors.data.workspace import Workspace
+    from store.stats import workspace_stats
+    from store.workspace import Workspace
 
     def action() -> dict[str, Any]:
         figures = workspace_stats(Workspace.open(_workspace(workspace)))
@@ -181,7 +181,7 @@ def stats(
 @app.command()
 def sources(workspace: WorkspaceOpt = None) -> None:
     """List the sources in the workspace and the files they came from."""
-    from predictors.data.workspace import Workspace
+    from store.workspace import Workspace
 
     ws = _run(lambda: Workspace.open(_workspace(workspace)))
     for name, meta in sorted(ws.sources.items()):
@@ -197,7 +197,7 @@ def remove(
     workspace: WorkspaceOpt = None,
 ) -> None:
     """Remove a source and its files from the workspace."""
-    from predictors.data.workspace import Workspace
+    from store.workspace import Workspace
 
     def action() -> None:
         ws = Workspace.open(_workspace(workspace))

@@ -25,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
 
-from insight.settings import Settings
+from core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,14 @@ def lock_python(text: str) -> tuple[int, int] | None:
 
 
 def find_lock(explicit: Path | None = None) -> Path | None:
-    """The lock file to compare against: `explicit`, else the repository's, else None."""
+    """The lock file to compare against: `explicit`, else the checkout's (source tree or the
+    working directory, as in the Docker image, where the package is installed non-editable)."""
     if explicit is not None:
         return explicit
-    return DEFAULT_LOCK if DEFAULT_LOCK.is_file() else None
+    for candidate in (DEFAULT_LOCK, Path.cwd() / "requirements" / "lock.txt"):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def installed_version(name: str) -> str | None:
@@ -280,7 +284,7 @@ def check_chroma(settings: Settings, workspace: Path) -> CheckResult:
 
 def check_chroma_server(settings: Settings) -> CheckResult:
     """A Chroma server answers a heartbeat, when `retrieval.chroma.host` is set."""
-    from predictors.data.errors import WorkspaceError
+    from core.errors import WorkspaceError
     from retrieval.chroma_store import ChromaStore
 
     cfg = settings.retrieval.chroma
@@ -299,7 +303,7 @@ def check_workspace(workspace: Path) -> CheckResult:
     """The workspace's manifest, data files and DuckDB views read back (read-only)."""
     import duckdb
 
-    from predictors.data.workspace import DATABASE, MANIFEST, Workspace
+    from store.workspace import DATABASE, MANIFEST, Workspace
 
     if not (workspace / MANIFEST).is_file():
         return CheckResult("workspace", "SKIP", f"no workspace at {workspace} (no {MANIFEST})")

@@ -24,7 +24,7 @@ from assistant.llm.invoke import call_model
 from assistant.llm.server import EmbeddedServer
 from assistant.llm.structured import structured
 from insight.doctor import CheckResult
-from insight.settings import LLMSettings
+from core.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from predictors.checkpoints import load_checkpoint, save_checkpoint
-from predictors.data.errors import InputError
-from predictors.data.readers import user_sequences
-from predictors.data.workspace import Workspace
+from store.checkpoints import load_checkpoint, save_checkpoint
+from core.errors import InputError
+from store.readers import user_sequences
+from store.workspace import Workspace
 from predictors.features.user_features import user_profile_features
 from predictors.models.churn import ChurnModel
 from predictors.models.intent import IntentModel

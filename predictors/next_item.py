@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from predictors.checkpoints import check_checkpoint_matches, load_checkpoint, save_checkpoint
-from predictors.data.errors import InputError
-from predictors.data.readers import UserSequences, user_sequences
-from predictors.data.schema import EVENT_TYPES
-from predictors.data.workspace import Workspace
+from store.checkpoints import check_checkpoint_matches, load_checkpoint, save_checkpoint
+from core.errors import InputError
+from store.readers import UserSequences, user_sequences
+from store.schema import EVENT_TYPES
+from store.workspace import Workspace
 from predictors.evaluation.evaluator import evaluate
 from predictors.evaluation.splits import leave_one_out_split
 from predictors.models import ItemTransition, MostPopular, SASRec, SASRecConfig

@@ -15,9 +15,9 @@ from typing import Any
 import pandas as pd
 
 from predictors import behavior_models
-from predictors.data.errors import InputError
-from predictors.data.readers import require_source
-from predictors.data.workspace import Workspace
+from core.errors import InputError
+from store.readers import require_source
+from store.workspace import Workspace
 from predictors.next_item import (
     KIND as NEXT_ITEM,
 )

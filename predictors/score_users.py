@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from predictors.data.errors import InputError
-from predictors.data.readers import UserSequences
-from predictors.data.workspace import Workspace
+from core.errors import InputError
+from store.readers import UserSequences
+from store.workspace import Workspace
 from predictors.next_item import NextItemModel
 
 log = logging.getLogger(__name__)

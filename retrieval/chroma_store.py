@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from predictors.data.errors import WorkspaceError
+from core.errors import WorkspaceError
 from retrieval.store import Hit, Metadata, Records
 
 log = logging.getLogger(__name__)

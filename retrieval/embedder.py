@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 
 if TYPE_CHECKING:
-    from insight.settings import RetrievalSettings
+    from core.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from predictors.data.errors import WorkspaceError
+from core.errors import WorkspaceError
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("INSIGHT_SHARED_DATA", REPO.parent / "shared" / "data"))
-SAMPLE = REPO / "samples" / "data"
+SAMPLE = REPO / "store" / "samples" / "data"
 
 
 def shared_file(relative: str) -> Path:

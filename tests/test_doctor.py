@@ -27,8 +27,8 @@ from insight.doctor import (
     run_checks,
     versions_match,
 )
-from insight.sample import ingest_sample
-from insight.settings import Settings
+from store.sample import ingest_sample
+from core.settings import Settings
 from tests.conftest import run_cli
 
 LOCK_TEXT = """\

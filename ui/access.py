@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from insight.settings import Settings
+from core.settings import Settings
 from ui.safe import reviewer
 
 PSEUDONYM_PREFIX = "u-"

@@ -20,7 +20,7 @@ from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.errors import LLMError
 from assistant.tools.ask import ask
 from assistant.tools.chat import ChatEvent, Privacy, chat
-from predictors.data.errors import InputError
+from core.errors import InputError
 from ui import charts
 from ui.access import NO_ROLE, Access, role_access
 from ui.context import AppContext

@@ -21,8 +21,8 @@ import duckdb
 import numpy as np
 
 from assistant.llm.backends import LLMBackend
-from insight.settings import Settings
-from predictors.data.workspace import Workspace
+from core.settings import Settings
+from store.workspace import Workspace
 from retrieval.search import Retriever
 from retrieval.store import REVIEWS
 from ui.access import Access, Pseudonyms, request_access

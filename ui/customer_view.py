@@ -19,7 +19,7 @@ from assistant.facts import user_facts
 from assistant.llm.errors import LLMError
 from assistant.tools.explain import explain
 from assistant.tools.summary import user_summary
-from predictors.data.errors import InputError
+from core.errors import InputError
 from ui import charts, data
 from ui.access import Access, hide_user_id
 from ui.context import AppContext

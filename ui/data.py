@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from assistant.analytics.executor import has_table
-from predictors.data.workspace import Workspace
+from store.workspace import Workspace
 
 MODEL_KINDS = ("next_item", "intent", "churn", "segments")
 SEGMENT_METRICS = ("mean_recency_days", "mean_frequency", "mean_n_items", "buyers_share",

@@ -21,7 +21,7 @@ import gradio as gr
 
 from assistant.llm.errors import LLMError
 from assistant.tools.marketing import CHANNELS, MAX_VARIANTS, marketing_copy
-from predictors.data.errors import InputError
+from core.errors import InputError
 from ui import data
 from ui.access import Access, hide_user_id
 from ui.context import AppContext

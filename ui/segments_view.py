@@ -14,7 +14,7 @@ import gradio as gr
 import pandas as pd
 
 from assistant.tools.persona import persona
-from predictors.data.errors import InputError
+from core.errors import InputError
 from ui import charts, data
 from ui.chat_view import chat_turn
 from ui.context import AppContext

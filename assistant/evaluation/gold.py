@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from predictors.data.workspace import Workspace
+from store.workspace import Workspace
 
 
 @dataclass

@@ -41,9 +41,9 @@ from assistant.tools.explain import explain
 from assistant.tools.persona import persona
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.summary import user_summary
-from insight.settings import get_settings
-from predictors.data.errors import InputError
-from predictors.data.workspace import Workspace
+from core.settings import get_settings
+from core.errors import InputError
+from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

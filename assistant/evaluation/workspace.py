@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from predictors.data.errors import InputError
-from predictors.data.ingest import ingest
+from core.errors import InputError
+from store.ingest import ingest
 from predictors.pipeline import TrainRequest, score_sources, train_source
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,8 @@ from langchain_openai import ChatOpenAI
 
 from assistant.llm.model_file import ensure_model
 from assistant.llm.server import EmbeddedServer
-from insight.settings import LLMSettings
-from predictors.data.errors import InputError
+from core.settings import LLMSettings
+from core.errors import InputError
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from assistant.grounding import check_answer
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.render import LABELS, render_answer
 from assistant.tools.resolve import Hints, resolve_question

@@ -27,9 +27,9 @@ from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import LLMError, StructuredOutputError
 from assistant.llm.structured import structured
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.trace import ToolRun
-from predictors.data.errors import InputError
+from core.errors import InputError
 from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import duckdb
 from assistant.facts import ItemFacts, item_facts
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.evidence import fact_block, index_available, review_block, review_meta
 from assistant.tools.narrate import narrate
 from assistant.tools.subjects import user_evidence

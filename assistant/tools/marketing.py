@@ -35,12 +35,12 @@ from assistant.grounding import (
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
 from assistant.tools.narrate import retry_messages
 from assistant.tools.persona import subject_facts
 from assistant.tools.trace import ToolRun
-from predictors.data.errors import InputError
+from core.errors import InputError
 
 PROMPT = "marketing_copy"
 Channel = Literal["email", "push", "banner"]

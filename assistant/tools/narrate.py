@@ -23,7 +23,7 @@ from assistant.llm.backends import LLMBackend
 from assistant.tools.attribution import attribute
 from assistant.tools.generation import generate
 from assistant.tools.trace import ToolRun
-from insight.settings import get_settings
+from core.settings import get_settings
 
 log = logging.getLogger(__name__)
 

@@ -19,12 +19,12 @@ import duckdb
 from assistant.facts import REVIEWER_NAMES, ReviewFact, review_fact
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block, review_meta, select_reviews
 from assistant.tools.narrate import narrate
 from assistant.tools.subjects import flat_facts, user_evidence
 from assistant.tools.trace import ToolRun
-from predictors.data.errors import InputError
+from core.errors import InputError
 from retrieval.search import Retriever
 
 PROMPT = "persona"

@@ -30,7 +30,7 @@ from assistant.grounding import Violation, check_numbers, check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.narrate import retry_messages
 from assistant.tools.segment_traits import (
     Contrast,
@@ -40,7 +40,7 @@ from assistant.tools.segment_traits import (
     trait_name,
 )
 from assistant.tools.trace import ToolRun
-from predictors.data.workspace import Workspace
+from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

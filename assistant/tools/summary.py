@@ -15,7 +15,7 @@ import duckdb
 
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
 from assistant.tools.narrate import Narration, narrate
 from assistant.tools.subjects import UserEvidence, user_evidence

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from insight.settings import get_settings
-from predictors.data.errors import InputError, WorkspaceError
+from core.settings import get_settings
+from core.errors import InputError, WorkspaceError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -63,7 +63,7 @@ def index(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Embed new or changed reviews, items and behavior summaries; drop deleted ones."""
-    from predictors.data.workspace import Workspace
+    from store.workspace import Workspace
     from retrieval.factory import create_indexer
     from retrieval.store import COLLECTIONS
 

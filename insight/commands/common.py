@@ -9,8 +9,8 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from insight.settings import get_settings
-from predictors.data.errors import InputError, WorkspaceError
+from core.settings import get_settings
+from core.errors import InputError, WorkspaceError
 
 T = TypeVar("T")
 err_console = Console(stderr=True)

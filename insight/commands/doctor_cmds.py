@@ -19,7 +19,7 @@ from rich.table import Table
 
 from insight.commands.common import WorkspaceOpt, fail, workspace_path
 from insight.doctor import CHECK_NAMES, CheckResult, DoctorOptions, run_checks
-from insight.settings import get_settings
+from core.settings import get_settings
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)

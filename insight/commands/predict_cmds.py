@@ -18,7 +18,7 @@ KINDS = ("next_item", "intent", "churn", "segments")
 
 
 def _kinds(only: list[str] | None) -> tuple[str, ...]:
-    from predictors.data.errors import InputError
+    from core.errors import InputError
 
     chosen = tuple(only or KINDS)
     unknown = [k for k in chosen if k not in KINDS]

@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from insight.commands.common import WorkspaceOpt, fail, run_guarded, workspace_path
-from insight.settings import get_settings
+from core.settings import get_settings
 
 console = Console()
 
@@ -84,8 +84,8 @@ def serve_cmd(
 
 
 def _check_workspace(root: Path) -> None:
-    from predictors.data.errors import WorkspaceError
-    from predictors.data.workspace import Workspace
+    from core.errors import WorkspaceError
+    from store.workspace import Workspace
 
     if not Workspace.open(root).sources:
         raise WorkspaceError(f"workspace {root} is empty; load data first (`insight sample` "
@@ -113,7 +113,7 @@ def password_hash_cmd(
 
 
 def _read_password(path: Path) -> str:
-    from predictors.data.errors import InputError
+    from core.errors import InputError
 
     try:
         return path.read_text().rstrip("\n")

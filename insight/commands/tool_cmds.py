@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from insight.commands.common import WorkspaceOpt, fail, run_guarded, workspace_path
-from insight.settings import get_settings
+from core.settings import get_settings
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 T = TypeVar("T")
@@ -48,7 +48,7 @@ def guarded(action: Callable[[], T]) -> T:
 def tool_context(workspace: Path | None, retrieval: bool = False) -> Iterator[dict[str, Any]]:
     """Read-only connection, LLM backend (stopped on exit) and, if indexed, a retriever."""
     from assistant.llm.backends import create_backend
-    from predictors.data.workspace import Workspace
+    from store.workspace import Workspace
 
     settings = get_settings()
     root = workspace_path(workspace)
@@ -156,7 +156,7 @@ def persona_cmd(
 ) -> None:
     """A structured persona (traits with evidence) and cited prose for a user or a segment."""
     from assistant.tools.persona import persona
-    from predictors.data.errors import InputError
+    from core.errors import InputError
 
     def action() -> Any:
         if (user is None) == (segment is None):
@@ -216,7 +216,7 @@ def copy_cmd(
 ) -> None:
     """Marketing copy variants grounded in the item's real attributes and the target."""
     from assistant.tools.marketing import marketing_copy
-    from predictors.data.errors import InputError
+    from core.errors import InputError
 
     def action() -> Any:
         if (user is None) == (segment is None):

@@ -7,7 +7,7 @@ parameters, never formatted into SQL text.
 
 This module holds the small helpers the builders share: time conversion and the checks that
 turn a bad request (unknown source, untimed source, cut-off outside the data) into an
-:class:`~predictors.data.errors.InputError` that names the problem.
+:class:`~core.errors.InputError` that names the problem.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 
 US_PER_HOUR = 3_600_000_000
 US_PER_DAY = 24 * US_PER_HOUR

@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from predictors.features import (
     US_PER_DAY,
     TimeLike,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from predictors.features.churn_features import ChurnFeatureConfig
 from predictors.models.intent import (
     CalibratedClassifier,

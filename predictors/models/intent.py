@@ -32,7 +32,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from predictors.evaluation.calibration import Calibrator
 from predictors.features.intent_features import IntentFeatureConfig
 

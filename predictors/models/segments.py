@@ -30,7 +30,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from predictors.features import TimeLike
 from predictors.features.user_features import COUNT_FEATURES, KEYS, top_values_by_segment
 from predictors.models.intent import load_model_dir, save_model_dir

@@ -20,7 +20,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from predictors.features import DurationLike, TimeLike, iso, source_span
 from predictors.features import churn_features as C
 from predictors.models.churn import ChurnModel

@@ -39,7 +39,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 from predictors.evaluation.calibration import (
     ReliabilityCurve,
     expected_calibration_error,

@@ -12,7 +12,7 @@ import pytest
 from assistant.llm.model_file import is_verified
 from insight import doctor_llm
 from insight.doctor_llm import check_llm
-from insight.settings import EmbeddedLLMSettings, LLMSettings
+from core.settings import EmbeddedLLMSettings, LLMSettings
 from tests.assistant.fake_openai import completion, fake_openai_server
 
 

@@ -36,8 +36,8 @@ from benchmarks.injection_checks import (
     table_counts,
 )
 from benchmarks.injection_real import calls
-from insight.settings import get_settings
-from predictors.data.workspace import Workspace
+from core.settings import get_settings
+from store.workspace import Workspace
 from tests.assistant.toolkit import FakeBackend, scripted_server
 
 pytestmark = [pytest.mark.llm, pytest.mark.skipif(

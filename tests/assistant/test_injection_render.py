@@ -32,7 +32,7 @@ from benchmarks.injection_checks import (
     run_call,
     shape,
 )
-from predictors.data.workspace import Workspace
+from store.workspace import Workspace
 from tests.assistant.toolkit import FakeBackend, scripted_server
 
 ECHO = ("The customer wrote 4 reviews [F:reviews_written]. See [Claim your refund]"

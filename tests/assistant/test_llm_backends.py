@@ -15,7 +15,7 @@ from assistant.llm.errors import LLMUnavailable, ModelFileError, StructuredOutpu
 from assistant.llm.model_file import assemble, ensure_model, find_parts, is_verified
 from assistant.llm.server import EmbeddedServer, free_port
 from assistant.llm.structured import structured
-from insight.settings import EmbeddedLLMSettings, LLMSettings
+from core.settings import EmbeddedLLMSettings, LLMSettings
 from tests.assistant.fake_openai import completion, fake_openai_server
 
 

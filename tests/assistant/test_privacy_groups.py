@@ -21,7 +21,7 @@ from assistant.tools.ask import ask
 from assistant.tools.chat import Privacy, chat
 from assistant.tools.render import render_answer
 from insight.commands import tool_cmds
-from insight.settings import get_settings
+from core.settings import get_settings
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 
 __all__ = ["sample_con", "sample_ws"]

@@ -11,9 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from insight.commands import tool_cmds
-from insight.settings import get_settings
+from core.settings import get_settings
 from tests.assistant.toolkit import sample_ws, scripted_server
 
 __all__ = ["sample_ws"]

@@ -12,7 +12,7 @@ import pytest
 from assistant.grounding import check_answer
 from assistant.tools.ask import ask
 from assistant.tools.summary import user_summary
-from insight.settings import get_settings
+from core.settings import get_settings
 from tests.assistant.toolkit import sample_con, sample_ws
 
 __all__ = ["sample_con", "sample_ws"]

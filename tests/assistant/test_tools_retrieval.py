@@ -25,7 +25,7 @@ USER = "ADH0O8UVJOT10"
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, sample_ws: Path) -> ChromaStore:
     """A persistent Chroma store with the musical_instruments reviews of the sample."""
-    from predictors.data.workspace import Workspace
+    from store.workspace import Workspace
 
     root = tmp_path_factory.mktemp("chroma")
     chroma = ChromaStore.persistent(root / "chroma")

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from assistant.grounding import check_answer, check_personal
-from assistant.prompts import load_prompt
+from prompts import load_prompt
 from assistant.tools.ask import ask
 from assistant.tools.chat import chat, find_ids, rule_route
 from assistant.tools.marketing import Variant, check_variant, marketing_copy
@@ -29,7 +29,7 @@ from assistant.tools.segment_traits import (
 )
 from assistant.tools.segments import name_segments
 from assistant.tools.summary import user_summary
-from predictors.data.workspace import Workspace
+from store.workspace import Workspace
 from tests.assistant.toolkit import (
     FakeBackend,
     build_sample,
@@ -290,7 +290,7 @@ def test_segment_contrasts_pick_what_sets_a_segment_apart() -> None:
 @pytest.mark.parametrize("name", ["ask_plan", "user_summary", "persona", "explain",
                                   "marketing_copy", "chat_router", "segment_name"])
 def test_prompts_are_versioned_and_warn_about_review_text(name: str) -> None:
-    from assistant.prompts import load_prompt
+    from prompts import load_prompt
 
     prompt = load_prompt(name)
     assert prompt.ref == f"{name}@{prompt.version}" and prompt.version >= 1

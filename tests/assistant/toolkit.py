@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from langchain_openai import ChatOpenAI
 
-from insight.sample import ingest_sample
-from predictors.data.workspace import Workspace
+from store.sample import ingest_sample
+from store.workspace import Workspace
 
 Responder = Callable[[dict[str, Any]], str]
 

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from predictors.data.ingest import default_source_name, ingest
-from predictors.data.loaders.amazon import name_from_description, parse_price
-from predictors.data.workspace import Workspace
+from store.ingest import default_source_name, ingest
+from store.loaders.amazon import name_from_description, parse_price
+from store.workspace import Workspace
 from tests.conftest import SAMPLE, run_cli, shared_file
 
 

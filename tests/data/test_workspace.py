@@ -13,11 +13,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from insight.sample import SAMPLE_FILES, ingest_sample
-from predictors.data import ingest as ingest_module
-from predictors.data.ingest import ingest
-from predictors.data.stats import workspace_stats
-from predictors.data.workspace import Workspace
+from store.sample import SAMPLE_FILES, ingest_sample
+from store import ingest as ingest_module
+from store.ingest import ingest
+from store.stats import workspace_stats
+from store.workspace import Workspace
 from tests.conftest import REPO, SAMPLE, run_cli
 
 TAOBAO = SAMPLE / "taobao" / "UserBehavior_sample.csv.gz"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from insight.settings import EmbeddedLLMSettings, LLMSettings, Settings, UISettings
+from core.settings import EmbeddedLLMSettings, LLMSettings, Settings, UISettings
 from tests.conftest import REPO
 
 INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?]))?([^}]*)\}")

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from insight.sample import SAMPLE_FILES
-from predictors.data.ingest import ingest
-from predictors.data.workspace import Workspace
+from store.sample import SAMPLE_FILES
+from store.ingest import ingest
+from store.workspace import Workspace
 from tests.conftest import SAMPLE, run_cli
 
 TAOBAO = next(f for f in SAMPLE_FILES if f.source == "taobao")

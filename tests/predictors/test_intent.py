@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from insight.sample import SAMPLE_DIR, SAMPLE_FILES
-from predictors.data.errors import InputError
-from predictors.data.ingest import ingest
-from predictors.data.workspace import Workspace
+from store.sample import SAMPLE_DIR, SAMPLE_FILES
+from core.errors import InputError
+from store.ingest import ingest
+from store.workspace import Workspace
 from predictors.features import intent_features as F
 from predictors.features import query_df, to_epoch_us
 from predictors.models.intent import IntentModel

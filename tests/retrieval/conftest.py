@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from insight.sample import ingest_sample
+from store.sample import ingest_sample
 
 TOKEN = re.compile(r"\w+")
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from predictors.data.errors import WorkspaceError
-from predictors.data.workspace import Workspace
+from core.errors import WorkspaceError
+from store.workspace import Workspace
 from retrieval.chroma_store import ChromaStore
 from retrieval.indexer import HASH_KEY, Indexer
 from retrieval.lock import index_lock

@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from insight.commands.assistant_cmds import register
-from insight.settings import RetrievalSettings, get_settings
+from core.settings import RetrievalSettings, get_settings
 from retrieval.chroma_store import ChromaStore
 from retrieval.embedder import SentenceTransformerEmbedder, packaged_model_dir, resolve_model
 from retrieval.indexer import Indexer

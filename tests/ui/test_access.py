@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from insight.settings import PrivacySettings, Settings, UISettings
-from predictors.data.errors import InputError
-from predictors.data.workspace import Workspace
+from core.settings import PrivacySettings, Settings, UISettings
+from core.errors import InputError
+from store.workspace import Workspace
 from tests.assistant.toolkit import FakeBackend, build_sample, scripted_server
 from ui import customer_view, marketing_view
 from ui.access import NO_ROLE, Pseudonyms, hide_user_id, request_access, role_access

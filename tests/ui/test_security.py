@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from insight.settings import UISettings
-from predictors.data.errors import InputError
+from core.settings import UISettings
+from core.errors import InputError
 from tests.conftest import run_cli
 from ui.auth import (
     Login,
@@ -156,8 +156,8 @@ def test_settings_users_accept_hash_and_role(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_empty_workspace_and_public_bind_without_users(tmp_path: Path) -> None:
-    from predictors.data.ingest import ingest
-    from predictors.data.workspace import Workspace
+    from store.ingest import ingest
+    from store.workspace import Workspace
     from tests.conftest import SAMPLE
 
     ws = tmp_path / "ws"

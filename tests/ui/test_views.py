@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 from types import SimpleNamespace
 
-from insight.settings import Settings
+from core.settings import Settings
 from tests.assistant.toolkit import build_sample
 from ui import data
 from ui.access import role_access
@@ -62,7 +62,7 @@ def test_result_extras_table_chart_and_sql() -> None:
 
 def test_data_queries_on_the_sample(tmp_path: Path) -> None:
     root = build_sample(tmp_path / "ws")
-    from predictors.data.workspace import Workspace
+    from store.workspace import Workspace
 
     con = Workspace.open(root).connect()
     try:
@@ -82,7 +82,7 @@ def test_data_queries_on_the_sample(tmp_path: Path) -> None:
 
 
 def test_app_builds_and_exposes_its_endpoints(tmp_path: Path) -> None:
-    from insight.settings import get_settings
+    from core.settings import get_settings
     from ui.app import build_app
     from ui.context import AppContext
 

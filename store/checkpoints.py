@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from predictors.data.errors import InputError
-from predictors.data.readers import source_fingerprint
-from predictors.data.workspace import Workspace, atomic_write_text
+from core.errors import InputError
+from store.readers import source_fingerprint
+from store.workspace import Workspace, atomic_write_text
 
 KEEP_VERSIONS = 3
 

@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from predictors.data.errors import InputError
-from predictors.data.loaders.base import first_invalid
-from predictors.data.rawio import arrow_stream, find_non_utf8_line
+from core.errors import InputError
+from store.loaders.base import first_invalid
+from store.rawio import arrow_stream, find_non_utf8_line
 
 
 def iter_csv_batches(

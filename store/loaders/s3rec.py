@@ -13,10 +13,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from predictors.data.errors import InputError
-from predictors.data.loaders.base import Loader, ordinals, require_columns
-from predictors.data.loaders.csvstream import empty_to_null, iter_csv_batches, read_header
-from predictors.data.rawio import iter_text_lines
+from core.errors import InputError
+from store.loaders.base import Loader, ordinals, require_columns
+from store.loaders.csvstream import empty_to_null, iter_csv_batches, read_header
+from store.rawio import iter_text_lines
 
 ITEM_COLUMNS = ["item_id", "title"]
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from predictors.data.errors import InputError
-from predictors.data.loaders.base import Loader
-from predictors.data.rawio import iter_text_lines
+from core.errors import InputError
+from store.loaders.base import Loader
+from store.rawio import iter_text_lines
 
 REQUIRED_REVIEW_KEYS = ["reviewerID", "asin", "unixReviewTime"]
 _TAG = re.compile(r"<[^>]*>?")

@@ -16,7 +16,7 @@ from typing import BinaryIO
 
 import pyarrow as pa
 
-from predictors.data.errors import InputError
+from core.errors import InputError
 
 _MAGIC: dict[str, bytes] = {
     "gzip": b"\x1f\x8b",

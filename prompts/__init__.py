@@ -1,4 +1,6 @@
-"""Prompt templates live in `prompts/*.md`, one file each, with a version in the front matter.
+"""Prompt templates: `prompts/*.md` beside this module, one file each, versioned in the front matter.
+
+The files ship as package data, so a non-editable install finds them too.
 
 File format::
 
@@ -20,12 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib.resources import files
 from pathlib import Path
 from string import Template
 
 import yaml
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(str(files(__name__)))
 _SECTION = re.compile(r"^## (system|user)\s*$", re.MULTILINE)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from predictors.data.workspace import Workspace
+from store.workspace import Workspace
 
 _EVENTS_SQL = """
 WITH per_user AS (

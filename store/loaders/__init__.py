@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from predictors.data.errors import InputError
-from predictors.data.loaders.amazon import AmazonLoader
-from predictors.data.loaders.base import Loader
-from predictors.data.loaders.generic import GenericLoader
-from predictors.data.loaders.rees46 import Rees46Loader
-from predictors.data.loaders.s3rec import S3RecLoader
-from predictors.data.loaders.taobao import TaobaoLoader
+from core.errors import InputError
+from store.loaders.amazon import AmazonLoader
+from store.loaders.base import Loader
+from store.loaders.generic import GenericLoader
+from store.loaders.rees46 import Rees46Loader
+from store.loaders.s3rec import S3RecLoader
+from store.loaders.taobao import TaobaoLoader
 
 LOADERS: dict[str, type[Loader]] = {
     cls.kind: cls for cls in (AmazonLoader, S3RecLoader, TaobaoLoader, Rees46Loader, GenericLoader)

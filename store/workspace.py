@@ -34,8 +34,8 @@ from typing import Any
 
 import duckdb
 
-from predictors.data.errors import WorkspaceError
-from predictors.data.schema import TABLES
+from core.errors import WorkspaceError
+from store.schema import TABLES
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from predictors.data.errors import InputError
-from predictors.data.schema import EVENT_TYPES
+from core.errors import InputError
+from store.schema import EVENT_TYPES
 
 
 @dataclass

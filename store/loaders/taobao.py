@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from predictors.data.loaders.base import (
+from store.loaders.base import (
     Loader,
     map_event_types,
     ordinals,
     require_columns,
     require_ids,
 )
-from predictors.data.loaders.csvstream import iter_csv_batches, parse_epoch_seconds, read_header
+from store.loaders.csvstream import iter_csv_batches, parse_epoch_seconds, read_header
 
 COLUMNS = ["user_id", "item_id", "category_id", "behavior_type", "timestamp"]
 EVENT_MAP = {"pv": "view", "cart": "cart", "fav": "fav", "buy": "purchase"}

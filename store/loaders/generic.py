@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
-from predictors.data.errors import InputError
-from predictors.data.loaders.amazon import review_id
-from predictors.data.loaders.base import Loader, map_event_types, ordinals, require_ids
-from predictors.data.loaders.csvstream import (
+from core.errors import InputError
+from store.loaders.amazon import review_id
+from store.loaders.base import Loader, map_event_types, ordinals, require_ids
+from store.loaders.csvstream import (
     empty_to_null,
     iter_csv_batches,
     parse_epoch_seconds,
@@ -32,8 +32,8 @@ from predictors.data.loaders.csvstream import (
     parse_timestamp_text,
     read_header,
 )
-from predictors.data.rawio import check_file, iter_text_lines, read_all_text
-from predictors.data.schema import EVENT_TYPES, TABLES
+from store.rawio import check_file, iter_text_lines, read_all_text
+from store.schema import EVENT_TYPES, TABLES
 
 REQUIRED: dict[str, list[str]] = {
     "events": ["user_id", "item_id"],

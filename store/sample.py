@@ -1,13 +1,14 @@
-"""The bundled real-data sample (`samples/data/`) and how to ingest it in one go."""
+"""The bundled real-data sample (`store/samples/data/`, package data) and how to ingest it in one go."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
-from predictors.data.ingest import IngestResult, ingest
+from store.ingest import IngestResult, ingest
 
-SAMPLE_DIR = Path(__file__).resolve().parent.parent / "samples" / "data"
+SAMPLE_DIR = Path(str(files("store"))) / "samples" / "data"
 
 
 @dataclass(frozen=True)

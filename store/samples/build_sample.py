@@ -1,7 +1,7 @@
 """Rebuild the bundled sample in `samples/data/` from the full datasets in `../shared/data/`.
 
 The slices are deterministic (first users in file order, complete histories kept), so a fresh
-clone gets the same real data without `../shared`. Run: `python samples/build_sample.py`.
+clone gets the same real data without `../shared`. Run: `python store/samples/build_sample.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-SHARED = ROOT.parent.parent / "shared" / "data"
+SHARED = ROOT.parents[2] / "shared" / "data"
 OUT = ROOT / "data"
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import duckdb
 
-from predictors.data.errors import InputError
-from predictors.data.workspace import Workspace
+from core.errors import InputError
+from store.workspace import Workspace
 
 
 @dataclass

@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from predictors.data.errors import InputError
-from predictors.data.loaders import make_loader
-from predictors.data.rawio import check_file, file_sha256
-from predictors.data.schema import TABLES, conform
-from predictors.data.workspace import Batch, SourceFile, Workspace, _utcnow
+from core.errors import InputError
+from store.loaders import make_loader
+from store.rawio import check_file, file_sha256
+from store.schema import TABLES, conform
+from store.workspace import Batch, SourceFile, Workspace, _utcnow
 
 log = logging.getLogger(__name__)
 

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from predictors.data.loaders.base import (
+from store.loaders.base import (
     Loader,
     map_event_types,
     ordinals,
     require_columns,
     require_ids,
 )
-from predictors.data.loaders.csvstream import (
+from store.loaders.csvstream import (
     empty_to_null,
     iter_csv_batches,
     parse_float_column,

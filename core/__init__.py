@@ -1,0 +1,1 @@
+"""Settings and errors every layer shares; imports nothing of ours."""

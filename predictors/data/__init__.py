@@ -1,1 +1,0 @@
-"""Canonical data model, loaders for raw logs, and the on-disk workspace."""
