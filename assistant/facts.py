@@ -18,16 +18,11 @@ import duckdb
 
 from core.errors import InputError
 from retrieval import pii
+from store.queries import source_of_user, table_exists
 
 REVIEWER_NAMES = ("(SELECT list(DISTINCT n.reviewer_name) FROM reviews n WHERE n.source = "
                   "r.source AND n.user_id = r.user_id AND n.reviewer_name IS NOT NULL)")
 """SQL: every display name the author of review `r` wrote under (masked in its text)."""
-
-
-def _table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    row = con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                      [name]).fetchone()
-    return bool(row and row[0])
 
 
 def _iso(value: Any) -> str | None:
@@ -90,24 +85,6 @@ class UserFacts:
         }
 
 
-def resolve_user(con: duckdb.DuckDBPyConnection, user_id: str, source: str | None) -> str:
-    """The source holding `user_id`; clear errors for unknown or ambiguous users."""
-    rows = con.execute("SELECT DISTINCT source FROM events WHERE user_id = ? ORDER BY 1",
-                       [user_id]).fetchall()
-    sources = [r[0] for r in rows]
-    if source is not None:
-        if source not in sources:
-            where = f" (found in {', '.join(sources)})" if sources else ""
-            raise InputError(f"unknown user {user_id!r} in source {source!r}{where}")
-        return source
-    if not sources:
-        raise InputError(f"unknown user {user_id!r}: no events in any source")
-    if len(sources) > 1:
-        raise InputError(f"user {user_id!r} is in several sources ({', '.join(sources)}); "
-                         "choose one with --source")
-    return sources[0]
-
-
 def user_facts(
     con: duckdb.DuckDBPyConnection,
     user_id: str,
@@ -118,7 +95,7 @@ def user_facts(
 ) -> UserFacts:
     """Activity counts, dates, purchases, ratings, scores, predicted items and reviews (personal
     data in review text masked unless `mask_pii` is off)."""
-    source = resolve_user(con, user_id, source)
+    source = source_of_user(con, user_id, source)
     row = con.execute(
         """
         SELECT count(*), count(DISTINCT item_id),
@@ -160,7 +137,7 @@ def user_facts(
     recent_items = [{"item_id": r[0], "title": r[1], "last_event": r[2], "date": _iso(r[3])}
                     for r in recent]
     result = UserFacts(source=source, user_id=user_id, facts=facts, recent_items=recent_items)
-    if _table_exists(con, "user_scores"):
+    if table_exists(con, "user_scores"):
         _add_scores(con, result)
     result.reviews = _reviews(con, source, user_id, n_reviews, mask_pii)
     return result

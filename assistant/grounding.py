@@ -18,10 +18,12 @@ from typing import Any
 
 _NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w])")
 _CITATION = re.compile(r"\[(R|I|F|U|S):([^\]\s]{1,80})\]")
-_MONTHS = {name: i for i, names in enumerate(
-    [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-     ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-     ("october", "oct"), ("november", "nov"), ("december", "dec")], start=1) for name in names}
+MONTHS = {m: i for i, m in enumerate(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december"], start=1)}
+"""English month name (lower case) → month number; the one month table of the assistant."""
+_MONTHS = {**MONTHS, **{name[:3]: i for name, i in MONTHS.items()}, "sept": 9}
+"""Month names and their abbreviations ("jan", "sept") → month number."""
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
 _WRITTEN_DATES = [re.compile(p, re.IGNORECASE) for p in (
     rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})\b",

@@ -28,32 +28,18 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
-import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import psutil
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: the repository's packages
 
-from benchmarks.machine import file_sha256, write_report  # noqa: E402
-from store.ingest import ingest  # noqa: E402
-from store.workspace import Workspace  # noqa: E402
+from benchmarks import classifier_harness as harness  # noqa: E402
 from predictors.evaluation.calibration import plot_reliability  # noqa: E402
-from predictors.training.churn_trainer import (  # noqa: E402
-    ChurnTrainConfig,
-    ChurnTrainResult,
-    train_churn,
-)
-from predictors.training.intent_trainer import MODEL_NAME  # noqa: E402
+from predictors.training import churn_trainer  # noqa: E402
+from predictors.training.temporal import MODEL_NAME  # noqa: E402
 
 logger = logging.getLogger("churn_mi")
 
@@ -61,89 +47,38 @@ DATA_REL = Path(
     "shared/data/amazon_musical_instruments_2014_5core/reviews_Musical_Instruments_5.json.gz"
 )
 SOURCE = "musical_instruments"
-REPORTED = ("auc", "auc_ci95", "pr_auc", "log_loss", "brier", "ece", "ece_quantile",
-            "mean_predicted", "base_rate", "n", "n_positive")
 POPULATIONS = {"all": 1, "min5": 5}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--data", type=Path, default=None, help="reviews_Musical_Instruments_5.json.gz")
-    p.add_argument("--workspace", type=Path, default=None,
-                   help="existing workspace with the source (default: ingest to a temp dir)")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results/churn_mi.json")
+    harness.add_io_args(p, data_help="reviews_Musical_Instruments_5.json.gz",
+                        out_name="churn_mi.json", workspace_help="existing workspace with the "
+                        "source (default: ingest to a temp dir)")
     p.add_argument("--horizon", default="180D")
     p.add_argument("--step", default="90D", help="spacing of training cut-offs")
     p.add_argument("--n-train-cutoffs", type=int, default=6)
     p.add_argument("--test-cutoff", default=None, help="default: last review - horizon")
-    p.add_argument("--calibration", default="auto", choices=["auto", "isotonic", "platt"])
-    p.add_argument("--families", nargs="+", default=["logistic", "gbm"])
-    p.add_argument("--n-bootstrap", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    harness.add_model_args(p, ["logistic", "gbm"])
+    harness.add_run_args(p)
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
-def find_data(path: Path | None) -> Path:
-    """The reviews file: explicit path, ``../shared`` next to the repo, or ``./shared``."""
-    candidates = [path] if path else [REPO_ROOT.parent / DATA_REL, REPO_ROOT / DATA_REL]
-    for cand in candidates:
-        if cand is not None and cand.exists():
-            return cand
-    raise FileNotFoundError(f"Musical Instruments data not found in {candidates}")
-
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    """CPU model, cores, RAM, library versions and load, for the report."""
-    import duckdb
-    import sklearn
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu_model": cpu,
-        "logical_cores": os.cpu_count(),
-        "physical_cores": psutil.cpu_count(logical=False),
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "threads_used": threads,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "sklearn_version": sklearn.__version__,
-        "duckdb_version": duckdb.__version__,
-        "pandas_version": pd.__version__,
-        "device": "cpu",
-        "load_average_at_start": list(os.getloadavg()),
-    }
-
-
-
-def run_population(con: Any, args: argparse.Namespace, min_events: int) -> ChurnTrainResult:
+def run_population(con: Any, args: argparse.Namespace,
+                   min_events: int) -> churn_trainer.ChurnTrainResult:
     """Train + evaluate the churn model for users with at least `min_events` reviews."""
-    cfg = ChurnTrainConfig(
+    cfg = churn_trainer.ChurnTrainConfig(
         source=SOURCE,
         horizon=args.horizon,
         test_cutoff=args.test_cutoff,
         n_train_cutoffs=args.n_train_cutoffs,
         step=args.step,
         min_events=min_events,
-        calibration=args.calibration,
-        model_families=tuple(args.families),
-        n_bootstrap=args.n_bootstrap,
-        seed=args.seed,
-        n_threads=args.threads,
-        progress=not args.no_progress,
+        **harness.trainer_options(args),
     )
-    result = train_churn(con, cfg)
+    result = churn_trainer.train_churn(con, cfg)
     r = result.result
     logger.info("min_events=%d: model (%s) AUC %.4f | recency AUC %.4f | logreg_rfm AUC %.4f",
                 min_events, r.selection.get("family"), r.metrics[MODEL_NAME]["auc"],
@@ -154,44 +89,24 @@ def run_population(con: Any, args: argparse.Namespace, min_events: int) -> Churn
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the JSON report and reliability plot."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    wall = time.perf_counter()
-    machine = machine_info(args.threads)
-    data_path = find_data(args.data)
-    with tempfile.TemporaryDirectory(prefix="churn_ws_") as tmp:
-        ws_path = args.workspace
-        if ws_path is None:
-            ws_path = Path(tmp) / "ws"
-            ingest("amazon", data_path, ws_path, source=SOURCE, progress=False)
-        con = Workspace.open(ws_path).connect()
-        try:
-            stats = con.execute(
-                "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), "
-                "CAST(min(ts) AS VARCHAR), CAST(max(ts) AS VARCHAR) FROM events "
-                "WHERE source = $s", {"s": SOURCE}).fetchall()[0]
-            results = {name: run_population(con, args, k) for name, k in POPULATIONS.items()}
-        finally:
-            con.close()
+    wall, machine, data_path = harness.start(args, DATA_REL, "Musical Instruments")
+    with harness.source_connection("amazon", data_path, args.workspace, SOURCE,
+                                   "churn_ws_") as con:
+        stats = harness.event_counts(con, SOURCE, "CAST(min(ts) AS VARCHAR), "
+                                                  "CAST(max(ts) AS VARCHAR)")
+        results = {name: run_population(con, args, k) for name, k in POPULATIONS.items()}
     plot_path = args.out.with_name(args.out.stem + "_reliability.png")
     keep = (MODEL_NAME, f"{MODEL_NAME}_uncalibrated", "recency", "logreg_rfm")
     plot_reliability({}, plot_path, panels={
         f"{name} users (test {r.plan.to_dict()['test'][:10]}, equal-mass bins)":
-            {k: v for k, v in r.result.reliability.items() if k in keep}
+            harness.kept(r.result.reliability, keep)
         for name, r in results.items()
     })
     first = next(iter(results.values()))
     report = {
         "benchmark": "musical instruments churn (no review within the horizon), temporal split",
-        "data": {
-            "file": str(data_path),
-            "sha256": file_sha256(data_path),
-            "reviews": int(stats[0]),
-            "users": int(stats[1]),
-            "items": int(stats[2]),
-            "first_review": stats[3],
-            "last_review": stats[4],
-        },
+        "data": harness.data_section(data_path, ("reviews", "users", "items", "first_review",
+                                                  "last_review"), stats),
         "protocol": {
             "horizon": args.horizon,
             "train_cutoff_step": args.step,
@@ -215,22 +130,16 @@ def main(argv: list[str] | None = None) -> int:
         "summary": {
             name: {
                 "selected_family": r.result.selection.get("family"),
-                "metrics": {s: {k: m.get(k) for k in REPORTED}
-                            for s, m in r.result.metrics.items()},
+                "metrics": harness.headline(r.result.metrics),
                 "model_auc_minus_recency_auc": r.result.comparisons["recency"],
                 "model_beats_best_baseline_auc": r.result.model_beats_best_baseline,
             }
             for name, r in results.items()
         },
-        "reliability_plot": str(plot_path.relative_to(REPO_ROOT)
-                                if plot_path.is_relative_to(REPO_ROOT) else plot_path),
-        "timings_s": {"wall_total": time.perf_counter() - wall,
-                      **{f"{n}_total": r.timings_s["total"] for n, r in results.items()}},
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    write_report(args.out, report)
-    logger.info("wrote %s and %s", args.out, plot_path)
-    return 0
+    timings = {"wall_total": time.perf_counter() - wall,
+               **{f"{n}_total": r.timings_s["total"] for n, r in results.items()}}
+    return harness.finish(report, args.out, plot_path, timings, logger)
 
 
 if __name__ == "__main__":

@@ -137,19 +137,26 @@ class PromptLog:
             yield self
 
 
-def run_call(call: Call, con: duckdb.DuckDBPyConnection, backend: Any) -> Any:
-    """Run the tool of `call` on the fixture's source."""
+def run_call(call: Call, con: duckdb.DuckDBPyConnection, backend: Any,
+             prose_max_tokens: int | None = None) -> Any:
+    """Run the tool of `call` on the fixture's source, with the configured prose cap
+    (`llm.prose_max_tokens`) unless one is given."""
     from assistant.tools.explain import explain
     from assistant.tools.persona import persona
     from assistant.tools.summary import user_summary
+    from core.settings import get_settings
 
+    cap = prose_max_tokens or get_settings().llm.prose_max_tokens
     if call.tool == "summary":
-        return user_summary(call.user_id, SOURCE, con=con, backend=backend, n_reviews=3)
+        return user_summary(call.user_id, SOURCE, con=con, backend=backend, n_reviews=3,
+                            prose_max_tokens=cap)
     if call.tool == "persona":
-        return persona(call.user_id, None, SOURCE, con=con, backend=backend)
+        return persona(call.user_id, None, SOURCE, con=con, backend=backend,
+                       prose_max_tokens=cap)
     assert call.item_id is not None
     if call.tool == "explain":
-        return explain(call.user_id, call.item_id, SOURCE, con=con, backend=backend)
+        return explain(call.user_id, call.item_id, SOURCE, con=con, backend=backend,
+                       prose_max_tokens=cap)
     return marketing.marketing_copy(call.item_id, con=con, backend=backend,
                                     user_id=call.user_id, source=SOURCE, channel=COPY_CHANNEL,
                                     n_variants=COPY_VARIANTS)

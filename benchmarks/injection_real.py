@@ -75,6 +75,16 @@ def timed(call: Call, con: Any, backend: Any) -> tuple[Any, list[list[Any]], flo
     return result, recorder.prompts, time.perf_counter() - started
 
 
+def judged(call: Call, con: Any, backend: Any, planted: dict[str, Any],
+           reference: dict[str, Any]) -> dict[str, Any]:
+    """Run one call with its prompts recorded and evaluate it against the control's `reference`
+    structure: the report of `injection_checks.evaluate`, with the call's seconds."""
+    result, prompts, seconds = timed(call, con, backend)
+    report = evaluate(con, call, result, prompts, planted, reference)
+    report["seconds"] = round(seconds, 1)
+    return report
+
+
 def _tally(cases: list[dict[str, Any]], key: str) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for case in cases:
@@ -123,18 +133,16 @@ def run(quick: bool) -> dict[str, Any]:
         with EmbeddedBackend(settings, progress=False) as backend:
             references = {}
             for tool, call in CONTROLS.items():
-                result, prompts, seconds = timed(call, con, backend)
+                result, _, seconds = timed(call, con, backend)
                 references[tool] = shape(result)
                 controls.append({"call": call.name, "status": result.status,
                                  "seconds": round(seconds, 1), "shape": references[tool]})
                 log.info("control %s: %s in %.0fs", call.name, result.status, seconds)
             for call in calls(quick):
-                result, prompts, seconds = timed(call, con, backend)
-                report = evaluate(con, call, result, prompts, planted, references[call.tool])
-                report["seconds"] = round(seconds, 1)
+                report = judged(call, con, backend, planted, references[call.tool])
                 evaluated.append(report)
-                log.info("%s: %s in %.0fs, %d/%d cases passed", call.name, result.status,
-                         seconds, sum(c["passed"] for c in report["cases"]),
+                log.info("%s: %s in %.0fs, %d/%d cases passed", call.name, report["status"],
+                         report["seconds"], sum(c["passed"] for c in report["cases"]),
                          len(report["cases"]))
         unchanged = table_counts(con) == before
         con.close()

@@ -33,34 +33,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import platform
-import resource
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+sys.path.insert(0, str(REPO_ROOT))  # run as a script: the repository's packages
 
-from benchmarks.machine import file_sha256, write_report  # noqa: E402
-from store.ingest import ingest  # noqa: E402
-from store.workspace import Workspace  # noqa: E402
+from benchmarks import classifier_harness as harness  # noqa: E402
 from predictors.evaluation.calibration import plot_reliability  # noqa: E402
 from predictors.features import to_duration_us, to_epoch_us  # noqa: E402
 from predictors.features.intent_features import IntentFeatureConfig  # noqa: E402
-from predictors.training.intent_trainer import (  # noqa: E402
-    MODEL_NAME,
-    IntentTrainConfig,
-    IntentTrainResult,
-    train_intent,
-)
+from predictors.training import intent_trainer  # noqa: E402
+from predictors.training.temporal import MODEL_NAME  # noqa: E402
 
 logger = logging.getLogger("intent_taobao")
 
@@ -69,17 +57,14 @@ SOURCE = "taobao"
 DATA_START = "2017-11-25T00:00:00+08:00"
 """First day of the Taobao UserBehavior window (35 earlier timestamps are noise)."""
 TEST_CUTOFF = "2017-12-03T00:00:00+08:00"
-REPORTED = ("auc", "auc_ci95", "pr_auc", "log_loss", "brier", "ece", "ece_quantile",
-            "mean_predicted", "base_rate", "n", "n_positive")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--data", type=Path, default=None, help="UserBehavior_prefix.csv.gz")
-    p.add_argument("--workspace", type=Path, default=None,
-                   help="existing workspace with a 'taobao' source (default: ingest to a temp dir)")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results/intent_taobao.json")
+    harness.add_io_args(p, data_help="UserBehavior_prefix.csv.gz", out_name="intent_taobao.json",
+                        workspace_help="existing workspace with a 'taobao' source "
+                                       "(default: ingest to a temp dir)")
     p.add_argument("--plot", type=Path, default=None,
                    help="reliability PNG (default: next to --out)")
     p.add_argument("--horizon", default="1D")
@@ -88,60 +73,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--test-cutoff", default=TEST_CUTOFF)
     p.add_argument("--first-train-cutoff", default=None,
                    help="earliest training cut-off (default: data start + lookback)")
-    p.add_argument("--calibration", default="auto", choices=["auto", "isotonic", "platt"])
-    p.add_argument("--families", nargs="+", default=["logistic", "gbm", "logistic_habit"])
+    harness.add_model_args(p, ["logistic", "gbm", "logistic_habit"])
     p.add_argument("--backtest-days", type=int, default=3,
                    help="test cut-offs T, T-1d, …: how many (1 = primary only)")
-    p.add_argument("--n-bootstrap", type=int, default=1000)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    harness.add_run_args(p)
     p.add_argument("--quick", action="store_true", help="primary cut-off only, 200 bootstraps")
     p.add_argument("--no-progress", action="store_true")
     return p.parse_args(argv)
 
 
-def find_data(path: Path | None) -> Path:
-    """The Taobao prefix: explicit path, ``../shared`` next to the repo, or ``./shared``."""
-    candidates = [path] if path else [REPO_ROOT.parent / DATA_REL, REPO_ROOT / DATA_REL]
-    for cand in candidates:
-        if cand is not None and cand.exists():
-            return cand
-    raise FileNotFoundError(f"Taobao data not found in {candidates}")
-
-
-
-def machine_info(threads: int) -> dict[str, Any]:
-    """CPU model, cores, RAM, library versions and load, for the report."""
-    import duckdb
-    import sklearn
-
-    cpu = platform.processor() or "unknown"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "cpu_model": cpu,
-        "logical_cores": os.cpu_count(),
-        "physical_cores": psutil.cpu_count(logical=False),
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "threads_used": threads,
-        "python_version": platform.python_version(),
-        "platform": platform.platform(),
-        "sklearn_version": sklearn.__version__,
-        "duckdb_version": duckdb.__version__,
-        "pandas_version": pd.__version__,
-        "device": "cpu",
-        "load_average_at_start": list(os.getloadavg()),
-    }
-
-
-
-def make_config(args: argparse.Namespace, test_cutoff: str) -> IntentTrainConfig:
+def make_config(args: argparse.Namespace, test_cutoff: str) -> intent_trainer.IntentTrainConfig:
     """Trainer settings for one test cut-off: as many training cut-offs as fit after the start."""
     h, step = to_duration_us(args.horizon), to_duration_us(args.step)
     first = to_epoch_us(args.first_train_cutoff) if args.first_train_cutoff else (
@@ -153,32 +94,23 @@ def make_config(args: argparse.Namespace, test_cutoff: str) -> IntentTrainConfig
     feats = IntentFeatureConfig.for_horizon(args.horizon)
     feats = IntentFeatureConfig(lookback=args.lookback, session_gap=feats.session_gap,
                                 recent_long=feats.recent_long, recent_short=feats.recent_short)
-    return IntentTrainConfig(
+    return intent_trainer.IntentTrainConfig(
         source=SOURCE,
         horizon=args.horizon,
         test_cutoff=test_cutoff,
         n_train_cutoffs=int(n_train),
         step=args.step,
-        calibration=args.calibration,
         features=feats,
-        model_families=tuple(args.families),
-        n_bootstrap=args.n_bootstrap,
-        seed=args.seed,
-        n_threads=args.threads,
-        progress=not args.no_progress,
+        **harness.trainer_options(args),
     )
 
 
-def level_summary(level: Any) -> dict[str, Any]:
-    """The headline metrics of every scorer at one level."""
-    return {name: {k: m.get(k) for k in REPORTED} for name, m in level.metrics.items()}
-
-
-def run_one(con: Any, args: argparse.Namespace, test_cutoff: str) -> IntentTrainResult:
+def run_one(con: Any, args: argparse.Namespace,
+            test_cutoff: str) -> intent_trainer.IntentTrainResult:
     """Train + evaluate with one test cut-off, logging the headline numbers."""
     cfg = make_config(args, test_cutoff)
     t0 = time.perf_counter()
-    result = train_intent(con, cfg)
+    result = intent_trainer.train_intent(con, cfg)
     logger.info("test cut-off %s done in %.1fs", test_cutoff, time.perf_counter() - t0)
     for level in (result.item, result.user):
         m, b = level.metrics[MODEL_NAME], level.metrics[level.best_baseline]
@@ -187,51 +119,39 @@ def run_one(con: Any, args: argparse.Namespace, test_cutoff: str) -> IntentTrain
     return result
 
 
+def level_record(level: Any) -> dict[str, Any]:
+    """One level of a backtest run: the selected family, headline metrics, and the verdict."""
+    return {"selected_family": level.selection.get("family"),
+            "metrics": harness.headline(level.metrics),
+            "model_beats_best_baseline_auc": level.model_beats_best_baseline}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and write the JSON report and the reliability plot."""
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.quick:
         args.backtest_days, args.n_bootstrap = 1, 200
-    wall = time.perf_counter()
-    machine = machine_info(args.threads)
-    data_path = find_data(args.data)
-    with tempfile.TemporaryDirectory(prefix="intent_ws_") as tmp:
-        ws_path = args.workspace
-        if ws_path is None:
-            ws_path = Path(tmp) / "ws"
-            ingest("taobao", data_path, ws_path, source=SOURCE, progress=False)
-        con = Workspace.open(ws_path).connect()
-        try:
-            stats = con.execute(
-                "SELECT count(*), count(DISTINCT user_id), count(DISTINCT item_id), "
-                "count(*) FILTER (WHERE event_type = 'purchase') FROM events "
-                "WHERE source = $s", {"s": SOURCE}).fetchall()[0]
-            primary = run_one(con, args, args.test_cutoff)
-            backtests = []
-            for d in range(1, max(1, args.backtest_days)):
-                cut = (pd.Timestamp(args.test_cutoff) - pd.Timedelta(days=d)).isoformat()
-                r = run_one(con, args, cut)
-                backtests.append({
-                    "test_cutoff": cut,
-                    "cutoffs": r.plan.to_dict(),
-                    "item_level": {"selected_family": r.item.selection.get("family"),
-                                   "metrics": level_summary(r.item),
-                                   "model_beats_best_baseline_auc":
-                                       r.item.model_beats_best_baseline},
-                    "user_level": {"selected_family": r.user.selection.get("family"),
-                                   "metrics": level_summary(r.user),
-                                   "model_beats_best_baseline_auc":
-                                       r.user.model_beats_best_baseline},
-                })
-        finally:
-            con.close()
+    wall, machine, data_path = harness.start(args, DATA_REL, "Taobao")
+    with harness.source_connection("taobao", data_path, args.workspace, SOURCE,
+                                   "intent_ws_") as con:
+        stats = harness.event_counts(con, SOURCE,
+                                     "count(*) FILTER (WHERE event_type = 'purchase')")
+        primary = run_one(con, args, args.test_cutoff)
+        backtests = []
+        for d in range(1, max(1, args.backtest_days)):
+            cut = (pd.Timestamp(args.test_cutoff) - pd.Timedelta(days=d)).isoformat()
+            r = run_one(con, args, cut)
+            backtests.append({
+                "test_cutoff": cut,
+                "cutoffs": r.plan.to_dict(),
+                "item_level": level_record(r.item),
+                "user_level": level_record(r.user),
+            })
     plot_path = args.plot or args.out.with_name(args.out.stem + "_reliability.png")
     keep = [MODEL_NAME, f"{MODEL_NAME}_uncalibrated", "logreg_recency_frequency"]
     panels = {
         f"{lvl.level} level (test {args.test_cutoff[:10]}, equal-mass bins)":
-            {k: v for k, v in lvl.reliability.items() if k in keep}
+            harness.kept(lvl.reliability, keep)
         for lvl in (primary.item, primary.user)
     }
     plot_reliability({}, plot_path, panels=panels)
@@ -248,14 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "benchmark": "taobao purchase intent (item and user level), temporal split",
         "quick": args.quick,
-        "data": {
-            "file": str(data_path),
-            "sha256": file_sha256(data_path),
-            "events": int(stats[0]),
-            "users": int(stats[1]),
-            "items": int(stats[2]),
-            "purchases": int(stats[3]),
-        },
+        "data": harness.data_section(data_path, ("events", "users", "items", "purchases"), stats),
         "protocol": {
             "horizon": args.horizon,
             "feature_lookback": args.lookback,
@@ -281,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         "item_level": primary.item.to_dict(),
         "user_level": primary.user.to_dict(),
         "summary": {
-            "item_level": level_summary(primary.item),
-            "user_level": level_summary(primary.user),
+            "item_level": harness.headline(primary.item.metrics),
+            "user_level": harness.headline(primary.user.metrics),
             "item_model_beats_best_baseline_auc": primary.item.model_beats_best_baseline,
             "user_model_beats_best_baseline_auc": primary.user.model_beats_best_baseline,
         },
@@ -293,14 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             "user_level_auc": all_cutoffs("user"),
             "runs": backtests,
         },
-        "reliability_plot": str(plot_path.relative_to(REPO_ROOT)
-                                if plot_path.is_relative_to(REPO_ROOT) else plot_path),
-        "timings_s": {**primary.timings_s, "wall_total": time.perf_counter() - wall},
-        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
     }
-    write_report(args.out, report)
-    logger.info("wrote %s and %s", args.out, plot_path)
-    return 0
+    timings = {**primary.timings_s, "wall_total": time.perf_counter() - wall}
+    return harness.finish(report, args.out, plot_path, timings, logger)
 
 
 if __name__ == "__main__":

@@ -41,11 +41,11 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import describe_machine, write_report  # noqa: E402
 from core.settings import RetrievalSettings  # noqa: E402
-from store.workspace import Workspace  # noqa: E402
 from retrieval.chroma_store import ChromaStore  # noqa: E402
 from retrieval.embedder import Embedder, create_embedder  # noqa: E402
 from retrieval.search import rank_by_embedding, user_review_ids  # noqa: E402
 from retrieval.store import REVIEWS  # noqa: E402
+from store.workspace import Workspace  # noqa: E402
 
 log = logging.getLogger("benchmarks.retrieval")
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -24,7 +24,6 @@ from pydantic_settings import (
 class IngestSettings(BaseModel):
     """How raw files are read into the workspace."""
 
-    chunk_rows: int = Field(1_000_000, description="Rows per streamed chunk (bounds memory).")
     block_size_bytes: int = Field(16 << 20, description="CSV reader block size.")
 
 
@@ -55,7 +54,6 @@ class RetrievalSettings(BaseModel):
     vector_store: Literal["chroma"] = Field("chroma", description="Vector store implementation.")
     chroma: ChromaSettings = ChromaSettings()
     upsert_batch_size: int = Field(512, description="Documents per embed + upsert batch.")
-    top_k: int = Field(8, description="Default number of passages returned.")
 
 
 class EmbeddedLLMSettings(BaseModel):

@@ -11,9 +11,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from insight.logging_setup import configure_logging
+from core.errors import InputError
 from core.settings import get_settings
-from core.errors import InputError, WorkspaceError
+from insight.commands.common import WorkspaceOpt, run_guarded, workspace_path
+from insight.logging_setup import configure_logging
 
 app = typer.Typer(
     name="insight",
@@ -23,36 +24,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace directory [env INSIGHT_WORKSPACE]."),
-]
-
-
-def _workspace(path: Path | None) -> Path:
-    return path if path is not None else get_settings().workspace
-
-
-def fail(message: str, code: int = 2) -> None:
-    """Print a one-line error and exit with `code` (2 = bad input)."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True,
-                      soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _run(action: Any) -> Any:
-    try:
-        return action()
-    except InputError as exc:
-        fail(str(exc), 2)
-    except WorkspaceError as exc:
-        fail(str(exc), 3)
-    except KeyboardInterrupt:
-        fail("interrupted; the workspace is unchanged", 130)
-
-
 @app.callback()
 def main(
     log_level: Annotated[str | None, typer.Option(help="Log level (INFO, DEBUG…).")] = None,
@@ -111,10 +82,10 @@ def ingest(
             "format": file_format,
             "block_size": get_settings().ingest.block_size_bytes,
         }
-        return run_ingest(kind, path, _workspace(workspace), source=source, replace=replace,
+        return run_ingest(kind, path, workspace_path(workspace), source=source, replace=replace,
                           options=options)
 
-    result = _run(action)
+    result = run_guarded(action)
     if as_json:
         print(json.dumps(result.__dict__, indent=2))
         return
@@ -133,7 +104,7 @@ def sample(workspace: WorkspaceOpt = None) -> None:
     """Ingest the bundled real-data sample (store/samples/data) into the workspace."""
     from store.sample import ingest_sample
 
-    results = _run(lambda: ingest_sample(_workspace(workspace)))
+    results = run_guarded(lambda: ingest_sample(workspace_path(workspace)))
     for result in results:
         state = "unchanged" if result.skipped else "ingested"
         rows = ", ".join(f"{n:,} {t}" for t, n in sorted(result.rows.items()))
@@ -151,18 +122,18 @@ def stats(
     from store.workspace import Workspace
 
     def action() -> dict[str, Any]:
-        figures = workspace_stats(Workspace.open(_workspace(workspace)))
+        figures = workspace_stats(Workspace.open(workspace_path(workspace)))
         if source is not None:
             if source not in figures:
                 raise InputError(f"unknown source {source!r}; known: {', '.join(figures)}")
             figures = {source: figures[source]}
         return figures
 
-    figures = _run(action)
+    figures = run_guarded(action)
     if as_json:
         print(json.dumps(figures, indent=2))
         return
-    table = Table(title=f"workspace {_workspace(workspace)}")
+    table = Table(title=f"workspace {workspace_path(workspace)}")
     for column in ("source", "kind", "users", "items", "events", "by type", "reviews",
                    "time range", "mean/median ev/user"):
         table.add_column(column)
@@ -183,7 +154,7 @@ def sources(workspace: WorkspaceOpt = None) -> None:
     """List the sources in the workspace and the files they came from."""
     from store.workspace import Workspace
 
-    ws = _run(lambda: Workspace.open(_workspace(workspace)))
+    ws = run_guarded(lambda: Workspace.open(workspace_path(workspace)))
     for name, meta in sorted(ws.sources.items()):
         console.print(f"[bold]{name}[/] ({meta['kind']})")
         for record in meta["files"]:
@@ -200,33 +171,25 @@ def remove(
     from store.workspace import Workspace
 
     def action() -> None:
-        ws = Workspace.open(_workspace(workspace))
+        ws = Workspace.open(workspace_path(workspace))
         with ws.lock():
-            ws.reload()
             ws.remove_source(source)
 
-    _run(action)
+    run_guarded(action)
     console.print(f"removed source {source}")
 
 
 def _register_commands() -> None:
-    from insight.commands import doctor_cmds, predict_cmds
+    from insight.commands import (
+        assistant_cmds,
+        doctor_cmds,
+        predict_cmds,
+        serve_cmds,
+        tool_cmds,
+    )
 
-    predict_cmds.register(app)
-    doctor_cmds.register(app)
-    try:
-        from insight.commands import assistant_cmds
-    except ImportError:  # pragma: no cover - optional extras not installed
-        return
-    assistant_cmds.register(app)
-    from insight.commands import tool_cmds
-
-    tool_cmds.register(app)
-    try:
-        from insight.commands import serve_cmds
-    except ImportError:  # pragma: no cover - the UI's dependencies not installed
-        return
-    serve_cmds.register(app)
+    for module in (predict_cmds, doctor_cmds, assistant_cmds, tool_cmds, serve_cmds):
+        module.register(app)
 
 
 _register_commands()

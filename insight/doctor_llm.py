@@ -23,8 +23,8 @@ from assistant.llm.errors import LLMUnavailable
 from assistant.llm.invoke import call_model
 from assistant.llm.server import EmbeddedServer
 from assistant.llm.structured import structured
-from insight.doctor import CheckResult
 from core.settings import LLMSettings
+from insight.doctor import CheckResult
 
 log = logging.getLogger(__name__)
 

@@ -8,30 +8,33 @@ this module connects it to the workspace: checkpoints (with data fingerprints), 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from store.checkpoints import load_checkpoint, save_checkpoint
 from core.errors import InputError
-from store.readers import user_sequences
-from store.workspace import Workspace
 from predictors.features.user_features import user_profile_features
 from predictors.models.churn import ChurnModel
 from predictors.models.intent import IntentModel
 from predictors.models.segments import SegmentConfig, SegmentModel, describe_segments
 from predictors.next_item import NextItemModel, load_next_item
 from predictors.scoring.intent_churn import score_churn, score_intent
-from predictors.training.churn_trainer import ChurnTrainConfig, train_churn
-from predictors.training.intent_trainer import IntentTrainConfig, train_intent
+from predictors.training.churn_trainer import ChurnTrainConfig, ChurnTrainResult, train_churn
+from predictors.training.intent_trainer import (
+    IntentTrainConfig,
+    IntentTrainResult,
+    train_intent,
+)
+from store.checkpoints import CHURN, INTENT, SEGMENTS, load_checkpoint, save_checkpoint
+from store.readers import user_sequences
+from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-INTENT, CHURN, SEGMENTS = "intent", "churn", "segments"
 DEFAULT_HORIZONS = {INTENT: "1D", CHURN: "180D"}
 
 
@@ -41,15 +44,7 @@ def train_intent_model(ws: Workspace, source: str, horizon: str | None, seed: in
     config = IntentTrainConfig(source=source, horizon=horizon or DEFAULT_HORIZONS[INTENT],
                                seed=seed, progress=False, n_bootstrap=100 if quick else 1000,
                                n_train_cutoffs=3 if quick else 5)
-    con = ws.connect()
-    try:
-        result = train_intent(con, config)
-    finally:
-        con.close()
-    report = result.to_dict()
-    version = save_checkpoint(ws, source, INTENT, lambda d: result.model.save(d / "model"),
-                              {"evaluation": report})
-    return {"version": version, **_headline(report)}
+    return _train_and_save(ws, source, INTENT, lambda con: train_intent(con, config))
 
 
 def train_churn_model(ws: Workspace, source: str, horizon: str | None, seed: int,
@@ -57,13 +52,21 @@ def train_churn_model(ws: Workspace, source: str, horizon: str | None, seed: int
     """Churn training at cut-offs with the recency baseline; saves the calibrated model."""
     config = ChurnTrainConfig(source=source, horizon=horizon or DEFAULT_HORIZONS[CHURN],
                               seed=seed, progress=False, n_bootstrap=100 if quick else 1000)
+    return _train_and_save(ws, source, CHURN, lambda con: train_churn(con, config))
+
+
+def _train_and_save(ws: Workspace, source: str, kind: str,
+                    train: Callable[[Any], IntentTrainResult | ChurnTrainResult]
+                    ) -> dict[str, Any]:
+    """Run `train` on a workspace connection, save its model as the current `kind` checkpoint
+    with the evaluation report, and return the version and headline figures."""
     con = ws.connect()
     try:
-        result = train_churn(con, config)
+        result = train(con)
     finally:
         con.close()
     report = result.to_dict()
-    version = save_checkpoint(ws, source, CHURN, lambda d: result.model.save(d / "model"),
+    version = save_checkpoint(ws, source, kind, lambda d: result.model.save(d / "model"),
                               {"evaluation": report})
     return {"version": version, **_headline(report)}
 
@@ -146,12 +149,7 @@ def publish_segments(ws: Workspace, source: str, table: pd.DataFrame, version: s
     frame.insert(0, "source", source)
     frame["model_version"] = version
     arrow = pa.Table.from_pandas(frame, preserve_index=False)
-    with ws.lock():
-        batch = ws.new_batch()
-        name = "segments-00000.parquet"
-        pq.write_table(arrow, batch.staging_dir / name)
-        batch.files["segments"] = [name]
-        ws.publish_derived("segments", batch, {"model_version": version}, partition=source)
+    ws.write_derived("segments", arrow, {"model_version": version}, partition=source)
 
 
 def _score_frame(ws: Workspace, source: str, with_segments: bool = True) -> pd.DataFrame | None:

@@ -16,20 +16,25 @@ from typing import Any
 import numpy as np
 import torch
 
-from store.checkpoints import check_checkpoint_matches, load_checkpoint, save_checkpoint
 from core.errors import InputError
-from store.readers import UserSequences, user_sequences
-from store.schema import EVENT_TYPES
-from store.workspace import Workspace
 from predictors.evaluation.evaluator import evaluate
 from predictors.evaluation.splits import leave_one_out_split
 from predictors.models import ItemTransition, MostPopular, SASRec, SASRecConfig
 from predictors.sequences import IdVocab, batch_width, left_pad
-from predictors.training.sequence_trainer import TrainConfig, fit, select_device
+from predictors.training.runtime import select_device
+from predictors.training.sequence_trainer import TrainConfig, fit
+from store.checkpoints import (
+    NEXT_ITEM,
+    check_checkpoint_matches,
+    load_checkpoint,
+    save_checkpoint,
+)
+from store.readers import UserSequences, user_sequences
+from store.schema import EVENT_TYPES
+from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
-KIND = "next_item"
 TYPE_IDS = {name: i + 1 for i, name in enumerate(EVENT_TYPES)}
 
 
@@ -176,7 +181,7 @@ def train_next_item(ws: Workspace, source: str, options: NextItemOptions) -> Nex
         "users": len(encoded),
         "items": len(vocab),
     }
-    version = save_checkpoint(ws, source, KIND, write, meta)
+    version = save_checkpoint(ws, source, NEXT_ITEM, write, meta)
     wrapped.meta = {**meta, "version": version}
     return wrapped
 
@@ -202,15 +207,15 @@ def load_next_item(
 ) -> NextItemModel:
     """The current (or a given) checkpoint of `source`, checked against the workspace data."""
     if checkpoint is None:
-        path, meta = load_checkpoint(ws, source, KIND)
+        path, meta = load_checkpoint(ws, source, NEXT_ITEM)
     else:
         path = Path(checkpoint)
         meta_path = path / "meta.json"
         if not meta_path.exists():
             raise InputError(f"{path}: not a checkpoint directory (no meta.json)")
         meta = json.loads(meta_path.read_text())
-        if meta.get("kind") != KIND:
-            raise InputError(f"{path}: a {meta.get('kind')} checkpoint, not {KIND}")
+        if meta.get("kind") != NEXT_ITEM:
+            raise InputError(f"{path}: a {meta.get('kind')} checkpoint, not {NEXT_ITEM}")
         check_checkpoint_matches(ws, source, meta)
     vocab = IdVocab.from_dict(json.loads((path / "items.json").read_text()))
     model = SASRec(SASRecConfig(**meta["model_config"]))

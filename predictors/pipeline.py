@@ -14,13 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from predictors import behavior_models
 from core.errors import InputError
-from store.readers import require_source
-from store.workspace import Workspace
-from predictors.next_item import (
-    KIND as NEXT_ITEM,
-)
+from predictors import behavior_models
 from predictors.next_item import (
     NextItemOptions,
     evaluate_next_item,
@@ -29,6 +24,10 @@ from predictors.next_item import (
     train_next_item,
 )
 from predictors.score_users import score_users
+from store.checkpoints import CHURN, INTENT, MODEL_KINDS, NEXT_ITEM, SEGMENTS, current_version
+from store.queries import source_of_user, table_exists
+from store.readers import require_source
+from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 class TrainRequest:
     """What `insight train` was asked to do."""
 
-    kinds: tuple[str, ...] = ("next_item", "intent", "churn", "segments")
+    kinds: tuple[str, ...] = MODEL_KINDS
     quick: bool = False
     epochs: int | None = None
     seed: int = 0
@@ -98,7 +97,7 @@ def score_sources(
     if not ws.sources:
         raise InputError(f"workspace {ws.root} is empty; run `insight ingest` or `insight sample`")
     chosen = sources or [s for s in sorted(ws.sources)
-                         if (ws.root / "models" / s / NEXT_ITEM / "current.json").exists()]
+                         if current_version(ws, s, NEXT_ITEM) is not None]
     if not chosen:
         raise InputError("no source has a trained model; run `insight train --source NAME`")
     results: dict[str, Any] = {}
@@ -119,11 +118,11 @@ def _extra_scores(ws: Workspace, source: str) -> pd.DataFrame | None:
 
 
 _EXTRA_TRAINERS: dict[str, Any] = {
-    behavior_models.INTENT: lambda ws, source, r: behavior_models.train_intent_model(
+    INTENT: lambda ws, source, r: behavior_models.train_intent_model(
         ws, source, r.horizon, r.seed, r.quick),
-    behavior_models.CHURN: lambda ws, source, r: behavior_models.train_churn_model(
+    CHURN: lambda ws, source, r: behavior_models.train_churn_model(
         ws, source, r.horizon, r.seed, r.quick),
-    behavior_models.SEGMENTS: lambda ws, source, r: behavior_models.train_segment_model(
+    SEGMENTS: lambda ws, source, r: behavior_models.train_segment_model(
         ws, source, r.seed),
 }
 
@@ -133,18 +132,8 @@ def user_scores_of(workspace: Path, user_id: str, source: str | None) -> dict[st
     ws = _open(workspace)
     con = ws.connect()
     try:
-        sources = [r[0] for r in con.execute(
-            "SELECT DISTINCT source FROM events WHERE user_id = ? ORDER BY 1", [user_id]
-        ).fetchall()]
-        if not sources or (source is not None and source not in sources):
-            where = f" in source {source!r}" if source else ""
-            raise InputError(f"unknown user {user_id!r}{where}")
-        if source is None and len(sources) > 1:
-            raise InputError(f"user {user_id!r} is in several sources ({', '.join(sources)}); "
-                             "choose one with --source")
-        chosen = source or sources[0]
-        views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-        if "user_scores" not in views:
+        chosen = source_of_user(con, user_id, source)
+        if not table_exists(con, "user_scores"):
             raise InputError("no scores yet; run `insight train` and `insight score`")
         frame = con.execute("SELECT * FROM user_scores WHERE source = ? AND user_id = ?",
                             [chosen, user_id]).df()

@@ -19,9 +19,9 @@ import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from core.errors import InputError
+from predictors.next_item import NextItemModel
 from store.readers import UserSequences
 from store.workspace import Workspace
-from predictors.next_item import NextItemModel
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +87,7 @@ def score_users(
         versions.append(str(extras.attrs["model_version"]))
     version = "+".join(versions) or "none"
     con = ws.connect()
-    with ws.lock():
-        batch = ws.new_batch()
+    with ws.lock(), ws.stage() as batch:
         try:
             total = con.execute(
                 "SELECT count(DISTINCT user_id) FROM events WHERE source = ?", [source]
@@ -111,11 +110,6 @@ def score_users(
             meta = {"users": written, "model_version": version,
                     "scored_at": scored_at.isoformat(timespec="seconds")}
             ws.publish_derived(TABLE, batch, meta, partition=source)
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(batch.staging_dir, ignore_errors=True)
-            raise
         finally:
             con.close()
     seconds = time.perf_counter() - started

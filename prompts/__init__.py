@@ -1,4 +1,4 @@
-"""Prompt templates: `prompts/*.md` beside this module, one file each, versioned in the front matter.
+"""Prompt templates: `prompts/*.md` beside this module, one file each, versioned in front matter.
 
 The files ship as package data, so a non-editable install finds them too.
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.settings import RetrievalSettings
 from core.errors import InputError
+from core.settings import RetrievalSettings
 from retrieval.chroma_store import ChromaStore
 from retrieval.embedder import Embedder, create_embedder
 from retrieval.indexer import Indexer

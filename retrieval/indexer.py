@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import KW_ONLY, asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -92,17 +92,20 @@ def content_hash(model_id: str, doc: Document) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+@dataclass(eq=False, repr=False)
 class Indexer:
-    """Keeps the vector store's collections in step with a workspace."""
+    """Keeps the vector store's collections in step with a workspace.
 
-    def __init__(self, store: VectorStore, embedder: Embedder, lock_path: Path, *,
-                 batch_size: int = 512, progress: bool = True, mask_pii: bool = True) -> None:
-        self.store = store
-        self.embedder = embedder
-        self.lock_path = lock_path
-        self.batch_size = batch_size
-        self.progress = progress
-        self.mask_pii = mask_pii
+    Built as `Indexer(store, embedder, lock_path, batch_size=…, progress=…, mask_pii=…)`.
+    """
+
+    store: VectorStore
+    embedder: Embedder
+    lock_path: Path
+    _: KW_ONLY
+    batch_size: int = 512
+    progress: bool = True
+    mask_pii: bool = True
 
     def run(self, con: duckdb.DuckDBPyConnection, sources: Sequence[str] | None = None,
             collections: Sequence[str] = (REVIEWS, ITEMS, SUMMARIES)) -> IndexReport:

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from retrieval.documents import Document, source_filter
+from store.queries import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,9 @@ def _short(text: str | None) -> str:
     return text if len(text) <= TITLE_CHARS else text[: TITLE_CHARS - 1] + "…"
 
 
-def has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether the workspace database has a table or view called `name`."""
-    row = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                      [name]).fetchone()
-    return bool(row and row[0])
-
-
 def _scores(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, list[dict[str, Any]]]:
     """Rows of `user_scores` for one source, keyed by user; {} when the view does not exist."""
-    if not has_view(con, "user_scores"):
+    if not table_exists(con, "user_scores"):
         return {}
     columns = con.execute(
         "SELECT column_name, data_type FROM information_schema.columns "

@@ -4,6 +4,9 @@ Layout: `<workspace>/models/<source>/<kind>/<version>/` holding the weights and 
 (data fingerprint, parameters, metrics), plus `current.json` naming the version in use. A new
 version is written aside and published by renaming the directory and then replacing
 `current.json` atomically, so a crash never leaves a half-written model in use.
+
+This module is also the one registry of model kinds (:data:`MODEL_KINDS`) and of the current
+model per source and kind (:func:`current_version`, :func:`current_models`).
 """
 
 from __future__ import annotations
@@ -18,15 +21,63 @@ from pathlib import Path
 from typing import Any
 
 from core.errors import InputError
+from store.files import atomic_write_text
 from store.readers import source_fingerprint
-from store.workspace import Workspace, atomic_write_text
+from store.workspace import Workspace
 
 KEEP_VERSIONS = 3
+POINTER_FILE = "current.json"
+META_FILE = "meta.json"
+
+NEXT_ITEM, INTENT, CHURN, SEGMENTS = "next_item", "intent", "churn", "segments"
+MODEL_KINDS: tuple[str, ...] = (NEXT_ITEM, INTENT, CHURN, SEGMENTS)
+"""Every model kind a source can have, in training order (next-item embeddings feed segments)."""
+
+
+def models_root(root: Path) -> Path:
+    """Directory holding every checkpoint of the workspace at `root`."""
+    return Path(root) / "models"
 
 
 def model_dir(ws: Workspace, source: str, kind: str) -> Path:
     """Directory holding every version of one model kind for one source."""
-    return ws.root / "models" / source / kind
+    return models_root(ws.root) / source / kind
+
+
+def _pointed_version(base: Path) -> str | None:
+    """The version `current.json` of a kind's directory names; None when there is none."""
+    pointer = base / POINTER_FILE
+    if not pointer.exists():
+        return None
+    return str(json.loads(pointer.read_text())["version"])
+
+
+def current_version(ws: Workspace, source: str, kind: str) -> str | None:
+    """The version of `kind` in use for `source`; None when none was trained."""
+    return _pointed_version(model_dir(ws, source, kind))
+
+
+def current_models(root: Path) -> list[dict[str, Any]]:
+    """The current checkpoint of every source and kind under workspace `root`, with metadata.
+
+    One ``{"source", "kind", "meta"}`` dict each, sources sorted, kinds in
+    :data:`MODEL_KINDS` order; unreadable checkpoints are left out.
+    """
+    base = models_root(root)
+    if not base.exists():
+        return []
+    found: list[dict[str, Any]] = []
+    for source_dir in sorted(p for p in base.iterdir() if p.is_dir()):
+        for kind in MODEL_KINDS:
+            try:
+                version = _pointed_version(source_dir / kind)
+                if version is None:
+                    continue
+                meta = json.loads((source_dir / kind / version / META_FILE).read_text())
+            except (OSError, KeyError, json.JSONDecodeError):
+                continue
+            found.append({"source": source_dir.name, "kind": kind, "meta": meta})
+    return found
 
 
 def save_checkpoint(
@@ -54,12 +105,12 @@ def save_checkpoint(
             "workspace": str(ws.root.resolve()),
             **meta,
         }
-        (tmp / "meta.json").write_text(json.dumps(full_meta, indent=2, default=str))
+        (tmp / META_FILE).write_text(json.dumps(full_meta, indent=2, default=str))
         os.replace(tmp, base / version)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_text(base / "current.json", json.dumps({"version": version}))
+    atomic_write_text(base / POINTER_FILE, json.dumps({"version": version}))
     _prune(base, keep=version)
     return version
 
@@ -80,16 +131,15 @@ def load_checkpoint(
     changed since) is refused: its item ids and scores would not match.
     """
     base = model_dir(ws, source, kind)
-    pointer = base / "current.json"
-    if not pointer.exists():
+    version = _pointed_version(base)
+    if version is None:
         raise InputError(
             f"no trained {kind} model for source '{source}' in {ws.root}; "
             f"run `insight train --source {source}` first"
         )
-    version = json.loads(pointer.read_text())["version"]
     path = base / version
     try:
-        meta = json.loads((path / "meta.json").read_text())
+        meta = json.loads((path / META_FILE).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"checkpoint {path} is unreadable ({exc}); retrain it") from exc
     if check_data:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,7 +128,6 @@ def ingest(
     ws = Workspace.open(workspace, create=True)
     result = IngestResult(source=source, kind=kind, path=str(path))
     with ws.lock():
-        ws.reload()
         ws.sweep()
         digest = fingerprint(inputs)
         if not replace and ws.find_file(source, digest) is not None:
@@ -138,8 +136,7 @@ def ingest(
             log.info("%s already ingested into %s; skipping", path, source)
             result.seconds = time.perf_counter() - started
             return result
-        batch = ws.new_batch()
-        try:
+        with ws.stage() as batch:
             _load_into(batch, loader, source, progress)
             rows = _derive_tables(batch, loader, source)
             if rows.get("events", 0) + rows.get("items", 0) + rows.get("reviews", 0) == 0:
@@ -158,9 +155,6 @@ def ingest(
             meta = {"untimed": loader.report.untimed,
                     "inputs": [str(p.resolve()) for p in inputs]}
             ws.publish_source_batch(source, kind, batch, record, meta, replace=replace)
-        except BaseException:
-            shutil.rmtree(batch.staging_dir, ignore_errors=True)
-            raise
     result.rows = rows
     result.raw_rows = loader.report.raw_rows
     result.duplicates_dropped = loader.report.duplicates_dropped

@@ -1,4 +1,4 @@
-"""The bundled real-data sample (`store/samples/data/`, package data) and how to ingest it in one go."""
+"""The bundled real-data sample (`store/samples/data/`, package data) and how to ingest it."""
 
 from __future__ import annotations
 

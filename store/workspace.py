@@ -8,7 +8,17 @@ Layout::
       data/<source>/<batch>/<table>-NNNNN.parquet
       derived/<table>/<batch>/part-NNNNN.parquet   tables written by later stages (user_scores…)
       .staging/<batch>/    work in progress; never referenced by the manifest
-      .lock                single-writer lock (flock)
+      .lock                single-writer lock (flock; holds the writer's pid)
+
+One way to write, used by every table writer (ingest, scores, segments, segment names, …)::
+
+    with ws.lock(), ws.stage() as batch:      # wait for the lock, reload the manifest
+        ...write Parquet files into batch.staging_dir, list them in batch.files...
+        ws.publish_derived("user_scores", batch, meta, partition=source)
+
+or, for one small table, `ws.write_derived(table, arrow_table, meta, partition)`. The manifest is
+re-read under the lock, so two writers at once never lose each other's commits: the second waits
+(up to `lock_wait_seconds`) and then builds on the first one's manifest.
 
 Writers stage new files aside, move the finished directory into `data/` (a rename), then replace
 `manifest.json` atomically (write temp, fsync, `os.replace`). A crash at any point leaves the
@@ -21,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import json
 import logging
 import os
@@ -33,8 +42,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from core.errors import WorkspaceError
+from store.files import atomic_write_text, exclusive_lock, fsync_dir
 from store.schema import TABLES
 
 log = logging.getLogger(__name__)
@@ -46,25 +58,6 @@ MANIFEST_VERSION = 1
 
 def _utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that readers see either the old or the new file, never half."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -95,14 +88,19 @@ class Batch:
 class Workspace:
     """A workspace directory; see the module docstring for the layout and guarantees."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, lock_wait_seconds: float = 300.0) -> None:
         self.root = Path(root)
+        self.lock_wait_seconds = lock_wait_seconds
+        self._lock_depth = 0
         self.manifest: dict[str, Any] = self._read_manifest()
 
     # ----- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, root: Path, create: bool = False) -> Workspace:
-        """Open the workspace at `root`; create it when `create` is set."""
+    def open(cls, root: Path, create: bool = False, lock_wait_seconds: float = 300.0) -> Workspace:
+        """Open the workspace at `root`; create it when `create` is set.
+
+        A writer waits up to `lock_wait_seconds` for another one to finish.
+        """
         root = Path(root)
         if not (root / MANIFEST).exists():
             if not create:
@@ -110,14 +108,13 @@ class Workspace:
                     f"no workspace at {root} (no {MANIFEST}); run `insight ingest` first"
                 )
             root.mkdir(parents=True, exist_ok=True)
-            ws = cls.__new__(cls)
-            ws.root = root
-            ws.manifest = {"version": MANIFEST_VERSION, "generation": 0, "sources": {},
-                           "derived": {}}
-            with ws.lock():
+            with exclusive_lock(root / ".lock", lock_wait_seconds,
+                                f"workspace {root} is being created by another process"):
                 if not (root / MANIFEST).exists():
-                    ws._commit_manifest(ws.manifest)
-        return cls(root)
+                    empty = {"version": MANIFEST_VERSION, "generation": 0, "sources": {},
+                             "derived": {}}
+                    atomic_write_text(root / MANIFEST, json.dumps(empty, indent=2))
+        return cls(root, lock_wait_seconds)
 
     def _read_manifest(self) -> dict[str, Any]:
         path = self.root / MANIFEST
@@ -139,21 +136,53 @@ class Workspace:
     # ----- locking & staging ---------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold the single-writer lock; fails fast when another writer holds it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a+") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise WorkspaceError(
-                    f"workspace {self.root} is being written by another process; try again later"
-                ) from exc
+        """Hold the single-writer lock, then re-read the manifest so the write builds on the
+        latest commit. Waits up to `lock_wait_seconds` for another writer; re-entrant."""
+        if self._lock_depth:
+            self._lock_depth += 1
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                self._lock_depth -= 1
+            return
+        with exclusive_lock(self.root / ".lock", self.lock_wait_seconds, self._busy()):
+            self._lock_depth = 1
+            try:
+                self.reload()
+                yield
+            finally:
+                self._lock_depth = 0
 
-    def new_batch(self) -> Batch:
+    @contextlib.contextmanager
+    def stage(self) -> Iterator[Batch]:
+        """A fresh staging directory for one write (under the lock). Whatever a publish did not
+        move into place is deleted on the way out, error or not."""
+        self._require_lock("stage")
+        batch = self._new_batch()
+        try:
+            yield batch
+        finally:
+            shutil.rmtree(batch.staging_dir, ignore_errors=True)
+
+    def write_derived(self, table: str, rows: pa.Table, meta: dict[str, Any],
+                      partition: str = "all") -> None:
+        """Replace one partition of a derived table with `rows`: lock, stage, publish."""
+        with self.lock(), self.stage() as batch:
+            name = f"{table}-00000.parquet"
+            pq.write_table(rows, batch.staging_dir / name)
+            batch.files[table] = [name]
+            self.publish_derived(table, batch, meta, partition=partition)
+
+    def _busy(self) -> str:
+        return (f"workspace {self.root} is being written by another process for over "
+                f"{self.lock_wait_seconds:g} s; try again later")
+
+    def _require_lock(self, action: str) -> None:
+        if not self._lock_depth:
+            raise WorkspaceError(f"{action} on workspace {self.root} outside `with ws.lock()`; "
+                                 "every write goes through the lock")
+
+    def _new_batch(self) -> Batch:
         """Create a fresh staging directory for one write."""
         batch_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
         staging = self.root / ".staging" / batch_id
@@ -162,6 +191,7 @@ class Workspace:
 
     def sweep(self) -> None:
         """Delete staging leftovers and data directories no manifest entry refers to."""
+        self._require_lock("sweep")
         shutil.rmtree(self.root / ".staging", ignore_errors=True)
         referenced = {Path(p).parent for p in self._all_files()}
         for top in ("data", "derived"):
@@ -229,10 +259,11 @@ class Workspace:
 
         With `replace`, the batch becomes the whole source; otherwise it is appended.
         """
+        self._require_lock("publish")
         target = self.root / "data" / source / batch.batch_id
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(batch.staging_dir, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         manifest = json.loads(json.dumps(self.manifest))
         entry = manifest["sources"].get(source)
         if entry is None or replace:
@@ -255,13 +286,14 @@ class Workspace:
         self, table: str, batch: Batch, meta: dict[str, Any], partition: str = "all"
     ) -> None:
         """Replace one partition (e.g. one source) of a derived table such as `user_scores`."""
+        self._require_lock("publish")
         if table in TABLES or table == "users":
             raise WorkspaceError(f"'{table}' is a base table; derived tables need another name")
         names = batch.files.get(table, [])
         target = self.root / "derived" / table / batch.batch_id
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(batch.staging_dir, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         manifest = json.loads(json.dumps(self.manifest))
         entry = manifest["derived"].setdefault(table, {"partitions": {}})
         entry["partitions"][partition] = {
@@ -277,6 +309,7 @@ class Workspace:
 
     def remove_source(self, source: str) -> None:
         """Drop a source from the manifest (its files are swept afterwards)."""
+        self._require_lock("remove")
         if source not in self.sources:
             raise WorkspaceError(f"unknown source '{source}'; known: {sorted(self.sources)}")
         manifest = json.loads(json.dumps(self.manifest))
@@ -314,7 +347,7 @@ class Workspace:
         finally:
             con.close()
         os.replace(tmp, self.root / DATABASE)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
 
     def _abs(self, rel_paths: list[str]) -> list[str]:
         return [str((self.root / p).resolve()) for p in rel_paths]
@@ -339,7 +372,6 @@ class Workspace:
         """A read-only DuckDB connection to the workspace views."""
         if self._views_generation() != self.generation:
             with self.lock():
-                self.reload()
                 if self._views_generation() != self.generation:
                     self.rebuild_views()
         return duckdb.connect(str(self.root / DATABASE), read_only=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from core.settings import Settings
 from insight import doctor
 from insight.cli import app
 from insight.commands.doctor_cmds import failure_lines
@@ -28,7 +29,6 @@ from insight.doctor import (
     versions_match,
 )
 from store.sample import ingest_sample
-from core.settings import Settings
 from tests.conftest import run_cli
 
 LOCK_TEXT = """\

@@ -32,8 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.settings import UISettings
 from core.errors import InputError
+from core.settings import UISettings
 
 log = logging.getLogger(__name__)
 

@@ -139,7 +139,8 @@ def chat_turn(ctx: AppContext, message: str, history: list[Any], access: Access 
             events = (ask_events(message, con, backend, privacy.min_group_size)
                       if mode == "ask" else
                       chat(earlier, message, con=con, backend=backend,
-                           retriever=ctx.retriever(con), privacy=privacy))
+                           retriever=ctx.retriever(con), privacy=privacy,
+                           prose_max_tokens=ctx.settings.llm.prose_max_tokens))
             for event in events:
                 if event.type == "route":
                     tools.metadata["title"] = (f"Tool: {event.data['tool']} (chosen by "

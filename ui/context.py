@@ -22,9 +22,9 @@ import numpy as np
 
 from assistant.llm.backends import LLMBackend
 from core.settings import Settings
-from store.workspace import Workspace
 from retrieval.search import Retriever
 from retrieval.store import REVIEWS
+from store.workspace import Workspace
 from ui.access import Access, Pseudonyms, request_access
 
 log = logging.getLogger(__name__)

@@ -143,7 +143,7 @@ def summary_stream(ctx: AppContext, who: dict[str, str] | None,
         ctx, "Writing a briefing…",
         lambda con, backend, retriever, sink: user_summary(
             who["user_id"], who["source"], con=con, backend=backend, retriever=retriever,
-            on_chunk=sink),
+            on_chunk=sink, prose_max_tokens=ctx.settings.llm.prose_max_tokens),
         lambda result: result.summary, masked, scrub=_scrub_for(who))
 
 
@@ -157,7 +157,8 @@ def explain_stream(ctx: AppContext, who: dict[str, str] | None, item_id: str | N
         ctx, f"Explaining item {item_id}…",
         lambda con, backend, retriever, sink: explain(
             who["user_id"], item_id, who["source"], con=con, backend=backend,
-            retriever=retriever, on_chunk=sink),
+            retriever=retriever, on_chunk=sink,
+            prose_max_tokens=ctx.settings.llm.prose_max_tokens),
         lambda result: result.explanation, masked, scrub=_scrub_for(who))
 
 

@@ -7,7 +7,6 @@ from the LLM. Functions take a read-only DuckDB connection and return plain Pyth
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -15,10 +14,10 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from assistant.analytics.executor import has_table
+from store.checkpoints import NEXT_ITEM, SEGMENTS, current_models
+from store.queries import table_exists
 from store.workspace import Workspace
 
-MODEL_KINDS = ("next_item", "intent", "churn", "segments")
 SEGMENT_METRICS = ("mean_recency_days", "mean_frequency", "mean_n_items", "buyers_share",
                    "mean_intent", "mean_churn", "mean_mean_rating")
 
@@ -30,7 +29,7 @@ def sources(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 def active_users(con: duckdb.DuckDBPyConnection, n: int = 12) -> list[tuple[str, str, int]]:
     """(source, user id, events) of active, scored users to offer in the pickers."""
-    if has_table(con, "user_scores"):
+    if table_exists(con, "user_scores"):
         rows = con.execute(
             "SELECT source, user_id, n_events FROM (SELECT *, row_number() OVER (PARTITION BY "
             "source ORDER BY n_events DESC, user_id) AS k FROM user_scores) WHERE k <= ? "
@@ -66,7 +65,7 @@ def timeline(con: duckdb.DuckDBPyConnection, source: str, user_id: str) -> pd.Da
 def segment_scores(con: duckdb.DuckDBPyConnection, source: str,
                    segment: int | None) -> pd.DataFrame:
     """Intent and churn scores of every user of one segment (or the whole source)."""
-    if not has_table(con, "user_scores"):
+    if not table_exists(con, "user_scores"):
         return pd.DataFrame(columns=["user_id", "intent_p_any", "churn_risk"])
     return con.execute(
         "SELECT user_id, intent_p_any, churn_risk FROM user_scores WHERE source = ? AND "
@@ -122,10 +121,10 @@ def _plain_value(value: Any) -> Any:
 
 def segments_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per segment: source, number, size, metrics, and its LLM-written name when any."""
-    if not has_table(con, "segments"):
+    if not table_exists(con, "segments"):
         return pd.DataFrame()
     frame = con.execute("SELECT * FROM segments ORDER BY source, segment").df()
-    if has_table(con, "segment_names"):
+    if table_exists(con, "segment_names"):
         names = con.execute("SELECT source, segment, name, description FROM segment_names").df()
         frame = frame.merge(names, on=["source", "segment"], how="left")
     else:
@@ -143,22 +142,7 @@ def segments_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 
 def model_cards(root: Path) -> list[dict[str, Any]]:
     """The current checkpoint of each source and kind, with its metadata."""
-    cards: list[dict[str, Any]] = []
-    base = root / "models"
-    if not base.exists():
-        return cards
-    for source_dir in sorted(p for p in base.iterdir() if p.is_dir()):
-        for kind in MODEL_KINDS:
-            pointer = source_dir / kind / "current.json"
-            if not pointer.exists():
-                continue
-            try:
-                version = json.loads(pointer.read_text())["version"]
-                meta = json.loads((source_dir / kind / version / "meta.json").read_text())
-            except (OSError, KeyError, json.JSONDecodeError):
-                continue
-            cards.append({"source": source_dir.name, "kind": kind, "meta": meta})
-    return cards
+    return current_models(root)
 
 
 def _round(value: Any, digits: int = 4) -> Any:
@@ -172,11 +156,11 @@ def metrics_rows(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
         meta, base = card["meta"], {"source": card["source"], "kind": card["kind"],
                                     "version": card["meta"].get("version"),
                                     "trained": str(card["meta"].get("created_at", ""))[:19]}
-        if card["kind"] == "next_item":
+        if card["kind"] == NEXT_ITEM:
             for method, values in (meta.get("metrics") or {}).items():
                 rows.append({**base, "level": "leave-one-out", "method": method,
                              **{k: _round(v) for k, v in values.items()}})
-        elif card["kind"] == "segments":
+        elif card["kind"] == SEGMENTS:
             k = meta.get("k")
             silhouette = (meta.get("silhouette_by_k") or {}).get(str(k))
             rows.append({**base, "level": "users", "method": f"k-means, k={k}",
@@ -204,7 +188,7 @@ def freshness(con: duckdb.DuckDBPyConnection, root: Path) -> list[dict[str, Any]
     ws = Workspace.open(root)
     newest = dict(con.execute("SELECT source, max(ts) FROM events GROUP BY 1").fetchall())
     scored: dict[str, Any] = {}
-    if has_table(con, "user_scores"):
+    if table_exists(con, "user_scores"):
         scored = dict(con.execute("SELECT source, max(scored_at) FROM user_scores GROUP BY 1")
                       .fetchall())
     rows = []

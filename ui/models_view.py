@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
+from store.checkpoints import CHURN, INTENT
 from ui import charts, data
 from ui.context import AppContext
 
@@ -16,7 +17,7 @@ def reliability_figures(cards: list[dict]) -> list[tuple[str, object]]:
     """(label, figure) for every evaluated level of the intent and churn checkpoints."""
     figures = []
     for card in cards:
-        if card["kind"] not in ("intent", "churn"):
+        if card["kind"] not in (INTENT, CHURN):
             continue
         for level in data.evaluation_levels(card["meta"]):
             curves = {k: v for k, v in (level.get("reliability") or {}).items()

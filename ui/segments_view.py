@@ -75,7 +75,7 @@ def persona_stream(ctx: AppContext, key: str | None, masked: bool
         ctx, f"Describing segment {segment} of {source}…",
         lambda con, backend, retriever, sink: persona(
             None, segment, source, con=con, backend=backend, retriever=retriever,
-            on_chunk=sink),
+            on_chunk=sink, prose_max_tokens=ctx.settings.llm.prose_max_tokens),
         lambda result: result.prose, masked,
         head=lambda result: f"<h4>{text_html(result.subject)}</h4>" + traits_html(result.traits))
 

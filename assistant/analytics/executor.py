@@ -26,6 +26,7 @@ from assistant.analytics.compiler import (
     compile_plan,
 )
 from assistant.analytics.plan import QueryPlan
+from store.queries import table_exists
 
 log = logging.getLogger(__name__)
 
@@ -63,14 +64,6 @@ class AnalyticsResult:
             "min_group_size": self.min_group_size,
             "hidden_groups": self.hidden_groups,
         }
-
-
-def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    """Whether a table or view exists in the workspace database."""
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def _clean(value: Any) -> Any:
@@ -163,7 +156,7 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
     `hidden_groups`; a single-row result about that few users is withheld.
     """
     con.execute("SET TimeZone = 'UTC'")
-    scores = has_table(con, "user_scores")
+    scores = table_exists(con, "user_scores")
     reason = _needs_check(con, plan, scores)
     if reason:
         return AnalyticsResult(plan=plan, columns=[], rows=[], sql=[], params=[],
@@ -255,5 +248,4 @@ def chart_spec(plan: QueryPlan, columns: list[str]) -> dict[str, Any] | None:
     return spec
 
 
-__all__ = ["AnalyticsResult", "PlanError", "has_table", "hidden_note", "run_plan",
-           "withheld_reason"]
+__all__ = ["AnalyticsResult", "PlanError", "hidden_note", "run_plan", "withheld_reason"]

@@ -22,7 +22,6 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from assistant.analytics.executor import has_table
 from assistant.evaluation.gold import GoldData
 from assistant.evaluation.metrics import (
     citation_stats,
@@ -38,11 +37,13 @@ from assistant.llm.backends import LLMBackend, create_backend
 from assistant.llm.server import default_threads
 from assistant.tools.ask import ask
 from assistant.tools.explain import explain
+from assistant.tools.narrate import PROSE_MAX_TOKENS
 from assistant.tools.persona import persona
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.summary import user_summary
-from core.settings import get_settings
 from core.errors import InputError
+from core.settings import LLMSettings
+from store.queries import table_exists
 from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -169,16 +170,20 @@ TOOLS = ("summary", "persona", "explain")
 
 
 def evaluate_user(tool: str, source: str, user: str, con: Any, backend: LLMBackend,
-                  gold: GoldData, scores: pd.DataFrame) -> dict[str, Any]:
-    """One tool's output about one user, scored."""
+                  gold: GoldData, scores: pd.DataFrame,
+                  prose_max_tokens: int = PROSE_MAX_TOKENS) -> dict[str, Any]:
+    """One tool's output about one user (prose capped at `prose_max_tokens`), scored."""
     item = explain_item(gold, scores, source, user) if tool == "explain" else None
     if tool == "summary":
-        result = user_summary(user, source, con=con, backend=backend)
+        result = user_summary(user, source, con=con, backend=backend,
+                              prose_max_tokens=prose_max_tokens)
     elif tool == "persona":
-        result = persona(user, None, source, con=con, backend=backend)
+        result = persona(user, None, source, con=con, backend=backend,
+                         prose_max_tokens=prose_max_tokens)
     else:
         assert item is not None
-        result = explain(user, item, source, con=con, backend=backend)
+        result = explain(user, item, source, con=con, backend=backend,
+                         prose_max_tokens=prose_max_tokens)
     data = result.to_dict()
     text = _text_of(tool, data)
     valid = valid_ids(gold, source, user, data, item)
@@ -264,8 +269,12 @@ def summarise(questions: list[dict[str, Any]], users: list[dict[str, Any]]) -> d
 
 def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int | None = None,
                    progress: bool = True, backend: LLMBackend | None = None,
-                   users_from: Path | None = None) -> dict[str, Any]:
+                   users_from: Path | None = None, *,
+                   llm_settings: LLMSettings) -> dict[str, Any]:
     """Run the evaluation on the workspace at `root` and write the JSON report to `out`.
+
+    `llm_settings` (the caller's `settings.llm`) builds the backend when none is given, caps
+    the prose (`prose_max_tokens`) and is recorded in the report's `sampling`.
 
     `users_from` reuses the user-tool records of an earlier complete report (when only the
     ask path changed); the report names where they came from.
@@ -277,19 +286,18 @@ def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int 
             raise InputError(f"{users_from} is a partial report; its user records are "
                              "incomplete")
         n_users = 0
-    settings = get_settings().llm
     own_backend = backend is None
-    backend = backend or create_backend(settings, progress=progress)
+    backend = backend or create_backend(llm_settings, progress=progress)
     con = Workspace.open(root).connect()
     gold = GoldData(root)
     started = dt.datetime.now(dt.UTC)
     try:
         profile = data_profile(con)
-        scored = has_table(con, "user_scores")
+        scored = table_exists(con, "user_scores")
         questions = [q for q in QUESTIONS if scored or not q.needs_scores][:max_questions]
         q_records = [evaluate_question(q, con, backend, gold, profile)
                      for q in tqdm(questions, desc="questions", disable=not progress)]
-        _write(out, _report(root, started, profile, scored, backend,
+        _write(out, _report(root, started, profile, scored, backend, llm_settings,
                             summarise(q_records, []), q_records, [], partial=True))
         scores = gold.scores
         pairs = pick_users(gold, scores, n_users) if n_users else []
@@ -297,8 +305,9 @@ def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int 
         # one tool at a time, so consecutive prompts share their cached system part
         jobs = [(tool, source, user) for tool in TOOLS for source, user in pairs]
         for tool, source, user in tqdm(jobs, desc="user tools", disable=not progress):
-            u_records.append(evaluate_user(tool, source, user, con, backend, gold, scores))
-            _write(out, _report(root, started, profile, scored, backend,
+            u_records.append(evaluate_user(tool, source, user, con, backend, gold, scores,
+                                           llm_settings.prose_max_tokens))
+            _write(out, _report(root, started, profile, scored, backend, llm_settings,
                                 summarise(q_records, u_records), q_records, u_records,
                                 partial=True))
     finally:
@@ -307,7 +316,7 @@ def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int 
             backend.close()
     if reused is not None:
         u_records = reused["user_outputs"]
-    report = _report(root, started, profile, scored, backend,
+    report = _report(root, started, profile, scored, backend, llm_settings,
                      summarise(q_records, u_records), q_records, u_records)
     if reused is not None:
         report["user_outputs_from"] = {"report": str(users_from), "date": reused["date"]}
@@ -316,9 +325,9 @@ def run_evaluation(root: Path, out: Path, n_users: int = 20, max_questions: int 
 
 
 def _report(root: Path, started: dt.datetime, profile: DataProfile, scored: bool,
-            backend: LLMBackend, summary: dict[str, Any], questions: list[dict[str, Any]],
-            users: list[dict[str, Any]], partial: bool = False) -> dict[str, Any]:
-    llm = get_settings().llm
+            backend: LLMBackend, llm: LLMSettings, summary: dict[str, Any],
+            questions: list[dict[str, Any]], users: list[dict[str, Any]],
+            partial: bool = False) -> dict[str, Any]:
     return {
         "benchmark": "assistant_eval",
         "date": started.isoformat(timespec="seconds"),

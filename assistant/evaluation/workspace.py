@@ -11,8 +11,8 @@ import logging
 from pathlib import Path
 
 from core.errors import InputError
-from store.ingest import ingest
 from predictors.pipeline import TrainRequest, score_sources, train_source
+from store.ingest import ingest
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from langchain_openai import ChatOpenAI
 
 from assistant.llm.model_file import ensure_model
 from assistant.llm.server import EmbeddedServer
-from core.settings import LLMSettings
 from core.errors import InputError
+from core.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +96,7 @@ class EmbeddedBackend(_BackendBase):
         cfg = settings.embedded
         model_path = ensure_model(cfg.model_path, cfg.model_sha256, cfg.parts_prefix,
                                   cfg.parts_count, progress=progress)
-        self.server = EmbeddedServer(model_path, host=cfg.host, port=cfg.port, n_ctx=cfg.n_ctx,
-                                     n_threads=cfg.n_threads, model_alias=cfg.model_alias,
-                                     n_threads_batch=cfg.n_threads_batch,
-                                     startup_timeout_s=cfg.startup_timeout_s,
-                                     cpu_variant=cfg.cpu_variant)
+        self.server = EmbeddedServer.from_settings(model_path, cfg)
         self.model = cfg.model_alias
         mode = settings.structured_output
         # llama.cpp's server answers 500 to response_format json_schema.

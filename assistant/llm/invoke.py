@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,11 @@ if TYPE_CHECKING:
     from assistant.llm.backends import LLMBackend
 
 
-def call_model(runnable: Runnable[LanguageModelInput, Any], messages: Sequence[Any],
-               base_url: str, **kwargs: Any) -> AIMessage:
-    """Invoke a chat model; a dead, slow or failing server raises `LLMUnavailable`/`LLMError`."""
+@contextmanager
+def llm_errors(base_url: str) -> Iterator[None]:
+    """Turn OpenAI client failures into `LLMUnavailable` (server down/slow) or `LLMError`."""
     try:
-        result = runnable.invoke(list(messages), **kwargs)
+        yield
     except openai.APITimeoutError as exc:
         raise LLMUnavailable(base_url, "no answer before the timeout (server overloaded or "
                              "too slow; raise INSIGHT_LLM__TIMEOUT_S)") from exc
@@ -34,6 +35,13 @@ def call_model(runnable: Runnable[LanguageModelInput, Any], messages: Sequence[A
     except openai.APIStatusError as exc:
         raise LLMError(f"LLM server at {base_url} rejected the request "
                        f"(HTTP {exc.status_code}): {exc.message}") from exc
+
+
+def call_model(runnable: Runnable[LanguageModelInput, Any], messages: Sequence[Any],
+               base_url: str, **kwargs: Any) -> AIMessage:
+    """Invoke a chat model; a dead, slow or failing server raises `LLMUnavailable`/`LLMError`."""
+    with llm_errors(base_url):
+        result = runnable.invoke(list(messages), **kwargs)
     if not isinstance(result, AIMessage):
         raise LLMError(f"LLM server at {base_url} returned {type(result).__name__}, "
                        "not a chat message")

@@ -22,13 +22,18 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from assistant.llm.errors import LLMUnavailable
 from assistant.llm.server_child import CPU_VARIANT_ENV, PARENT_ENV
+
+if TYPE_CHECKING:
+    from core.settings import EmbeddedLLMSettings
 
 log = logging.getLogger(__name__)
 
@@ -75,27 +80,38 @@ def server_command(model_path: Path, host: str, port: int, *, n_ctx: int = 4096,
     return command
 
 
+@dataclass(eq=False, repr=False)
 class EmbeddedServer:
-    """A llama.cpp server child process with a health-checked start and a guaranteed stop."""
+    """A llama.cpp server child process with a health-checked start and a guaranteed stop.
 
-    def __init__(self, model_path: Path, *, host: str = "127.0.0.1", port: int = 0,
-                 n_ctx: int = 4096, n_threads: int | None = None,
-                 model_alias: str | None = None, startup_timeout_s: float = 120.0,
-                 log_path: Path | None = None, n_threads_batch: int | None = None,
-                 cpu_variant: str = "auto") -> None:
-        self.model_path = model_path
-        self.cpu_variant = cpu_variant
-        self.host = host
-        self.port = port
-        self.n_ctx = n_ctx
-        self.n_threads = n_threads
-        self.n_threads_batch = n_threads_batch
-        self.model_alias = model_alias
-        self.startup_timeout_s = startup_timeout_s
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-        self._log_handle: object | None = None
-        self._owns_log = False
+    Built as `EmbeddedServer(model_path, host=…, port=…)`; every option is keyword-only.
+    """
+
+    model_path: Path
+    _: KW_ONLY
+    host: str = "127.0.0.1"
+    port: int = 0
+    n_ctx: int = 4096
+    n_threads: int | None = None
+    model_alias: str | None = None
+    startup_timeout_s: float = 120.0
+    log_path: Path | None = None
+    n_threads_batch: int | None = None
+    cpu_variant: str = "auto"
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    _log_handle: object | None = field(default=None, init=False)
+    _owns_log: bool = field(default=False, init=False)
+
+    @classmethod
+    def from_settings(cls, model_path: Path, cfg: EmbeddedLLMSettings,
+                      **overrides: Any) -> EmbeddedServer:
+        """A server for `model_path` with the options of `cfg` (the caller's
+        `settings.llm.embedded`); `overrides` (e.g. `host=`, `port=`) win."""
+        options: dict[str, Any] = {
+            "host": cfg.host, "port": cfg.port, "n_ctx": cfg.n_ctx, "n_threads": cfg.n_threads,
+            "model_alias": cfg.model_alias, "startup_timeout_s": cfg.startup_timeout_s,
+            "n_threads_batch": cfg.n_threads_batch, "cpu_variant": cfg.cpu_variant}
+        return cls(model_path, **{**options, **overrides})
 
     @property
     def base_url(self) -> str:

@@ -28,11 +28,11 @@ from assistant.grounding import check_answer
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from prompts import load_prompt
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.render import LABELS, render_answer
 from assistant.tools.resolve import Hints, resolve_question
 from assistant.tools.trace import ToolRun, TraceStep
+from prompts import load_prompt
 
 log = logging.getLogger(__name__)
 

@@ -27,9 +27,9 @@ from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import LLMError, StructuredOutputError
 from assistant.llm.structured import structured
-from prompts import load_prompt
 from assistant.tools.trace import ToolRun
 from core.errors import InputError
+from prompts import load_prompt
 from retrieval.search import Retriever
 
 log = logging.getLogger(__name__)
@@ -181,7 +181,7 @@ class Privacy:
 
 def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
               backend: LLMBackend, retriever: Retriever | None, sink: Any,
-              privacy: Privacy | None = None) -> Any:
+              privacy: Privacy | None = None, prose_max_tokens: int | None = None) -> Any:
     from assistant.tools.ask import ask
     from assistant.tools.explain import explain
     from assistant.tools.marketing import marketing_copy
@@ -190,6 +190,7 @@ def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
 
     privacy = privacy or Privacy()
     mask = privacy.mask_pii
+    prose = {} if prose_max_tokens is None else {"prose_max_tokens": prose_max_tokens}
 
     def need(value: Any, what: str) -> Any:
         if value is None:
@@ -198,17 +199,17 @@ def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
 
     if route.tool == "summary":
         return user_summary(need(route.user_id, "user"), route.source, con=con, backend=backend,
-                            retriever=retriever, on_chunk=sink, mask_pii=mask)
+                            retriever=retriever, on_chunk=sink, mask_pii=mask, **prose)
     if route.tool == "persona":
         if route.user_id is None and route.segment is None:
             need(None, "user")
         return persona(route.user_id, None if route.user_id else route.segment, route.source,
                        con=con, backend=backend, retriever=retriever, on_chunk=sink,
-                       mask_pii=mask)
+                       mask_pii=mask, **prose)
     if route.tool == "explain":
         return explain(need(route.user_id, "user"), need(route.item_id, "item"), route.source,
                        con=con, backend=backend, retriever=retriever, on_chunk=sink,
-                       mask_pii=mask)
+                       mask_pii=mask, **prose)
     if route.tool == "copy":
         if route.user_id is None and route.segment is None:
             need(None, "user")
@@ -235,9 +236,12 @@ def answer_text(result: Any) -> str:
 
 def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDBPyConnection,
          backend: LLMBackend, retriever: Retriever | None = None,
-         privacy: Privacy | None = None) -> Iterator[ChatEvent]:
+         privacy: Privacy | None = None,
+         prose_max_tokens: int | None = None) -> Iterator[ChatEvent]:
     """Route `message` (with `history` as context) to a tool and stream its answer; `privacy`
-    (default: groups under 5 users hidden, review text masked) is passed to the tool."""
+    (default: groups under 5 users hidden, review text masked) and `prose_max_tokens` (the
+    `llm.prose_max_tokens` setting; default `narrate.PROSE_MAX_TOKENS`) are passed to the
+    tool."""
     started = time.perf_counter()
     run = ToolRun(tool="chat", model=backend.model)
     message = message.strip()[:1000]
@@ -265,7 +269,8 @@ def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDB
     def worker() -> None:
         try:
             result = _run_tool(route, message, con, backend, retriever,
-                               lambda chunk: events.put(("delta", chunk)), privacy)
+                               lambda chunk: events.put(("delta", chunk)), privacy,
+                               prose_max_tokens)
             events.put(("result", result))
         except (InputError, LLMError) as exc:
             events.put(("error", str(exc)))

@@ -10,7 +10,7 @@ else helpfulness). The LLM writes 2–4 cited sentences; the usual grounding rul
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -18,11 +18,11 @@ import duckdb
 from assistant.facts import ItemFacts, item_facts
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from prompts import load_prompt
 from assistant.tools.evidence import fact_block, index_available, review_block, review_meta
-from assistant.tools.narrate import narrate
+from assistant.tools.narrate import PROSE_MAX_TOKENS, ProseResult, narrate
 from assistant.tools.subjects import user_evidence
 from assistant.tools.trace import ToolRun
+from prompts import load_prompt
 from retrieval.search import Retriever, rank_by_embedding
 from retrieval.store import REVIEWS
 
@@ -65,26 +65,13 @@ GROUP BY t.category, t.brand
 
 
 @dataclass
-class ExplainResult:
+class ExplainResult(ProseResult):
     """The explanation, its evidence and provenance."""
 
     user_id: str
     item_id: str
     source: str
     explanation: str
-    status: str
-    run: ToolRun
-    facts: dict[str, Any] = field(default_factory=dict)
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-    notice: str | None = None
-    narration: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {"user_id": self.user_id, "item_id": self.item_id, "source": self.source,
-                "explanation": self.explanation, "status": self.status, "notice": self.notice,
-                "facts": self.facts, "reviews": self.reviews, "narration": self.narration,
-                **self.run.to_dict()}
 
 
 def item_evidence(con: duckdb.DuckDBPyConnection, source: str, user_id: str, item_id: str,
@@ -149,9 +136,10 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
             con: duckdb.DuckDBPyConnection, backend: LLMBackend,
             retriever: Retriever | None = None, n_reviews: int = 3,
             on_chunk: Callable[[str], None] | None = None,
-            mask_pii: bool = True) -> ExplainResult:
+            mask_pii: bool = True, prose_max_tokens: int = PROSE_MAX_TOKENS) -> ExplainResult:
     """Score, rank, leading items and matching reviews for (user, item), explained with cites
-    (personal data in review text masked unless `mask_pii` is off)."""
+    (personal data in review text masked unless `mask_pii` is off; the text capped at
+    `prose_max_tokens`, the `llm.prose_max_tokens` setting)."""
     run = ToolRun(tool="explain", model=backend.model)
     with run.step("gather evidence") as step:
         user = user_evidence(con, user_id, source, retriever, k=2, mask_pii=mask_pii)
@@ -185,13 +173,12 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
                         fallback=fallback_text(facts, reviews), on_chunk=on_chunk,
                         extra_check=personal_check(facts),
                         cite_facts=facts,
-                        cite_reviews={r.review_id: r.snippet(600) for r in reviews})
+                        cite_reviews={r.review_id: r.snippet(600) for r in reviews},
+                        max_tokens=prose_max_tokens)
     return ExplainResult(user_id=user.user.user_id, item_id=item_id, source=src,
-                         explanation=narration.text, status=narration.status,
-                         run=run.finish(), facts=facts,
+                         explanation=narration.text, facts=facts,
                          reviews=[{**review_meta(r), "snippet": r.snippet(300)}
-                                  for r in reviews],
-                         notice=narration.notice, narration=narration.to_dict())
+                                  for r in reviews], **narration.outcome(run))
 
 
 def fallback_text(facts: dict[str, Any], reviews: list[Any]) -> str:

@@ -2,44 +2,23 @@
 
 `generate` streams the model's answer chunk by chunk (so the CLI and UI can show the first
 token early), records the time to the first chunk in the tool's `ToolRun`, and maps the
-OpenAI client's exceptions to the LLM layer's `LLMUnavailable` / `LLMError`, exactly like
-`assistant.llm.invoke.call_model` does for non-streamed calls.
+OpenAI client's exceptions to the LLM layer's `LLMUnavailable` / `LLMError` with
+`assistant.llm.invoke.llm_errors`, the same mapping `call_model` uses for non-streamed calls.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
-import openai
-
 from assistant.llm.backends import LLMBackend
-from assistant.llm.errors import LLMError, LLMUnavailable
+from assistant.llm.invoke import llm_errors
 from assistant.tools.trace import ToolRun
 
 log = logging.getLogger(__name__)
 
 ChunkSink = Callable[[str], None]
-
-
-@contextmanager
-def llm_errors(base_url: str) -> Iterator[None]:
-    """Turn OpenAI client failures into `LLMUnavailable` (server down/slow) or `LLMError`."""
-    try:
-        yield
-    except openai.APITimeoutError as exc:
-        raise LLMUnavailable(base_url, "no answer before the timeout (server overloaded or "
-                             "too slow; raise INSIGHT_LLM__TIMEOUT_S)") from exc
-    except openai.APIConnectionError as exc:
-        raise LLMUnavailable(base_url, "cannot connect (is the server running?)") from exc
-    except openai.InternalServerError as exc:
-        raise LLMUnavailable(base_url, f"server error HTTP {exc.status_code}: "
-                             f"{exc.message}") from exc
-    except openai.APIStatusError as exc:
-        raise LLMError(f"LLM server at {base_url} rejected the request "
-                       f"(HTTP {exc.status_code}): {exc.message}") from exc
 
 
 def _text(content: Any) -> str:

@@ -24,8 +24,7 @@ import duckdb
 from langchain_core.messages.utils import convert_to_messages
 from pydantic import BaseModel, Field
 
-from assistant.analytics.executor import has_table
-from assistant.facts import item_facts, resolve_user
+from assistant.facts import item_facts
 from assistant.grounding import (
     Violation,
     check_numbers,
@@ -35,12 +34,13 @@ from assistant.grounding import (
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
 from assistant.tools.narrate import retry_messages
 from assistant.tools.persona import subject_facts
 from assistant.tools.trace import ToolRun
 from core.errors import InputError
+from prompts import load_prompt
+from store.queries import source_of_user, table_exists, user_sources
 
 PROMPT = "marketing_copy"
 Channel = Literal["email", "push", "banner"]
@@ -136,13 +136,13 @@ def check_variant(variant: Variant, channel: str, facts_text: str, facts: Any) -
 def _target(con: duckdb.DuckDBPyConnection, source: str, user_id: str | None,
             segment: int | None) -> tuple[str, dict[str, Any]]:
     if user_id is not None:
-        src = resolve_user(con, user_id, source)
+        src = source_of_user(con, user_id, source)
         if src != source:
             raise InputError(f"user {user_id!r} is in {src}, the item in {source}")
         return f"customer {user_id}", subject_facts(con, source, [user_id])
     if segment is None:
         raise InputError("give a target: a user id or a segment")
-    if not has_table(con, "user_scores"):
+    if not table_exists(con, "user_scores"):
         raise InputError("no user scores yet, so no segments; run `insight score` first")
     users = [r[0] for r in con.execute("SELECT user_id FROM user_scores WHERE source = ? AND "
                                        "segment = ?", [source, segment]).fetchall()]
@@ -157,10 +157,9 @@ def _item_source(con: duckdb.DuckDBPyConnection, item_id: str, source: str | Non
     if source:
         return source
     if user_id is not None:
-        rows = con.execute("SELECT DISTINCT source FROM events WHERE user_id = ?",
-                           [user_id]).fetchall()
-        if len(rows) == 1:
-            return str(rows[0][0])
+        sources = user_sources(con, user_id)
+        if len(sources) == 1:
+            return sources[0]
     rows = con.execute("SELECT DISTINCT source FROM items WHERE item_id = ? UNION SELECT "
                        "DISTINCT source FROM events WHERE item_id = ?", [item_id, item_id]
                        ).fetchall()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -23,12 +23,15 @@ from assistant.llm.backends import LLMBackend
 from assistant.tools.attribution import attribute
 from assistant.tools.generation import generate
 from assistant.tools.trace import ToolRun
-from core.settings import get_settings
+from core.settings import LLMSettings
 
 log = logging.getLogger(__name__)
 
 ExtraCheck = Callable[[str], list[Violation]]
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
+PROSE_MAX_TOKENS: int = LLMSettings.model_fields["prose_max_tokens"].default
+"""The default cap on generated prose (the `llm.prose_max_tokens` setting's default); callers
+pass the configured value down as `max_tokens` / `prose_max_tokens`."""
 FALLBACK_NOTICE = ("The generated text did not pass the grounding checks twice, so only "
                    "facts taken directly from the data are shown.")
 
@@ -58,6 +61,32 @@ class Narration:
                 "auto_citations": self.auto_citations,
                 "attempts": [{"text": a.text, "violations": a.violations,
                               "auto_citations": a.auto_citations} for a in self.attempts]}
+
+    def outcome(self, run: ToolRun) -> dict[str, Any]:
+        """The `ProseResult` fields this narration decides (status, notice, drafts) and the
+        finished trace of `run`."""
+        return {"status": self.status, "notice": self.notice, "narration": self.to_dict(),
+                "run": run.finish()}
+
+
+@dataclass(kw_only=True)
+class ProseResult:
+    """What every prose tool (summary, persona, explain) returns beside its own fields: how
+    the text was obtained, the trace, and the facts and reviews it rests on."""
+
+    status: str
+    run: ToolRun
+    notice: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    reviews: list[dict[str, Any]] = field(default_factory=list)
+    narration: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form: the tool's own fields, then the shared ones, then the trace."""
+        shared = [f.name for f in fields(ProseResult) if f.name != "run"]
+        own = [f.name for f in fields(self) if f.name not in shared and f.name != "run"]
+        return {**{name: getattr(self, name) for name in own + shared},
+                **self.run.to_dict()}
 
 
 def sentences(text: str) -> list[str]:
@@ -119,9 +148,10 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
 
     With `cite_facts` / `cite_reviews`, sentences the model left uncited get the citations of
     the evidence they match exactly (`attribution.attribute`) before the check. The text is
-    capped at `max_tokens` (default: the `llm.prose_max_tokens` setting).
+    capped at `max_tokens` (the caller passes `settings.llm.prose_max_tokens`; default
+    `PROSE_MAX_TOKENS`).
     """
-    limit = max_tokens or get_settings().llm.prose_max_tokens
+    limit = max_tokens or PROSE_MAX_TOKENS
     conversation = convert_to_messages(list(messages))
     attempts: list[Attempt] = []
     for attempt in (1, 2):

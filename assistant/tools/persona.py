@@ -19,13 +19,14 @@ import duckdb
 from assistant.facts import REVIEWER_NAMES, ReviewFact, review_fact
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block, review_meta, select_reviews
-from assistant.tools.narrate import narrate
+from assistant.tools.narrate import PROSE_MAX_TOKENS, ProseResult, narrate
 from assistant.tools.subjects import flat_facts, user_evidence
 from assistant.tools.trace import ToolRun
 from core.errors import InputError
+from prompts import load_prompt
 from retrieval.search import Retriever
+from store.queries import table_exists
 
 PROMPT = "persona"
 TOP = 3
@@ -44,26 +45,17 @@ class Trait:
 
 
 @dataclass
-class PersonaResult:
+class PersonaResult(ProseResult):
     """A persona: subject, traits, prose and provenance."""
 
     subject: str
     source: str
     traits: list[Trait]
     prose: str
-    status: str
-    run: ToolRun
-    facts: dict[str, Any] = field(default_factory=dict)
-    reviews: list[dict[str, Any]] = field(default_factory=list)
-    notice: str | None = None
-    narration: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
-        return {"subject": self.subject, "source": self.source,
-                "traits": [t.__dict__ for t in self.traits], "prose": self.prose,
-                "status": self.status, "notice": self.notice, "facts": self.facts,
-                "reviews": self.reviews, "narration": self.narration, **self.run.to_dict()}
+        return {**super().to_dict(), "traits": [t.__dict__ for t in self.traits]}
 
 
 def _top(con: duckdb.DuckDBPyConnection, column: str, source: str, users: list[str]
@@ -172,9 +164,7 @@ def build_traits(facts: dict[str, Any], reviews: list[ReviewFact]) -> list[Trait
 
 def _segment_users(con: duckdb.DuckDBPyConnection, segment: int, source: str | None
                    ) -> tuple[str, list[str]]:
-    from assistant.analytics.executor import has_table
-
-    if not has_table(con, "user_scores"):
+    if not table_exists(con, "user_scores"):
         raise InputError("no user scores yet, so no segments; run `insight train` and "
                          "`insight score` first")
     rows = con.execute("SELECT source, list(user_id) FROM user_scores WHERE segment = ? AND "
@@ -212,9 +202,10 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
             *, con: duckdb.DuckDBPyConnection, backend: LLMBackend,
             retriever: Retriever | None = None,
             on_chunk: Callable[[str], None] | None = None,
-            mask_pii: bool = True) -> PersonaResult:
+            mask_pii: bool = True, prose_max_tokens: int = PROSE_MAX_TOKENS) -> PersonaResult:
     """Persona of a user (or of a segment's users): computed traits + cited prose (personal
-    data in review text masked unless `mask_pii` is off)."""
+    data in review text masked unless `mask_pii` is off; the prose capped at
+    `prose_max_tokens`, the `llm.prose_max_tokens` setting)."""
     if (user_id is None) == (segment is None):
         raise InputError("give either a user id or a segment")
     run = ToolRun(tool="persona", model=backend.model)
@@ -263,9 +254,8 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
                         extra_check=personal_check({"subject": subject, "traits": lines,
                                                     "facts": shown}),
                         cite_facts={k: v for k, v in facts.items() if k in allowed["F"]},
-                        cite_reviews={r.review_id: r.snippet(600) for r in reviews})
+                        cite_reviews={r.review_id: r.snippet(600) for r in reviews},
+                        max_tokens=prose_max_tokens)
     return PersonaResult(subject=subject, source=source, traits=traits, prose=narration.text,
-                         status=narration.status, run=run.finish(), facts=facts,
-                         reviews=[{**review_meta(r), "snippet": r.snippet(300)}
-                                  for r in reviews],
-                         notice=narration.notice, narration=narration.to_dict())
+                         facts=facts, reviews=[{**review_meta(r), "snippet": r.snippet(300)}
+                                               for r in reviews], **narration.outcome(run))

@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from assistant.analytics.executor import has_table
+from store.queries import table_exists
 
 OPTIONAL_COLUMNS = ("price", "rating", "category", "brand", "session_id")
 
@@ -98,4 +98,4 @@ def data_profile(con: duckdb.DuckDBPyConnection) -> DataProfile:
     for name, n in reviews.items():
         if name not in sources:
             sources[name] = SourceProfile(name, 0, 0, [], None, None, [], int(n))
-    return DataProfile(sources=sources, has_scores=has_table(con, "user_scores"))
+    return DataProfile(sources=sources, has_scores=table_exists(con, "user_scores"))

@@ -7,6 +7,7 @@ the previous period), formatting values by the metric's unit.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from assistant.analytics.catalog import METRICS
@@ -104,6 +105,15 @@ def _plain(result: AnalyticsResult) -> str:
     return f"{scope_text(result).strip().capitalize() or 'Overall'}: {_metrics_line(result, row)}."
 
 
+def _runners_up(dim: str, ranked: list[dict[str, Any]],
+                value: Callable[[dict[str, Any]], str]) -> str:
+    """` Next: a (v), b (v).` for the rows after the first (at most `RUNNERS_UP`), else ""."""
+    rest = ranked[1: 1 + RUNNERS_UP]
+    if not rest:
+        return ""
+    return " Next: " + ", ".join(f"{fmt_key(dim, r[dim])} ({value(r)})" for r in rest) + "."
+
+
 def _grouped(result: AnalyticsResult) -> str:
     plan = result.plan
     dim = plan.group_by[0]
@@ -117,13 +127,9 @@ def _grouped(result: AnalyticsResult) -> str:
     top = ranked[0]
     word = "highest" if plan.descending else "lowest"
     label = DIM_LABELS.get(dim, dim)
-    text = (f"The {label} with the {word} {LABELS.get(m, m)}{scope_text(result)} is "
-            f"{fmt_key(dim, top[dim])} ({fmt_value(m, top[m])}).")
-    rest = ranked[1: 1 + RUNNERS_UP]
-    if rest:
-        text += " Next: " + ", ".join(f"{fmt_key(dim, r[dim])} ({fmt_value(m, r[m])})"
-                                      for r in rest) + "."
-    return text
+    return (f"The {label} with the {word} {LABELS.get(m, m)}{scope_text(result)} is "
+            f"{fmt_key(dim, top[dim])} ({fmt_value(m, top[m])})."
+            + _runners_up(dim, ranked, lambda r: fmt_value(m, r[m])))
 
 
 def _compared(result: AnalyticsResult) -> str:
@@ -148,14 +154,10 @@ def _compared(result: AnalyticsResult) -> str:
     verb = "fell most" if not plan.descending else "grew most"
     if plan.order_by != "change":
         verb = "ranks first"
-    text = (f"The {label} whose {LABELS.get(m, m)} {verb}{scope_text(result)} is "
+    return (f"The {label} whose {LABELS.get(m, m)} {verb}{scope_text(result)} is "
             f"{fmt_key(dim, top[dim])}: {fmt_value(m, top.get(f'{m}_previous'))} in {period} "
-            f"→ {fmt_value(m, top.get(m))} ({fmt_change(m, top.get('change'))}).")
-    rest = rows[1: 1 + RUNNERS_UP]
-    if rest:
-        text += " Next: " + ", ".join(f"{fmt_key(dim, r[dim])} ({fmt_change(m, r.get('change'))})"
-                                      for r in rest) + "."
-    return text
+            f"→ {fmt_value(m, top.get(m))} ({fmt_change(m, top.get('change'))})."
+            + _runners_up(dim, rows, lambda r: fmt_change(m, r.get("change"))))
 
 
 def render_answer(result: AnalyticsResult) -> str:

@@ -17,11 +17,8 @@ from typing import Any
 
 import duckdb
 
+from assistant.grounding import MONTHS
 from assistant.tools.profile import DataProfile
-
-MONTHS = {m: i for i, m in enumerate(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september",
-     "october", "november", "december"], start=1)}
 
 UNSUPPORTED = {
     r"\b(age|ages|aged|how old|older|younger)\b": "age",
@@ -130,26 +127,13 @@ class Hints:
 
     def for_prompt(self) -> str:
         """A short line of `key=value` hints for the LLM."""
-        parts = []
-        if self.metric:
-            parts.append(f"metric={self.metric}")
-        if self.sources:
-            parts.append(f"source={','.join(self.sources)}")
-        if self.event_type:
-            parts.append(f"event_type={self.event_type}")
-        if self.group_by:
-            parts.append(f"group_by={self.group_by}")
-        if self.date_from:
-            parts.append(f"date_from={self.date_from} date_to={self.date_to}")
-        if self.compare:
-            parts.append("compare_previous_period=true")
-        if self.categories:
-            parts.append(f"category={','.join(self.categories)}")
-        if self.brands:
-            parts.append(f"brand={','.join(self.brands)}")
-        if self.item_ids:
-            parts.append(f"item_id={','.join(self.item_ids)}")
-        return " ".join(parts) if parts else "none"
+        hints = [("metric", self.metric), ("source", ",".join(self.sources)),
+                 ("event_type", self.event_type), ("group_by", self.group_by),
+                 ("date_from", self.date_from and f"{self.date_from} date_to={self.date_to}"),
+                 ("compare_previous_period", self.compare and "true"),
+                 ("category", ",".join(self.categories)), ("brand", ",".join(self.brands)),
+                 ("item_id", ",".join(self.item_ids))]
+        return " ".join(f"{key}={value}" for key, value in hints if value) or "none"
 
 
 def _norm(text: str) -> str:

@@ -21,16 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 from langchain_core.messages.utils import convert_to_messages
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.analytics.executor import has_table
 from assistant.grounding import Violation, check_numbers, check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from prompts import load_prompt
 from assistant.tools.narrate import retry_messages
 from assistant.tools.segment_traits import (
     Contrast,
@@ -40,6 +37,8 @@ from assistant.tools.segment_traits import (
     trait_name,
 )
 from assistant.tools.trace import ToolRun
+from prompts import load_prompt
+from store.queries import table_exists
 from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -172,7 +171,7 @@ def name_segments(workspace: Path, backend: LLMBackend,
     ws = Workspace.open(workspace)
     con = ws.connect()
     try:
-        if not has_table(con, SOURCE_TABLE):
+        if not table_exists(con, SOURCE_TABLE):
             run.finish()
             return SegmentNamesResult([], run, skipped="the predictors have not published a "
                                       "`segments` table yet (train with segments and score "
@@ -205,17 +204,12 @@ def name_segments(workspace: Path, backend: LLMBackend,
                      "description": proposal.description, "status": status,
                      "prompt_ref": prompt_ref, "model": backend.model, "generated_at": now})
     published: list[str] = []
-    with ws.lock():
-        ws.reload()
-        for source in sorted({r["source"] for r in rows}):
-            part = [r for r in rows if r["source"] == source]
-            batch = ws.new_batch()
-            name = f"{TABLE}-00000.parquet"
-            pq.write_table(pa.Table.from_pylist(part, schema=SCHEMA), batch.staging_dir / name)
-            batch.files[TABLE] = [name]
-            ws.publish_derived(TABLE, batch, {"segments": len(part), "prompt": prompt_ref,
-                                              "model": backend.model}, partition=source)
-            published.append(source)
+    for source in sorted({r["source"] for r in rows}):
+        part = [r for r in rows if r["source"] == source]
+        ws.write_derived(TABLE, pa.Table.from_pylist(part, schema=SCHEMA),
+                         {"segments": len(part), "prompt": prompt_ref, "model": backend.model},
+                         partition=source)
+        published.append(source)
     run.finish()
     return SegmentNamesResult([{**r, "generated_at": now.isoformat()} for r in rows], run,
                               published=published)

@@ -8,18 +8,17 @@ text that fails twice is replaced by a facts-only summary with a notice.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import duckdb
 
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from prompts import load_prompt
 from assistant.tools.evidence import fact_block, review_block
-from assistant.tools.narrate import Narration, narrate
+from assistant.tools.narrate import PROSE_MAX_TOKENS, Narration, ProseResult, narrate
 from assistant.tools.subjects import UserEvidence, user_evidence
 from assistant.tools.trace import ToolRun
+from prompts import load_prompt
 from retrieval.search import Retriever
 
 PROMPT = "user_summary"
@@ -32,26 +31,13 @@ ways to misread them)."""
 
 
 @dataclass
-class SummaryResult:
+class SummaryResult(ProseResult):
     """A customer briefing with the facts, scores and reviews it rests on."""
 
     user_id: str
     source: str
     summary: str
-    status: str
-    run: ToolRun
-    facts: dict[str, Any] = field(default_factory=dict)
-    reviews: list[dict[str, Any]] = field(default_factory=list)
     review_selection: str = ""
-    notice: str | None = None
-    narration: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return {"user_id": self.user_id, "source": self.source, "summary": self.summary,
-                "status": self.status, "notice": self.notice, "facts": self.facts,
-                "reviews": self.reviews, "review_selection": self.review_selection,
-                "narration": self.narration, **self.run.to_dict()}
 
 
 def facts_only_summary(evidence: UserEvidence) -> str:
@@ -85,9 +71,11 @@ def facts_only_summary(evidence: UserEvidence) -> str:
 def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBPyConnection,
                  backend: LLMBackend, retriever: Retriever | None = None, n_reviews: int = 3,
                  on_chunk: Callable[[str], None] | None = None,
-                 mask_pii: bool = True) -> SummaryResult:
+                 mask_pii: bool = True,
+                 prose_max_tokens: int = PROSE_MAX_TOKENS) -> SummaryResult:
     """Facts, scores, relevant reviews and a grounded, cited summary of one customer
-    (personal data in review text masked unless `mask_pii` is off)."""
+    (personal data in review text masked unless `mask_pii` is off; the text capped at
+    `prose_max_tokens`, the `llm.prose_max_tokens` setting)."""
     run = ToolRun(tool="user_summary", model=backend.model)
     with run.step("gather facts and reviews") as step:
         evidence = user_evidence(con, user_id, source, retriever, k=n_reviews,
@@ -109,9 +97,9 @@ def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBP
                                    extra_check=personal_check(shown),
                                    cite_facts=shown,
                                    cite_reviews={r.review_id: r.snippet(600)
-                                                 for r in evidence.reviews})
+                                                 for r in evidence.reviews},
+                                   max_tokens=prose_max_tokens)
     return SummaryResult(user_id=evidence.user.user_id, source=evidence.user.source,
-                         summary=narration.text, status=narration.status, run=run.finish(),
-                         facts=evidence.facts, reviews=evidence.review_dicts(),
-                         review_selection=evidence.review_selection, notice=narration.notice,
-                         narration=narration.to_dict())
+                         summary=narration.text, facts=evidence.facts,
+                         reviews=evidence.review_dicts(),
+                         review_selection=evidence.review_selection, **narration.outcome(run))

@@ -1,7 +1,8 @@
 """Compute (or check) the gold answers of the operator question set from the RAW shared files.
 
-Each canonical question has one small pandas function named by its canonical id (in
-`gold_taobao.py`, `gold_rees46.py`, `gold_musical.py`), registered in `raw.REGISTRY`. This
+Each canonical question has one small pandas function (in `gold_taobao.py`, `gold_rees46.py`,
+`gold_musical.py`, or shared in `clickstream.py`), registered under its canonical id in
+`raw.REGISTRY`. This
 script reads ``questions.jsonl``, computes every canonical question's gold once, assigns the
 dev / test split, and writes both back into the file. Nothing goes through the workspace, the
 project's loaders or its SQL.

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.operator_questions.raw import (
-    Raw,
+from benchmarks.operator_questions.raw import Raw, gold, register_distinct
+from benchmarks.operator_questions.records import (
     Record,
     compare,
     count,
-    gold,
     number,
     pair,
     unanswerable,
@@ -32,22 +31,13 @@ def _year(raw: Raw, year: int) -> pd.DataFrame:
 
 # --- plain / casual -------------------------------------------------------------------------
 
+register_distinct("musical", {"mi_reviewers": "reviewerID", "mi_items": "asin"}, MI)
+
+
 @gold(MI)
 def mi_reviews(raw: Raw) -> Record:
     """Review lines."""
     return count(len(raw.musical))
-
-
-@gold(MI)
-def mi_reviewers(raw: Raw) -> Record:
-    """Distinct reviewerID."""
-    return count(raw.musical["reviewerID"].nunique())
-
-
-@gold(MI)
-def mi_items(raw: Raw) -> Record:
-    """Distinct asin."""
-    return count(raw.musical["asin"].nunique())
 
 
 @gold({**MI, "metric": "mean(rating)"})

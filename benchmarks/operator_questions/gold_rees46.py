@@ -13,26 +13,17 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.operator_questions.raw import (
-    Raw,
-    Record,
-    compare,
-    count,
-    gold,
-    number,
-    pair,
-    which,
+from benchmarks.operator_questions.clickstream import (
+    REES46,
+    TAOBAO,
+    register_common,
+    register_without,
 )
+from benchmarks.operator_questions.raw import Raw, gold, register_distinct
+from benchmarks.operator_questions.records import Record, compare, count, number, pair, which
 
 R46 = {"source": "rees46"}
-
-
-def _of(raw: Raw, event_type: str) -> pd.DataFrame:
-    return raw.rees46[raw.rees46["event_type"] == event_type]
-
-
-def _users(raw: Raw, event_type: str) -> set[int]:
-    return set(_of(raw, event_type)["user_id"])
+_of, _users = REES46.of, REES46.users
 
 
 def _revenue(frame: pd.DataFrame) -> float:
@@ -45,34 +36,9 @@ def _category(frame: pd.DataFrame) -> pd.Series:
 
 # --- plain / casual -------------------------------------------------------------------------
 
-@gold(R46)
-def r46_events(raw: Raw) -> Record:
-    """Every row."""
-    return count(len(raw.rees46))
-
-
-@gold(R46)
-def r46_users(raw: Raw) -> Record:
-    """Distinct users."""
-    return count(raw.rees46["user_id"].nunique())
-
-
-@gold(R46)
-def r46_sessions(raw: Raw) -> Record:
-    """Distinct `user_session` values."""
-    return count(raw.rees46["user_session"].nunique())
-
-
-@gold({**R46, "event_type": "purchase"})
-def r46_purchases(raw: Raw) -> Record:
-    """`purchase` rows."""
-    return count(len(_of(raw, "purchase")))
-
-
-@gold({**R46, "event_type": "purchase"})
-def r46_buyers(raw: Raw) -> Record:
-    """Distinct users with a `purchase` row."""
-    return count(len(_users(raw, "purchase")))
+register_common(REES46, "r46")  # rows and users, per event kind too, and the cart rate
+register_distinct("rees46", {"r46_sessions": "user_session", "r46_products": "product_id",
+                             "r46_brands": "brand"}, R46)
 
 
 @gold({**R46, "event_type": "purchase", "metric": "sum(price)"})
@@ -93,18 +59,6 @@ def r46_aov(raw: Raw) -> Record:
     bought = _of(raw, "purchase")
     orders = len(bought[["user_id", "user_session"]].drop_duplicates())
     return number(bought["price"].sum() / orders, "currency")
-
-
-@gold(R46)
-def r46_products(raw: Raw) -> Record:
-    """Distinct product ids."""
-    return count(raw.rees46["product_id"].nunique())
-
-
-@gold(R46)
-def r46_brands(raw: Raw) -> Record:
-    """Distinct non-empty brands."""
-    return count(raw.rees46["brand"].dropna().nunique())
 
 
 @gold({**R46, "event_type": "purchase", "group_by": "brand", "metric": "sum(price)"})
@@ -144,24 +98,6 @@ def r46_max_price_sold(raw: Raw) -> Record:
     return number(_of(raw, "purchase")["price"].max(), "currency")
 
 
-@gold({**R46, "event_type": "cart"})
-def r46_carts(raw: Raw) -> Record:
-    """`cart` rows."""
-    return count(len(_of(raw, "cart")))
-
-
-@gold({**R46, "event_type": "view"})
-def r46_views(raw: Raw) -> Record:
-    """`view` rows."""
-    return count(len(_of(raw, "view")))
-
-
-@gold({**R46, "event_type": "cart"})
-def r46_cart_users(raw: Raw) -> Record:
-    """Distinct users with a `cart` row."""
-    return count(len(_users(raw, "cart")))
-
-
 @gold({**R46, "event_type": "purchase", "category_code": "electronics.smartphone"})
 def r46_smartphone_revenue(raw: Raw) -> Record:
     """Purchase revenue of category electronics.smartphone."""
@@ -175,24 +111,10 @@ def r46_top_brand_views(raw: Raw) -> Record:
     return which(_of(raw, "view").groupby("brand").size())
 
 
-@gold({**R46, "event_type": ["view", "cart"]})
-def r46_cart_rate(raw: Raw) -> Record:
-    """`cart` rows / `view` rows."""
-    return number(len(_of(raw, "cart")) / len(_of(raw, "view")), "fraction", 0.01)
-
-
 # --- hard -----------------------------------------------------------------------------------
 
-@gold({**R46, "event_type": "purchase", "exclude_users_with": "cart"})
-def h_r46_buy_no_cart(raw: Raw) -> Record:
-    """Buying users without any `cart` row."""
-    return count(len(_users(raw, "purchase") - _users(raw, "cart")))
-
-
-@gold({**R46, "event_type": "view", "exclude_users_with": "purchase"})
-def h_r46_view_no_buy(raw: Raw) -> Record:
-    """Users with a `view` row and no `purchase` row."""
-    return count(len(_users(raw, "view") - _users(raw, "purchase")))
+register_without(REES46, "h_r46_buy_no_cart", "purchase", "cart")
+register_without(REES46, "h_r46_view_no_buy", "view", "purchase")
 
 
 @gold({**R46, "population": "buyers", "condition": "bought brand apple"})
@@ -236,8 +158,8 @@ def h_r46_samsung_vs_xiaomi_carts(raw: Raw) -> Record:
 @gold({"source": ["taobao", "rees46"], "event_type": "purchase"})
 def h_buyers_taobao_vs_rees46(raw: Raw) -> Record:
     """Distinct buying users: taobao (`buy`) vs rees46 (`purchase`)."""
-    taobao = raw.taobao.loc[raw.taobao["behavior_type"] == "buy", "user_id"].nunique()
-    return compare(["taobao", "rees46"], [taobao, len(_users(raw, "purchase"))], "count",
+    return compare(["taobao", "rees46"],
+                   [len(TAOBAO.users(raw, "purchase")), len(_users(raw, "purchase"))], "count",
                    {"taobao": ["tb"], "rees46": ["rees"]})
 
 

@@ -8,85 +8,18 @@ out-of-window `pv` rows are kept, as every count over the raw file keeps them.
 
 from __future__ import annotations
 
-import pandas as pd
-
-from benchmarks.operator_questions.raw import (
-    Raw,
-    Record,
-    compare,
-    count,
-    gold,
-    number,
-    pair,
-    when,
-    which,
-)
+from benchmarks.operator_questions.clickstream import TAOBAO, register_common, register_without
+from benchmarks.operator_questions.raw import Raw, gold, register_distinct
+from benchmarks.operator_questions.records import Record, compare, count, number, pair, when, which
 
 TB = {"source": "taobao"}
-
-
-def _of(raw: Raw, behavior: str) -> pd.DataFrame:
-    return raw.taobao[raw.taobao["behavior_type"] == behavior]
-
-
-def _users(raw: Raw, behavior: str) -> set[int]:
-    return set(_of(raw, behavior)["user_id"])
+_of, _users = TAOBAO.of, TAOBAO.users
 
 
 # --- plain / casual -------------------------------------------------------------------------
 
-@gold(TB)
-def tb_events(raw: Raw) -> Record:
-    """Every row of the log."""
-    return count(len(raw.taobao))
-
-
-@gold(TB)
-def tb_users(raw: Raw) -> Record:
-    """Distinct users."""
-    return count(raw.taobao["user_id"].nunique())
-
-
-@gold({**TB, "event_type": "purchase"})
-def tb_purchases(raw: Raw) -> Record:
-    """`buy` rows."""
-    return count(len(_of(raw, "buy")))
-
-
-@gold({**TB, "event_type": "purchase"})
-def tb_buyers(raw: Raw) -> Record:
-    """Distinct users with at least one `buy`."""
-    return count(_of(raw, "buy")["user_id"].nunique())
-
-
-@gold({**TB, "event_type": "view"})
-def tb_views(raw: Raw) -> Record:
-    """`pv` rows."""
-    return count(len(_of(raw, "pv")))
-
-
-@gold({**TB, "event_type": "cart"})
-def tb_carts(raw: Raw) -> Record:
-    """`cart` rows."""
-    return count(len(_of(raw, "cart")))
-
-
-@gold({**TB, "event_type": "fav"})
-def tb_favs(raw: Raw) -> Record:
-    """`fav` rows."""
-    return count(len(_of(raw, "fav")))
-
-
-@gold(TB)
-def tb_items(raw: Raw) -> Record:
-    """Distinct item ids seen in any event."""
-    return count(raw.taobao["item_id"].nunique())
-
-
-@gold(TB)
-def tb_categories(raw: Raw) -> Record:
-    """Distinct category ids."""
-    return count(raw.taobao["category_id"].nunique())
+register_common(TAOBAO, "tb")  # rows and users, per event kind too, and the cart rate
+register_distinct("taobao", {"tb_items": "item_id", "tb_categories": "category_id"}, TB)
 
 
 @gold(TB)
@@ -98,13 +31,13 @@ def tb_events_per_user(raw: Raw) -> Record:
 @gold({**TB, "event_type": "purchase"})
 def tb_purchases_per_buyer(raw: Raw) -> Record:
     """Mean `buy` rows per user who bought at least once."""
-    return number(_of(raw, "buy").groupby("user_id").size().mean(), "count")
+    return number(_of(raw, "purchase").groupby("user_id").size().mean(), "count")
 
 
 @gold({**TB, "event_type": "purchase", "day": "2017-12-01"})
 def tb_buys_dec1(raw: Raw) -> Record:
     """`buy` rows on 2017-12-01 (UTC)."""
-    buys = _of(raw, "buy")
+    buys = _of(raw, "purchase")
     return count((buys["day"] == "2017-12-01").sum())
 
 
@@ -117,25 +50,13 @@ def tb_users_dec3(raw: Raw) -> Record:
 @gold({**TB, "event_type": "purchase", "group_by": "category"})
 def tb_top_cat_purchases(raw: Raw) -> Record:
     """Category id with the most `buy` rows."""
-    return which(_of(raw, "buy").groupby("category_id").size())
+    return which(_of(raw, "purchase").groupby("category_id").size())
 
 
 @gold({**TB, "event_type": "view", "group_by": "category"})
 def tb_top_cat_views(raw: Raw) -> Record:
     """Category id with the most `pv` rows."""
-    return which(_of(raw, "pv").groupby("category_id").size())
-
-
-@gold({**TB, "event_type": "cart"})
-def tb_cart_users(raw: Raw) -> Record:
-    """Distinct users with a `cart` row."""
-    return count(len(_users(raw, "cart")))
-
-
-@gold({**TB, "event_type": "fav"})
-def tb_fav_users(raw: Raw) -> Record:
-    """Distinct users with a `fav` row."""
-    return count(len(_users(raw, "fav")))
+    return which(_of(raw, "view").groupby("category_id").size())
 
 
 @gold(TB)
@@ -145,30 +66,21 @@ def tb_last_day(raw: Raw) -> Record:
     return when(last, (raw.taobao["day"] == last).sum())
 
 
-@gold({**TB, "event_type": ["view", "cart"]})
-def tb_cart_rate(raw: Raw) -> Record:
-    """`cart` rows / `pv` rows."""
-    return number(len(_of(raw, "cart")) / len(_of(raw, "pv")), "fraction", 0.01)
-
-
 @gold({**TB, "event_type": "purchase"})
 def tb_purchase_share(raw: Raw) -> Record:
     """`buy` rows / all rows."""
-    return number(len(_of(raw, "buy")) / len(raw.taobao), "fraction", 0.01)
+    return number(len(_of(raw, "purchase")) / len(raw.taobao), "fraction", 0.01)
 
 
 # --- hard -----------------------------------------------------------------------------------
 
-@gold({**TB, "event_type": "cart", "exclude_users_with": "purchase"})
-def h_tb_cart_no_buy(raw: Raw) -> Record:
-    """Users with a `cart` row and no `buy` row at all."""
-    return count(len(_users(raw, "cart") - _users(raw, "buy")))
+register_without(TAOBAO, "h_tb_cart_no_buy", "cart", "purchase")
 
 
 @gold({**TB, "population": "buyers", "condition": "has cart"})
 def h_tb_buyers_carted_share(raw: Raw) -> Record:
     """Share of buying users who also have a `cart` row."""
-    buyers = _users(raw, "buy")
+    buyers = _users(raw, "purchase")
     return number(len(buyers & _users(raw, "cart")) / len(buyers), "fraction", 0.01)
 
 
@@ -182,14 +94,14 @@ def h_tb_busiest_day(raw: Raw) -> Record:
 @gold({**TB, "event_type": "purchase", "group_by": "day"})
 def h_tb_busiest_purchase_day(raw: Raw) -> Record:
     """UTC day with the most `buy` rows."""
-    by_day = _of(raw, "buy").groupby("day").size()
+    by_day = _of(raw, "purchase").groupby("day").size()
     return when(by_day.idxmax(), by_day.max())
 
 
 @gold({**TB, "event_type": "purchase", "month": ["2017-11", "2017-12"]})
 def h_tb_nov_vs_dec_purchases(raw: Raw) -> Record:
     """`buy` rows in November vs December 2017 (UTC calendar months)."""
-    months = _of(raw, "buy")["ts"].dt.strftime("%Y-%m")
+    months = _of(raw, "purchase")["ts"].dt.strftime("%Y-%m")
     return compare(["november", "december"],
                    [(months == "2017-11").sum(), (months == "2017-12").sum()], "count",
                    {"november": ["nov", "2017-11", "november 2017"],
@@ -200,13 +112,13 @@ def h_tb_nov_vs_dec_purchases(raw: Raw) -> Record:
        "top_n": 3})
 def h_tb_top3_cat_buyers(raw: Raw) -> Record:
     """Top 3 category ids by distinct buying users (ties at #3 included)."""
-    return which(_of(raw, "buy").groupby("category_id")["user_id"].nunique(), n=3)
+    return which(_of(raw, "purchase").groupby("category_id")["user_id"].nunique(), n=3)
 
 
 @gold({**TB, "event_type": "purchase", "group_by": "item"})
 def h_tb_most_bought_item(raw: Raw) -> Record:
     """Item id(s) with the most `buy` rows (ties included)."""
-    return which(_of(raw, "buy").groupby("item_id").size())
+    return which(_of(raw, "purchase").groupby("item_id").size())
 
 
 @gold(TB)
@@ -218,19 +130,19 @@ def h_tb_users_and_events(raw: Raw) -> Record:
 @gold({**TB, "event_type": ["cart", "purchase"]})
 def h_tb_cart_to_purchase(raw: Raw) -> Record:
     """`buy` rows / `cart` rows (event level)."""
-    return number(len(_of(raw, "buy")) / len(_of(raw, "cart")), "fraction", 0.01)
+    return number(len(_of(raw, "purchase")) / len(_of(raw, "cart")), "fraction", 0.01)
 
 
 @gold({**TB, "population": "all users", "condition": "has purchase"})
 def h_tb_user_conversion(raw: Raw) -> Record:
     """Users with a `buy` / all users."""
-    return number(len(_users(raw, "buy")) / raw.taobao["user_id"].nunique(), "fraction", 0.01)
+    return number(len(_users(raw, "purchase")) / raw.taobao["user_id"].nunique(), "fraction", 0.01)
 
 
 @gold({**TB, "event_type": "purchase", "per_user_min": 3})
 def h_tb_users_3plus_buys(raw: Raw) -> Record:
     """Users with at least 3 `buy` rows."""
-    return count((_of(raw, "buy").groupby("user_id").size() >= 3).sum())
+    return count((_of(raw, "purchase").groupby("user_id").size() >= 3).sum())
 
 
 @gold(TB)
@@ -244,17 +156,18 @@ def h_tb_median_events_per_user(raw: Raw) -> Record:
 @gold({**TB, "event_type": "purchase", "month": "2017-11"})
 def dlg_tb_purchases_nov(raw: Raw) -> Record:
     """`buy` rows in November 2017 (UTC)."""
-    return count((_of(raw, "buy")["ts"].dt.strftime("%Y-%m") == "2017-11").sum())
+    return count((_of(raw, "purchase")["ts"].dt.strftime("%Y-%m") == "2017-11").sum())
 
 
 @gold({**TB, "event_type": "purchase", "per_user_min": 2})
 def dlg_tb_repeat_buyers(raw: Raw) -> Record:
     """Buyers with at least 2 `buy` rows."""
-    return count((_of(raw, "buy").groupby("user_id").size() >= 2).sum())
+    return count((_of(raw, "purchase").groupby("user_id").size() >= 2).sum())
 
 
 @gold({**TB, "event_type": "purchase"})
 def dlg_tb_busiest_day_purchases(raw: Raw) -> Record:
     """`buy` rows on the UTC day with the most events (turn 1's answer)."""
     busiest = raw.taobao.groupby("day").size().idxmax()
-    return {**count((_of(raw, "buy")["day"] == busiest).sum()), "filters_extra": {"day": busiest}}
+    return {**count((_of(raw, "purchase")["day"] == busiest).sum()),
+            "filters_extra": {"day": busiest}}

@@ -8,51 +8,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from core.settings import get_settings
 from core.errors import InputError, WorkspaceError
+from core.settings import get_settings
+from insight.commands.common import WorkspaceOpt, run_guarded, workspace_path
 
 console = Console()
-err_console = Console(stderr=True)
-
-T = TypeVar("T")
-
-WorkspaceOpt = Annotated[
-    Path | None,
-    typer.Option("--workspace", "-w", help="Workspace directory [env INSIGHT_WORKSPACE]."),
-]
-
-
-def _fail(message: str, code: int) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True,
-                      soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def _guard(action: Callable[[], T]) -> T:
-    """Run `action`, turning expected errors into one line and an exit code."""
-    from assistant.llm.errors import LLMError
-
-    try:
-        return action()
-    except InputError as exc:
-        _fail(str(exc), 2)
-    except WorkspaceError as exc:
-        _fail(str(exc), 3)
-    except LLMError as exc:
-        _fail(str(exc), 4)
-    except KeyboardInterrupt:
-        _fail("interrupted", 130)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
 def index(
     workspace: WorkspaceOpt = None,
     source: Annotated[list[str] | None, typer.Option(
@@ -63,12 +30,12 @@ def index(
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Embed new or changed reviews, items and behavior summaries; drop deleted ones."""
-    from store.workspace import Workspace
     from retrieval.factory import create_indexer
     from retrieval.store import COLLECTIONS
+    from store.workspace import Workspace
 
     settings = get_settings()
-    path = workspace if workspace is not None else settings.workspace
+    path = workspace_path(workspace)
 
     def action() -> Any:
         chosen = list(collection or COLLECTIONS)
@@ -91,7 +58,7 @@ def index(
         return indexer.run(con, sources=source or None, collections=chosen)
 
     started = time.perf_counter()
-    report = _guard(action)
+    report = run_guarded(action)
     seconds = time.perf_counter() - started
     if as_json:
         print(json.dumps({**report.as_dict(), "seconds": round(seconds, 2)}, indent=2))
@@ -127,12 +94,8 @@ def llm_serve(
     def action() -> None:
         model = ensure_model(cfg.model_path, cfg.model_sha256, cfg.parts_prefix,
                              cfg.parts_count)
-        server = EmbeddedServer(model, host=host or cfg.host,
-                                port=cfg.port if port is None else port, n_ctx=cfg.n_ctx,
-                                n_threads=cfg.n_threads, model_alias=cfg.model_alias,
-                                startup_timeout_s=cfg.startup_timeout_s,
-                                n_threads_batch=cfg.n_threads_batch,
-                                cpu_variant=cfg.cpu_variant)
+        server = EmbeddedServer.from_settings(model, cfg, host=host or cfg.host,
+                                              port=cfg.port if port is None else port)
         with server:
             console.print(f"serving {cfg.model_alias} at [bold]{server.base_url}[/] "
                           f"(log {server.log_path}); Ctrl-C stops it")
@@ -141,7 +104,7 @@ def llm_serve(
                 raise WorkspaceError(f"the llama.cpp server exited with code {code}; "
                                      f"see {server.log_path}")
 
-    _guard(action)
+    run_guarded(action)
 
 
 @llm_app.command("check")
@@ -161,7 +124,7 @@ def llm_check(
             startup = time.perf_counter() - started
             return check_backend(backend, prompt), startup
 
-    result, startup = _guard(action)
+    result, startup = run_guarded(action)
     tokens = f", {result.completion_tokens} tokens" if result.completion_tokens else ""
     console.print(f"{result.backend} {result.model} at {result.base_url}: "
                   f"answered in {result.seconds:.2f}s{tokens} (startup {startup:.1f}s)")

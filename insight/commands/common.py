@@ -1,4 +1,8 @@
-"""Pieces every command shares: the workspace option and one-line error handling."""
+"""Pieces every command shares: the workspace option and the one error guard.
+
+Exit codes: 2 bad input, 3 workspace, 4 LLM unavailable or failing, 130 interrupted; each with
+one line on stderr, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from typing import Annotated, TypeVar
 import typer
 from rich.console import Console
 
-from core.settings import get_settings
+from assistant.llm.errors import LLMError
 from core.errors import InputError, WorkspaceError
+from core.settings import get_settings
 
 T = TypeVar("T")
 err_console = Console(stderr=True)
@@ -40,6 +45,8 @@ def run_guarded(action: Callable[[], T]) -> T:
         fail(str(exc), 2)
     except WorkspaceError as exc:
         fail(str(exc), 3)
+    except LLMError as exc:
+        fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 4)
     except KeyboardInterrupt:
         fail("interrupted; stored data is unchanged", 130)
     raise AssertionError("unreachable")  # pragma: no cover

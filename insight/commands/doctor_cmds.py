@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from core.settings import get_settings
 from insight.commands.common import WorkspaceOpt, fail, workspace_path
 from insight.doctor import CHECK_NAMES, CheckResult, DoctorOptions, run_checks
-from core.settings import get_settings
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)

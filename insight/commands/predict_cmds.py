@@ -14,17 +14,15 @@ from insight.commands.common import WorkspaceOpt, run_guarded, workspace_path
 
 console = Console()
 
-KINDS = ("next_item", "intent", "churn", "segments")
-
-
 def _kinds(only: list[str] | None) -> tuple[str, ...]:
     from core.errors import InputError
+    from store.checkpoints import MODEL_KINDS
 
-    chosen = tuple(only or KINDS)
-    unknown = [k for k in chosen if k not in KINDS]
+    chosen = tuple(only or MODEL_KINDS)
+    unknown = [k for k in chosen if k not in MODEL_KINDS]
     if unknown:
         raise InputError(f"unknown model kind(s) {', '.join(unknown)}; choose from "
-                         f"{', '.join(KINDS)}")
+                         f"{', '.join(MODEL_KINDS)}")
     return chosen
 
 

@@ -18,8 +18,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from insight.commands.common import WorkspaceOpt, fail, run_guarded, workspace_path
 from core.settings import get_settings
+from insight.commands.common import WorkspaceOpt, fail, run_guarded, workspace_path
 
 console = Console()
 

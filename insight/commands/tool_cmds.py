@@ -20,28 +20,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from insight.commands.common import WorkspaceOpt, fail, run_guarded, workspace_path
+from core.errors import InputError
 from core.settings import get_settings
+from insight.commands.common import WorkspaceOpt, run_guarded, workspace_path
 
 console = Console(width=None if sys.stdout.isatty() else 160)
 T = TypeVar("T")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the full result as JSON.")]
 SourceOpt = Annotated[str | None, typer.Option(help="Source of the user / item.")]
-
-
-def guarded(action: Callable[[], T]) -> T:
-    """`run_guarded` plus LLM errors: one line on stderr and exit code 4."""
-    from assistant.llm.errors import LLMError
-
-    def wrapped() -> T:
-        try:
-            return action()
-        except LLMError as exc:
-            fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 4)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    return run_guarded(wrapped)
 
 
 @contextmanager
@@ -56,7 +43,9 @@ def tool_context(workspace: Path | None, retrieval: bool = False) -> Iterator[di
     backend = create_backend(settings.llm, progress=sys.stderr.isatty())
     try:
         yield {"con": con, "backend": backend,
-               "retriever": make_retriever(con, root) if retrieval else None, "root": root}
+               "retriever": make_retriever(con, root) if retrieval else None, "root": root,
+               "mask_pii": settings.privacy.mask_pii,
+               "prose_max_tokens": settings.llm.prose_max_tokens}
     finally:
         backend.close()
         con.close()
@@ -77,6 +66,33 @@ def make_retriever(con: Any, root: Path) -> Any:
     if store.count(REVIEWS) == 0:
         return None
     return Retriever(con=con, store=store, embedder=create_embedder(settings))
+
+
+def _run_tool(workspace: Path | None, as_json: bool, call: Callable[[dict[str, Any]], Any],
+              render: Callable[[Any], None], retrieval: bool = False,
+              check: Callable[[], None] | None = None) -> None:
+    """The shape of every tool command: check the arguments, open the tool context, call the
+    tool, then print its result (JSON, or `render` plus the run line), errors as one line."""
+    def action() -> Any:
+        if check is not None:
+            check()
+        with tool_context(workspace, retrieval=retrieval) as ctx:
+            return call(ctx)
+
+    _emit(run_guarded(action), as_json, render)
+
+
+def _print_notice(result: Any) -> None:
+    if result.notice:
+        console.print(f"[yellow]{escape(result.notice)}[/]")
+
+
+def _one_of(first: object, second: object, message: str) -> Callable[[], None]:
+    """An argument check: exactly one of two options must be given."""
+    def check() -> None:
+        if (first is None) == (second is None):
+            raise InputError(message)
+    return check
 
 
 def _emit(result: Any, as_json: bool, render: Callable[[Any], None]) -> None:
@@ -107,17 +123,15 @@ def ask_cmd(
     """Answer a question about the data with a table (numbers only from SQL results)."""
     from assistant.tools.ask import ask
 
-    def action() -> Any:
-        with tool_context(workspace) as ctx:
-            return ask(question, ctx["con"], ctx["backend"],
-                       min_group_size=get_settings().privacy.min_group_size)
+    min_group_size = get_settings().privacy.min_group_size
 
     def render(result: Any) -> None:
         console.print(escape(result.answer), highlight=False)
         if result.rows and result.answerable:
             console.print(_rows_table(result.columns, result.rows))
 
-    _emit(guarded(action), as_json, render)
+    _run_tool(workspace, as_json, lambda ctx: ask(question, ctx["con"], ctx["backend"],
+                                                  min_group_size=min_group_size), render)
 
 
 def summary_cmd(
@@ -129,21 +143,17 @@ def summary_cmd(
     """A cited briefing about one customer (facts, scores, relevant reviews)."""
     from assistant.tools.summary import user_summary
 
-    def action() -> Any:
-        with tool_context(workspace, retrieval=True) as ctx:
-            return user_summary(user, source, con=ctx["con"], backend=ctx["backend"],
-                                retriever=ctx["retriever"],
-                                mask_pii=get_settings().privacy.mask_pii)
-
     def render(result: Any) -> None:
         console.print(escape(result.summary), highlight=False)
-        if result.notice:
-            console.print(f"[yellow]{escape(result.notice)}[/]")
+        _print_notice(result)
         for r in result.reviews:
             console.print(f"[dim][R:{r['review_id']}] {r['rating']} · "
                           f"{escape(r['snippet'][:120])}[/]", highlight=False)
 
-    _emit(guarded(action), as_json, render)
+    _run_tool(workspace, as_json, lambda ctx: user_summary(
+        user, source, con=ctx["con"], backend=ctx["backend"], retriever=ctx["retriever"],
+        mask_pii=ctx["mask_pii"], prose_max_tokens=ctx["prose_max_tokens"]), render,
+        retrieval=True)
 
 
 def persona_cmd(
@@ -156,14 +166,6 @@ def persona_cmd(
 ) -> None:
     """A structured persona (traits with evidence) and cited prose for a user or a segment."""
     from assistant.tools.persona import persona
-    from core.errors import InputError
-
-    def action() -> Any:
-        if (user is None) == (segment is None):
-            raise InputError("give a user id or --segment N (not both)")
-        with tool_context(workspace, retrieval=True) as ctx:
-            return persona(user, segment, source, con=ctx["con"], backend=ctx["backend"],
-                           retriever=ctx["retriever"], mask_pii=get_settings().privacy.mask_pii)
 
     def render(result: Any) -> None:
         console.print(f"[bold]{escape(result.subject)}[/]")
@@ -171,10 +173,13 @@ def persona_cmd(
             console.print(f"- {trait.name}: {escape(trait.value)} "
                           f"[dim]{' '.join(trait.evidence)}[/]", highlight=False)
         console.print(escape(result.prose), highlight=False)
-        if result.notice:
-            console.print(f"[yellow]{escape(result.notice)}[/]")
+        _print_notice(result)
 
-    _emit(guarded(action), as_json, render)
+    _run_tool(workspace, as_json, lambda ctx: persona(
+        user, segment, source, con=ctx["con"], backend=ctx["backend"],
+        retriever=ctx["retriever"], mask_pii=ctx["mask_pii"],
+        prose_max_tokens=ctx["prose_max_tokens"]), render, retrieval=True,
+        check=_one_of(user, segment, "give a user id or --segment N (not both)"))
 
 
 def explain_cmd(
@@ -187,19 +192,16 @@ def explain_cmd(
     """Why an item is suggested to a user: score, rank, leading items, matching reviews."""
     from assistant.tools.explain import explain
 
-    def action() -> Any:
-        with tool_context(workspace, retrieval=True) as ctx:
-            return explain(user, item, source, con=ctx["con"], backend=ctx["backend"],
-                           retriever=ctx["retriever"], mask_pii=get_settings().privacy.mask_pii)
-
     def render(result: Any) -> None:
         console.print(escape(result.explanation), highlight=False)
-        if result.notice:
-            console.print(f"[yellow]{escape(result.notice)}[/]")
+        _print_notice(result)
         for key, value in result.facts.items():
             console.print(f"[dim][F:{key}] {escape(str(value))}[/]", highlight=False)
 
-    _emit(guarded(action), as_json, render)
+    _run_tool(workspace, as_json, lambda ctx: explain(
+        user, item, source, con=ctx["con"], backend=ctx["backend"], retriever=ctx["retriever"],
+        mask_pii=ctx["mask_pii"], prose_max_tokens=ctx["prose_max_tokens"]), render,
+        retrieval=True)
 
 
 def copy_cmd(
@@ -216,25 +218,18 @@ def copy_cmd(
 ) -> None:
     """Marketing copy variants grounded in the item's real attributes and the target."""
     from assistant.tools.marketing import marketing_copy
-    from core.errors import InputError
-
-    def action() -> Any:
-        if (user is None) == (segment is None):
-            raise InputError("give --user U or --segment N (not both)")
-        with tool_context(workspace) as ctx:
-            return marketing_copy(item, con=ctx["con"], backend=ctx["backend"], user_id=user,
-                                  segment=segment, source=source, channel=channel, tone=tone,
-                                  n_variants=variants,
-                                  mask_pii=get_settings().privacy.mask_pii)
 
     def render(result: Any) -> None:
         for i, v in enumerate(result.variants, start=1):
             console.print(f"[bold]{i}. {escape(v['headline'])}[/]\n{escape(v['body'])}",
                           highlight=False)
-        if result.notice:
-            console.print(f"[yellow]{escape(result.notice)}[/]")
+        _print_notice(result)
 
-    _emit(guarded(action), as_json, render)
+    _run_tool(workspace, as_json, lambda ctx: marketing_copy(
+        item, con=ctx["con"], backend=ctx["backend"], user_id=user, segment=segment,
+        source=source, channel=channel, tone=tone, n_variants=variants,
+        mask_pii=ctx["mask_pii"]), render,
+        check=_one_of(user, segment, "give --user U or --segment N (not both)"))
 
 
 def chat_cmd(
@@ -252,7 +247,8 @@ def chat_cmd(
             for event in chat([], message, con=ctx["con"], backend=ctx["backend"],
                               retriever=ctx["retriever"],
                               privacy=Privacy(min_group_size=privacy.min_group_size,
-                                              mask_pii=privacy.mask_pii)):
+                                              mask_pii=privacy.mask_pii),
+                              prose_max_tokens=ctx["prose_max_tokens"]):
                 if as_json:
                     print(json.dumps({"type": event.type, **event.data}, default=str),
                           flush=True)
@@ -265,7 +261,7 @@ def chat_cmd(
                     code = 2
         return code
 
-    code = guarded(action)
+    code = run_guarded(action)
     if code:
         raise typer.Exit(code)
 
@@ -293,7 +289,7 @@ def name_segments_cmd(
             console.print(f"{row['source']} {row['segment']}: [bold]{escape(row['name'])}[/] "
                           f"— {escape(row['description'])} [dim]({row['status']})[/]")
 
-    _emit(guarded(action), as_json, render)
+    _emit(run_guarded(action), as_json, render)
 
 
 def eval_cmd(
@@ -321,9 +317,9 @@ def eval_cmd(
             build_eval_workspace(workspace_path(workspace), shared)
         return run_evaluation(workspace_path(workspace), out, n_users=0 if skip_users else users,
                               max_questions=questions, progress=sys.stderr.isatty(),
-                              users_from=users_from)
+                              users_from=users_from, llm_settings=get_settings().llm)
 
-    report = guarded(action)
+    report = run_guarded(action)
     if as_json:
         print(json.dumps(report, indent=2, default=str))
         return

@@ -6,7 +6,7 @@ Metrics that are undefined for the input (AUC when only one class is present) co
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
@@ -97,6 +97,32 @@ def _bootstrap_weights(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.bincount(rng.integers(0, n, n), minlength=n).astype(np.float64)
 
 
+def _resampled_metrics(
+    y: np.ndarray,
+    scores: tuple[np.ndarray, ...],
+    metric: Callable[[np.ndarray, np.ndarray], float | None],
+    n_boot: int,
+    seed: int,
+) -> Iterator[list[float | None]]:
+    """`metric` of each score array on each of `n_boot` resamples of the rows (the same
+    resample for every array); the AUC goes through :class:`_FastAUC` row weights."""
+    rng = np.random.default_rng(seed)
+    fast = [_FastAUC(y, s) for s in scores] if metric is roc_auc else None
+    for _ in range(n_boot):
+        if fast is not None:
+            w = _bootstrap_weights(rng, y.size)
+            yield [f(w) for f in fast]
+        else:
+            idx = rng.integers(0, y.size, y.size)
+            yield [metric(y[idx], s[idx]) for s in scores]
+
+
+def _interval(values: list[float], level: float) -> tuple[float, float]:
+    """Percentile interval holding `level` of `values`."""
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(values, alpha)), float(np.quantile(values, 1.0 - alpha))
+
+
 def bootstrap_ci(
     y_true: np.ndarray,
     y_score: np.ndarray,
@@ -109,21 +135,8 @@ def bootstrap_ci(
     y, s = _check(y_true, y_score)
     if y.size == 0:
         return None
-    rng = np.random.default_rng(seed)
-    values = []
-    fast = _FastAUC(y, s) if metric is roc_auc else None
-    for _ in range(n_boot):
-        if fast is not None:
-            v = fast(_bootstrap_weights(rng, y.size))
-        else:
-            idx = rng.integers(0, y.size, y.size)
-            v = metric(y[idx], s[idx])
-        if v is not None:
-            values.append(v)
-    if not values:
-        return None
-    alpha = (1.0 - level) / 2.0
-    return float(np.quantile(values, alpha)), float(np.quantile(values, 1.0 - alpha))
+    values = [v for (v,) in _resampled_metrics(y, (s,), metric, n_boot, seed) if v is not None]
+    return _interval(values, level) if values else None
 
 
 def paired_bootstrap_diff(
@@ -138,28 +151,19 @@ def paired_bootstrap_diff(
     """Bootstrap of metric(a) - metric(b) on the same resampled rows: interval and P(diff <= 0)."""
     y, a = _check(y_true, score_a)
     _, b = _check(y_true, score_b)
+    undefined: dict[str, float | None] = {"diff": None, "low": None, "high": None,
+                                          "p_not_better": None}
     if y.size == 0:
-        return {"diff": None, "low": None, "high": None, "p_not_better": None}
-    rng = np.random.default_rng(seed)
-    diffs = []
-    fast_a, fast_b = (_FastAUC(y, a), _FastAUC(y, b)) if metric is roc_auc else (None, None)
-    for _ in range(n_boot):
-        if fast_a is not None and fast_b is not None:
-            w = _bootstrap_weights(rng, y.size)
-            va, vb = fast_a(w), fast_b(w)
-        else:
-            idx = rng.integers(0, y.size, y.size)
-            va, vb = metric(y[idx], a[idx]), metric(y[idx], b[idx])
-        if va is not None and vb is not None:
-            diffs.append(va - vb)
+        return undefined
+    diffs = [va - vb for va, vb in _resampled_metrics(y, (a, b), metric, n_boot, seed)
+             if va is not None and vb is not None]
     full_a, full_b = metric(y, a), metric(y, b)
     if not diffs or full_a is None or full_b is None:
-        return {"diff": None, "low": None, "high": None, "p_not_better": None}
-    alpha = (1.0 - level) / 2.0
-    d = np.asarray(diffs)
+        return undefined
+    low, high = _interval(diffs, level)
     return {
         "diff": float(full_a - full_b),
-        "low": float(np.quantile(d, alpha)),
-        "high": float(np.quantile(d, 1.0 - alpha)),
-        "p_not_better": float(np.mean(d <= 0.0)),
+        "low": low,
+        "high": high,
+        "p_not_better": float(np.mean(np.asarray(diffs) <= 0.0)),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -56,6 +56,36 @@ class _EvalMode:
             self.scorer.train()
 
 
+def _scored_batches(
+    scorer: Scorer,
+    inputs: Sequence[Sequence[int]],
+    max_len: int,
+    type_inputs: Sequence[Sequence[int]] | None,
+    batch_size: int,
+    progress: bool = False,
+) -> Iterator[tuple[np.ndarray, list[Sequence[int]], torch.Tensor]]:
+    """``(rows, histories, scores [B, V])`` per batch of users, in eval and inference mode.
+
+    Users go in order of history length so each batch is only as wide as it needs to be
+    (scorers must be padding-invariant, which SASRec and the baselines are).
+    """
+    device = _device_of(scorer)
+    order = np.argsort([min(len(h), max_len) for h in inputs], kind="stable")
+    with _EvalMode(scorer), torch.inference_mode():
+        for start in tqdm(
+            range(0, len(order), batch_size), desc="ranking", leave=False, disable=not progress
+        ):
+            rows = order[start : start + batch_size]
+            hist = [inputs[i] for i in rows]
+            width = batch_width(hist, max_len)
+            item_ids = left_pad(hist, max_len, pad_to=width).to(device)
+            type_ids = None
+            if type_inputs is not None:
+                types = [type_inputs[i] for i in rows]
+                type_ids = left_pad(types, max_len, pad_to=width).to(device)
+            yield rows, hist, scorer.score_all(item_ids, type_ids)
+
+
 def compute_ranks(
     scorer: Scorer,
     inputs: Sequence[Sequence[int]],
@@ -89,28 +119,13 @@ def compute_ranks(
         raise ValueError("inputs and targets must have the same length")
     if any(int(t) == PAD_ID for t in targets):
         raise ValueError("targets must be real item ids (>= 1)")
-    device = _device_of(scorer)
     out = np.empty(len(targets), dtype=np.int64)
-    # Score users in order of history length so each batch is only as wide as it needs to be
-    # (scorers must be padding-invariant, which SASRec and the baselines are).
-    order = np.argsort([min(len(h), max_len) for h in inputs], kind="stable")
-    with _EvalMode(scorer), torch.inference_mode():
-        for start in tqdm(
-            range(0, len(order), batch_size), desc="ranking", leave=False, disable=not progress
-        ):
-            rows = order[start : start + batch_size]
-            hist = [inputs[i] for i in rows]
-            width = batch_width(hist, max_len)
-            item_ids = left_pad(hist, max_len, pad_to=width).to(device)
-            type_ids = None
-            if type_inputs is not None:
-                types = [type_inputs[i] for i in rows]
-                type_ids = left_pad(types, max_len, pad_to=width).to(device)
-            scores = scorer.score_all(item_ids, type_ids)
-            if filter_history:
-                scores = mask_history(scores, hist)
-            tgt = torch.as_tensor([int(targets[i]) for i in rows], dtype=torch.long)
-            out[rows] = ranks_from_scores(scores, tgt, ties=ties).cpu().numpy()
+    batches = _scored_batches(scorer, inputs, max_len, type_inputs, batch_size, progress)
+    for rows, hist, scores in batches:
+        if filter_history:
+            scores = mask_history(scores, hist)
+        tgt = torch.as_tensor([int(targets[i]) for i in rows], dtype=torch.long)
+        out[rows] = ranks_from_scores(scores, tgt, ties=ties).cpu().numpy()
     return out
 
 
@@ -158,19 +173,8 @@ def top_k_throughput(
     """
     device = _device_of(scorer)
     start_time = time.perf_counter()
-    order = np.argsort([min(len(h), max_len) for h in inputs], kind="stable")
-    with _EvalMode(scorer), torch.inference_mode():
-        for start in range(0, len(order), batch_size):
-            rows = order[start : start + batch_size]
-            hist = [inputs[i] for i in rows]
-            width = batch_width(hist, max_len)
-            item_ids = left_pad(hist, max_len, pad_to=width).to(device)
-            type_ids = None
-            if type_inputs is not None:
-                types = [type_inputs[i] for i in rows]
-                type_ids = left_pad(types, max_len, pad_to=width).to(device)
-            scores = scorer.score_all(item_ids, type_ids)
-            torch.topk(scores, k, dim=1)
+    for _, _, scores in _scored_batches(scorer, inputs, max_len, type_inputs, batch_size):
+        torch.topk(scores, k, dim=1)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     elapsed = time.perf_counter() - start_time

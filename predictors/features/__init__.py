@@ -13,8 +13,9 @@ turn a bad request (unknown source, untimed source, cut-off outside the data) in
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import duckdb
 import pandas as pd
@@ -174,3 +175,64 @@ def user_bucket_params(n_buckets: int, bucket: int) -> dict[str, Any]:
 
 USER_BUCKET_SQL = "($n_buckets = 1 OR hash(user_id) % $n_buckets = $bucket)"
 """SQL predicate over `user_id` bound by :func:`user_bucket_params`."""
+
+EARLIEST_US = -(2**62)
+"""Epoch µs before any real event: the start of an "all history" window."""
+
+
+def window_start(cutoff_us: int, length: DurationLike | None) -> int:
+    """Start (epoch µs) of the window of `length` that ends at the cut-off; None = all history."""
+    return EARLIEST_US if length is None else cutoff_us - to_duration_us(length)
+
+
+def as_float_features(df: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
+    """Ids as strings, every feature as float64 (NULL -> NaN) so models see one dtype."""
+    out = df.copy()
+    for col in out.columns:
+        if col in keys:
+            out[col] = out[col].astype("string").astype(object)
+        else:
+            out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+    return out
+
+
+class WindowConfig(Protocol):
+    """Feature settings that turn a cut-off into query parameters (windows, eligibility)."""
+
+    def params(self, cutoff_us: int) -> dict[str, Any]:
+        """Query parameters for a cut-off (epoch µs), the cut-off itself included."""
+        ...
+
+
+@dataclass(frozen=True)
+class FeatureQuery:
+    """A point-in-time feature builder: `sql` over the events before a cut-off, one row per
+    distinct `keys`; ids come back as strings, every feature as float64.
+
+    Call it as ``query(con, source, cutoff, config=None, n_buckets=1, bucket=0)``: `config`
+    (default: ``default_config()``) sets the windows; `n_buckets` / `bucket` select one hash
+    bucket of users, to process users in bounded memory.
+    """
+
+    sql: str = field(repr=False)
+    keys: tuple[str, ...]
+    default_config: Callable[[], WindowConfig]
+
+    def __call__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        source: str,
+        cutoff: TimeLike,
+        config: WindowConfig | None = None,
+        n_buckets: int = 1,
+        bucket: int = 0,
+    ) -> pd.DataFrame:
+        """Feature rows of `source` as of `cutoff` (events strictly before it)."""
+        window = (config or self.default_config()).params(to_epoch_us(cutoff))
+        params = {"source": source, **window, **user_bucket_params(n_buckets, bucket)}
+        return as_float_features(query_df(con, self.sql, params), self.keys)
+
+
+def feature_columns(df: pd.DataFrame, keys: tuple[str, ...]) -> list[str]:
+    """The feature column names of a feature frame (everything but the id columns)."""
+    return [c for c in df.columns if c not in keys]

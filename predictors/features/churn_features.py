@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 
@@ -24,15 +23,13 @@ from predictors.features import (
     US_PER_DAY,
     USER_BUCKET_SQL,
     DurationLike,
-    TimeLike,
-    query_df,
+    FeatureQuery,
     to_duration_us,
-    to_epoch_us,
-    user_bucket_params,
+    window_start,
 )
+from predictors.features.labels import LabelQuery, attach_labels
 
 KEYS: tuple[str, ...] = ("user_id",)
-EARLIEST_US = -(2**62)
 
 
 @dataclass(frozen=True)
@@ -47,14 +44,10 @@ class ChurnFeatureConfig:
     def params(self, cutoff_us: int) -> dict[str, Any]:
         """Query parameters for a cut-off."""
         h = to_duration_us(self.horizon)
-        start = EARLIEST_US if self.lookback is None else cutoff_us - to_duration_us(
-            self.lookback)
-        active = EARLIEST_US if self.active_within is None else cutoff_us - to_duration_us(
-            self.active_within)
         return {
             "cutoff": int(cutoff_us),
-            "start": int(start),
-            "active_since": int(active),
+            "start": int(window_start(cutoff_us, self.lookback)),
+            "active_since": int(window_start(cutoff_us, self.active_within)),
             "min_events": int(max(1, self.min_events)),
             "w1": h // 6,
             "w2": h // 2,
@@ -131,57 +124,15 @@ WHERE n_events >= $min_events AND last_t >= $active_since
 ORDER BY user_id
 """
 
-_LABEL_SQL = f"""
-SELECT DISTINCT user_id
-FROM events
-WHERE source = $source AND ts IS NOT NULL
-  AND epoch_us(ts) >= $cutoff AND epoch_us(ts) < $cutoff + $horizon
-  AND {USER_BUCKET_SQL}
-"""
+churn_features = FeatureQuery(_FEATURE_SQL, KEYS, ChurnFeatureConfig)
+"""``churn_features(con, source, cutoff, config=None, n_buckets=1, bucket=0)``: one feature
+row per eligible user, from events strictly before `cutoff`."""
 
-
-def churn_features(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    cutoff: TimeLike,
-    config: ChurnFeatureConfig | None = None,
-    n_buckets: int = 1,
-    bucket: int = 0,
-) -> pd.DataFrame:
-    """One feature row per eligible user, from events strictly before `cutoff`."""
-    cfg = config or ChurnFeatureConfig()
-    params = {"source": source, **cfg.params(to_epoch_us(cutoff)),
-              **user_bucket_params(n_buckets, bucket)}
-    df = query_df(con, _FEATURE_SQL, params)
-    out = df.copy()
-    out["user_id"] = out["user_id"].astype("string").astype(object)
-    for col in out.columns[1:]:
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
-    return out
-
-
-def active_users(
-    con: duckdb.DuckDBPyConnection,
-    source: str,
-    cutoff: TimeLike,
-    horizon: DurationLike,
-    n_buckets: int = 1,
-    bucket: int = 0,
-) -> pd.DataFrame:
-    """Users with at least one event in ``[cutoff, cutoff + horizon)``."""
-    params = {"source": source, "cutoff": to_epoch_us(cutoff),
-              "horizon": to_duration_us(horizon), **user_bucket_params(n_buckets, bucket)}
-    return query_df(con, _LABEL_SQL, params).astype({"user_id": str})
+active_users = LabelQuery(KEYS)
+"""``active_users(con, source, cutoff, horizon, n_buckets=1, bucket=0)``: users with at least
+one event in ``[cutoff, cutoff + horizon)``."""
 
 
 def churn_labels(features: pd.DataFrame, active: pd.DataFrame) -> np.ndarray:
     """1 = churned (no event in the horizon), 0 = came back, per feature row."""
-    if features.empty:
-        return np.zeros(0, dtype=np.int64)
-    came_back = features["user_id"].astype(str).isin(set(active["user_id"].astype(str)))
-    return (~came_back.to_numpy()).astype(np.int64)
-
-
-def feature_columns(df: pd.DataFrame) -> list[str]:
-    """The feature column names of a churn feature frame."""
-    return [c for c in df.columns if c not in KEYS]
+    return 1 - attach_labels(features, active, KEYS)

@@ -1,33 +1,27 @@
 """Churn-risk model: a calibrated classifier of P(no activity within the horizon | history).
 
 Built from the same parts as the intent model (:class:`CalibratedClassifier`, a
-gradient-boosted classifier plus a calibrator fitted on a later window) and saved the same
-way (a directory with ``model.joblib`` + ``metadata.json``; loading unpickles, so load only
-trusted files).
+gradient-boosted or logistic classifier plus a calibrator fitted on a later window) and saved
+the same way (a directory with ``model.joblib`` + ``metadata.json``; loading unpickles, so
+load only trusted files).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from core.errors import InputError
 from predictors.features.churn_features import ChurnFeatureConfig
-from predictors.models.intent import (
-    CalibratedClassifier,
-    GBMParams,
-    load_model_dir,
-    save_model_dir,
-)
+from predictors.models.classifier import CalibratedClassifier, ClassifierModel, GBMParams
+from store.checkpoints import CHURN
 
 
-class ChurnModel:
+class ChurnModel(ClassifierModel):
     """P(churn) per user for one source, horizon and eligibility rule."""
 
-    KIND = "churn"
+    KIND = CHURN
 
     def __init__(
         self,
@@ -36,15 +30,17 @@ class ChurnModel:
         feature_config: ChurnFeatureConfig,
         info: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(source, feature_config, info)
         self.classifier = classifier
-        self.source = source
-        self.feature_config = feature_config
-        self.info = dict(info or {})
 
     @property
     def horizon(self) -> str:
         """The horizon the model predicts over, as text."""
         return str(self.feature_config.horizon)
+
+    def classifiers(self) -> dict[str, CalibratedClassifier]:
+        """The one classifier, under the metadata key ``model``."""
+        return {"model": self.classifier}
 
     @classmethod
     def untrained(
@@ -71,26 +67,3 @@ class ChurnModel:
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated P(no activity within the horizon) per user row."""
         return self.classifier.predict_proba(X)
-
-    def metadata(self) -> dict[str, Any]:
-        """Source, horizon, eligibility, classifier description and evaluation summary."""
-        return {
-            "kind": self.KIND,
-            "source": self.source,
-            "horizon": self.horizon,
-            "feature_config": self.feature_config.to_dict(),
-            "model": self.classifier.describe(),
-            **self.info,
-        }
-
-    def save(self, path: Path) -> Path:
-        """Save to directory `path` (model.joblib + metadata.json)."""
-        return save_model_dir(self, path, self.metadata())
-
-    @classmethod
-    def load(cls, path: Path) -> ChurnModel:
-        """Load a model saved by :meth:`save` (trusted files only: this unpickles)."""
-        obj, _ = load_model_dir(path, cls.KIND)
-        if not isinstance(obj, cls):
-            raise InputError(f"{path} does not hold a ChurnModel")
-        return obj

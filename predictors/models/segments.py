@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -33,7 +32,8 @@ from threadpoolctl import threadpool_limits
 from core.errors import InputError
 from predictors.features import TimeLike
 from predictors.features.user_features import COUNT_FEATURES, KEYS, top_values_by_segment
-from predictors.models.intent import load_model_dir, save_model_dir
+from predictors.models.model_dir import SavedModel
+from store.checkpoints import SEGMENTS
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +70,10 @@ class SegmentFit:
     features: list[str] = field(default_factory=list)
 
 
-class SegmentModel:
+class SegmentModel(SavedModel):
     """Scaler + optional embedding projection + k-means; assigns users to segments."""
 
-    KIND = "segments"
+    KIND = SEGMENTS
 
     def __init__(self, config: SegmentConfig | None = None) -> None:
         self.config = config or SegmentConfig()
@@ -249,18 +249,6 @@ class SegmentModel:
             "silhouette_by_k": {str(k): v for k, v in self.silhouette_by_k.items()},
             "embedding_dim": self.emb_dim,
         }
-
-    def save(self, path: Path) -> Path:
-        """Save to directory `path` (model.joblib + metadata.json)."""
-        return save_model_dir(self, path, self.metadata())
-
-    @classmethod
-    def load(cls, path: Path) -> SegmentModel:
-        """Load a model saved by :meth:`save` (trusted files only: this unpickles)."""
-        obj, _ = load_model_dir(path, cls.KIND)
-        if not isinstance(obj, cls):
-            raise InputError(f"{path} does not hold a SegmentModel")
-        return obj
 
 
 DESCRIBE_MEANS: tuple[str, ...] = (

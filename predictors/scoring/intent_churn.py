@@ -15,13 +15,22 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from predictors.features import TimeLike, check_cutoff, iso, source_span, to_epoch_us
+from predictors.features import (
+    FeatureQuery,
+    TimeLike,
+    WindowConfig,
+    check_cutoff,
+    iso,
+    source_span,
+    to_epoch_us,
+)
 from predictors.features import churn_features as C
 from predictors.features import intent_features as F
 from predictors.models.churn import ChurnModel
@@ -50,6 +59,46 @@ def _resolve(
     check_cutoff(span, cutoff, purpose)
     n_users = int(con.execute(_N_USERS_SQL, {"source": source, "cutoff": cutoff}).fetchall()[0][0])
     return cutoff, max(1, math.ceil(n_users / max(1, batch_users)))
+
+
+@dataclass(frozen=True)
+class _UserBucket:
+    """One hash bucket of a source's users, scored as of a cut-off with a model's features."""
+
+    con: duckdb.DuckDBPyConnection
+    source: str
+    cutoff: int
+    config: WindowConfig
+    n_buckets: int
+    bucket: int
+
+    def features(self, query: FeatureQuery) -> pd.DataFrame:
+        """`query`'s feature rows for this bucket's users."""
+        return query(self.con, self.source, self.cutoff, self.config, self.n_buckets, self.bucket)
+
+
+def _user_buckets(
+    con: duckdb.DuckDBPyConnection, model: IntentModel | ChurnModel, source: str | None,
+    as_of: TimeLike | None, first: FeatureQuery, batch_users: int, progress: bool,
+) -> Iterator[tuple[_UserBucket, pd.DataFrame]]:
+    """Each user bucket to score (source: `source` or the model's), with its `first` feature
+    rows; buckets without such rows are skipped."""
+    src, what = source or model.source, f"{model.KIND} scoring"
+    cutoff, n_buckets = _resolve(con, src, as_of, what, batch_users)
+    log.info("%s %s as of %s in %d batch(es)", what, src, iso(cutoff), n_buckets)
+    for bucket in tqdm(range(n_buckets), desc=what, disable=not progress):
+        part = _UserBucket(con, src, cutoff, model.feature_config, n_buckets, bucket)
+        rows = part.features(first)
+        if not rows.empty:
+            yield part, rows
+
+
+def _all_batches(parts: Iterator[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The batches of an ``iter_*_scores`` generator as one frame sorted by user."""
+    frames = list(parts)
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).sort_values("user_id", ignore_index=True)
 
 
 def _top_items(items: pd.DataFrame, p: np.ndarray, top_k: int) -> pd.DataFrame:
@@ -82,22 +131,17 @@ def iter_intent_scores(
     progress: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """Yield per-batch intent scores: user_id, p_any_purchase, n_candidates, top_items."""
-    src = source or model.source
-    cutoff, n_buckets = _resolve(con, src, as_of, "intent scoring", batch_users)
-    log.info("intent scoring %s as of %s in %d batch(es)", src, iso(cutoff), n_buckets)
-    for bucket in tqdm(range(n_buckets), desc="intent scoring", disable=not progress):
-        users = F.user_features(con, src, cutoff, model.feature_config, n_buckets, bucket)
-        if users.empty:
-            continue
-        items = F.item_features(con, src, cutoff, model.feature_config, n_buckets, bucket)
+    buckets = _user_buckets(con, model, source, as_of, F.user_features, batch_users, progress)
+    for part, users in buckets:
+        items = part.features(F.item_features)
         p_items = model.predict_item_proba(items) if len(items) else np.zeros(0)
         out = pd.DataFrame({"user_id": users["user_id"].astype(str).to_numpy(),
                             "p_any_purchase": model.predict_user_proba(users)})
         out = out.merge(_top_items(items, p_items, top_k), on="user_id", how="left")
         out["n_candidates"] = out["n_candidates"].fillna(0).astype("int64")
         out["top_items"] = [v if isinstance(v, list) else [] for v in out["top_items"]]
-        out.insert(0, "source", src)
-        out["as_of"] = iso(cutoff)
+        out.insert(0, "source", part.source)
+        out["as_of"] = iso(part.cutoff)
         yield out
 
 
@@ -116,11 +160,9 @@ def score_intent(
     horizon)), n_candidates, top_items (up to `top_k` dicts ``{item_id, p}`` of items the user
     viewed/carted/favourited and has not bought, by calibrated purchase probability), as_of.
     """
-    parts = list(iter_intent_scores(con, model, as_of, source, top_k, batch_users, progress))
-    if not parts:
-        return pd.DataFrame(columns=["source", "user_id", "p_any_purchase", "n_candidates",
-                                     "top_items", "as_of"])
-    return pd.concat(parts, ignore_index=True).sort_values("user_id", ignore_index=True)
+    parts = iter_intent_scores(con, model, as_of, source, top_k, batch_users, progress)
+    return _all_batches(parts, ["source", "user_id", "p_any_purchase", "n_candidates",
+                                "top_items", "as_of"])
 
 
 def iter_churn_scores(
@@ -132,15 +174,10 @@ def iter_churn_scores(
     progress: bool = False,
 ) -> Iterator[pd.DataFrame]:
     """Yield per-batch churn scores: source, user_id, churn_risk, as_of."""
-    src = source or model.source
-    cutoff, n_buckets = _resolve(con, src, as_of, "churn scoring", batch_users)
-    log.info("churn scoring %s as of %s in %d batch(es)", src, iso(cutoff), n_buckets)
-    for bucket in tqdm(range(n_buckets), desc="churn scoring", disable=not progress):
-        X = C.churn_features(con, src, cutoff, model.feature_config, n_buckets, bucket)
-        if X.empty:
-            continue
-        yield pd.DataFrame({"source": src, "user_id": X["user_id"].astype(str).to_numpy(),
-                            "churn_risk": model.predict_proba(X), "as_of": iso(cutoff)})
+    for part, X in _user_buckets(con, model, source, as_of, C.churn_features, batch_users,
+                                 progress):
+        yield pd.DataFrame({"source": part.source, "user_id": X["user_id"].astype(str).to_numpy(),
+                            "churn_risk": model.predict_proba(X), "as_of": iso(part.cutoff)})
 
 
 def score_churn(
@@ -156,7 +193,5 @@ def score_churn(
     Eligibility follows the model's feature config (``min_events``, ``active_within``);
     users outside it are not scored.
     """
-    parts = list(iter_churn_scores(con, model, as_of, source, batch_users, progress))
-    if not parts:
-        return pd.DataFrame(columns=["source", "user_id", "churn_risk", "as_of"])
-    return pd.concat(parts, ignore_index=True).sort_values("user_id", ignore_index=True)
+    parts = iter_churn_scores(con, model, as_of, source, batch_users, progress)
+    return _all_batches(parts, ["source", "user_id", "churn_risk", "as_of"])

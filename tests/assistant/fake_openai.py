@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,10 +43,23 @@ class FakeOpenAI:
         return self.responses[0] if self.responses else (500, {"error": "nothing queued"})
 
 
+PostHandler = Callable[[BaseHTTPRequestHandler, dict[str, Any]], None]
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    """Answer the request `handler` serves with a JSON body."""
+    data = json.dumps(body).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 @contextmanager
-def fake_openai_server() -> Iterator[FakeOpenAI]:
-    """Run a FakeOpenAI on 127.0.0.1 and a free port for the duration of the block."""
-    fake = FakeOpenAI()
+def serve_posts(on_post: PostHandler) -> Iterator[str]:
+    """Serve HTTP on 127.0.0.1 and a free port for the block, yielding the `/v1` base URL;
+    each POST's JSON body goes to `on_post(handler, request)`, which writes the answer."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:  # silence the default stderr log
@@ -54,25 +67,32 @@ def fake_openai_server() -> Iterator[FakeOpenAI]:
 
         def do_POST(self) -> None:  # noqa: N802 - http.server naming
             length = int(self.headers.get("Content-Length", 0))
-            fake.requests.append(json.loads(self.rfile.read(length) or b"{}"))
-            if fake.delay_s:
-                time.sleep(fake.delay_s)
-            status, body = fake._next()
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
+            request = json.loads(self.rfile.read(length) or b"{}")
             with suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(data)
+                on_post(self, request)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def fake_openai_server() -> Iterator[FakeOpenAI]:
+    """Run a FakeOpenAI on 127.0.0.1 and a free port for the duration of the block."""
+    fake = FakeOpenAI()
+
+    def on_post(handler: BaseHTTPRequestHandler, request: dict[str, Any]) -> None:
+        fake.requests.append(request)
+        if fake.delay_s:
+            time.sleep(fake.delay_s)
+        send_json(handler, *fake._next())
+
+    with serve_posts(on_post) as url:
+        fake.url = url
+        yield fake

@@ -10,9 +10,9 @@ import psutil
 import pytest
 
 from assistant.llm.model_file import is_verified
+from core.settings import EmbeddedLLMSettings, LLMSettings
 from insight import doctor_llm
 from insight.doctor_llm import check_llm
-from core.settings import EmbeddedLLMSettings, LLMSettings
 from tests.assistant.fake_openai import completion, fake_openai_server
 
 

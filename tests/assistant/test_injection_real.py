@@ -27,35 +27,23 @@ from benchmarks.injection_checks import (
     CONTROL_USER,
     Call,
     Planted,
-    PromptLog,
     build_workspace,
-    evaluate,
     load_planted,
     run_call,
     shape,
     table_counts,
 )
-from benchmarks.injection_real import calls
-from core.settings import get_settings
+from benchmarks.injection_real import calls, judged
 from store.workspace import Workspace
+from tests.assistant.test_tools_llm import backend
 from tests.assistant.toolkit import FakeBackend, scripted_server
+
+__all__ = ["backend"]  # the embedded backend fixture, started once for this module
 
 pytestmark = [pytest.mark.llm, pytest.mark.skipif(
     importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python not installed")]
 
 CALLS = calls(quick=True)
-
-
-@pytest.fixture(scope="module")
-def backend() -> Iterator[Any]:
-    """The embedded llama.cpp backend, started once for this module."""
-    from assistant.llm.backends import EmbeddedBackend
-
-    settings = get_settings().llm
-    if settings.backend != "embedded":
-        pytest.skip("these tests exercise the embedded backend")
-    with EmbeddedBackend(settings, progress=False) as started:
-        yield started
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +91,7 @@ def outcome(con: duckdb.DuckDBPyConnection, backend: Any, planted: dict[str, Pla
 
     def get(call: Call) -> dict[str, Any]:
         if call.name not in done:
-            log = PromptLog()
-            with log.recording():
-                result = run_call(call, con, backend)
-            done[call.name] = evaluate(con, call, result, log.prompts, planted,
-                                       references[call.tool])
+            done[call.name] = judged(call, con, backend, planted, references[call.tool])
         return done[call.name]
 
     return get

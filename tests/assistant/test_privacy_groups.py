@@ -20,8 +20,8 @@ from assistant.grounding import check_answer
 from assistant.tools.ask import ask
 from assistant.tools.chat import Privacy, chat
 from assistant.tools.render import render_answer
-from insight.commands import tool_cmds
 from core.settings import get_settings
+from insight.commands import tool_cmds
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 
 __all__ = ["sample_con", "sample_ws"]

@@ -11,9 +11,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from prompts import load_prompt
-from insight.commands import tool_cmds
 from core.settings import get_settings
+from insight.commands import tool_cmds
+from prompts import load_prompt
 from tests.assistant.toolkit import sample_ws, scripted_server
 
 __all__ = ["sample_ws"]

@@ -20,6 +20,7 @@ from assistant.evaluation.metrics import (
 from assistant.evaluation.questions import QUESTIONS
 from assistant.evaluation.runner import pick_users, run_evaluation
 from assistant.tools.ask import ask
+from core.settings import LLMSettings
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 
 __all__ = ["sample_con", "sample_ws"]
@@ -82,7 +83,7 @@ def test_run_evaluation_writes_report(sample_ws: Path, tmp_path: Path) -> None:
     out = tmp_path / "report.json"
     with scripted_server(respond) as server:
         report = run_evaluation(sample_ws, out, n_users=2, max_questions=6, progress=False,
-                                backend=FakeBackend(server.url))
+                                backend=FakeBackend(server.url), llm_settings=LLMSettings())
     summary = report["summary"]
     assert json.loads(out.read_text())["summary"] == json.loads(json.dumps(summary))
     assert summary["questions"] == 6 and summary["user_outputs"] == 6

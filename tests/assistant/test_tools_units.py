@@ -10,14 +10,13 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from assistant.grounding import check_answer, check_personal
-from prompts import load_prompt
 from assistant.tools.ask import ask
 from assistant.tools.chat import chat, find_ids, rule_route
 from assistant.tools.marketing import Variant, check_variant, marketing_copy
+from assistant.tools.narrate import PROSE_MAX_TOKENS
 from assistant.tools.profile import data_profile
 from assistant.tools.render import fmt_value
 from assistant.tools.resolve import find_dates, find_sources, resolve_question
@@ -29,6 +28,7 @@ from assistant.tools.segment_traits import (
 )
 from assistant.tools.segments import name_segments
 from assistant.tools.summary import user_summary
+from prompts import load_prompt
 from store.workspace import Workspace
 from tests.assistant.toolkit import (
     FakeBackend,
@@ -207,6 +207,11 @@ def test_chat_routes_by_rules_and_streams(sample_con: duckdb.DuckDBPyConnection)
     assert "delta" in kinds and any(e.type == "step" for e in events)
     answer = next(e for e in events if e.type == "answer")
     assert answer.data["text"].startswith("A keen reviewer")
+    assert server.requests[-1]["max_completion_tokens"] == PROSE_MAX_TOKENS  # default cap
+    with scripted_server(lambda request: reply) as server:
+        list(chat([], "please summarize user ADH0O8UVJOT10", con=sample_con,
+                  backend=FakeBackend(server.url), prose_max_tokens=42))
+    assert server.requests[-1]["max_completion_tokens"] == 42  # the caller's setting
     # A question about aggregates goes to `ask` by rule, whatever the model would have said.
     with scripted_server(lambda request: json.dumps({"tool": "summary"})) as server:
         events = list(chat([], "How many purchases were made in taobao?", con=sample_con,
@@ -258,11 +263,7 @@ def test_segment_names_skip_then_publish(tmp_path: Path) -> None:
         ws = Workspace.open(root)
         table = pa.table({"source": ["taobao", "taobao"], "segment": [0, 1],
                           "n_users": [70, 50], "mean_share_purchase": [0.3, 0.01]})
-        with ws.lock():
-            batch = ws.new_batch()
-            pq.write_table(table, batch.staging_dir / "segments-00000.parquet")
-            batch.files["segments"] = ["segments-00000.parquet"]
-            ws.publish_derived("segments", batch, {}, partition="taobao")
+        ws.write_derived("segments", table, {}, partition="taobao")
         named = name_segments(root, FakeBackend(server.url))
     assert named.published == ["taobao"]
     con = Workspace.open(root).connect()

@@ -4,20 +4,19 @@ pointing at it, and the sample workspace with a small published `user_scores` ta
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from langchain_openai import ChatOpenAI
 
 from store.sample import ingest_sample
 from store.workspace import Workspace
+from tests.assistant.fake_openai import send_json, serve_posts
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -72,40 +71,21 @@ def scripted_server(responder: Responder) -> Iterator[Scripted]:
     """Run a scripted OpenAI-compatible server on 127.0.0.1 for the block."""
     fake = Scripted(responder)
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
+    def on_post(handler: BaseHTTPRequestHandler, request: dict[str, Any]) -> None:
+        fake.requests.append(request)
+        content = fake.responder(request)
+        if not request.get("stream"):
+            send_json(handler, 200, _body(content))
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", "text/event-stream")
+        handler.end_headers()
+        for chunk in _chunks(content):
+            handler.wfile.write(chunk)
 
-        def do_POST(self) -> None:  # noqa: N802
-            length = int(self.headers.get("Content-Length", 0))
-            request = json.loads(self.rfile.read(length) or b"{}")
-            fake.requests.append(request)
-            content = fake.responder(request)
-            with suppress(BrokenPipeError, ConnectionResetError):
-                if request.get("stream"):
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/event-stream")
-                    self.end_headers()
-                    for chunk in _chunks(content):
-                        self.wfile.write(chunk)
-                    return
-                data = json.dumps(_body(content)).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serve_posts(on_post) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class FakeBackend:
@@ -168,12 +148,8 @@ def publish_scores(root: Path, with_extras: bool = True) -> None:
         "n_events": [int(r[3]) for r in rows], "last_ts": [r[4] for r in rows],
         "model_version": ["test"] * n, "scored_at": [r[4] for r in rows],
     }
-    with ws.lock():
-        batch = ws.new_batch()
-        pq.write_table(pa.table(data, schema=SCORES_SCHEMA),
-                       batch.staging_dir / "user_scores-00000.parquet")
-        batch.files["user_scores"] = ["user_scores-00000.parquet"]
-        ws.publish_derived("user_scores", batch, {"users": n}, partition="taobao")
+    ws.write_derived("user_scores", pa.table(data, schema=SCORES_SCHEMA), {"users": n},
+                     partition="taobao")
 
 
 def build_sample(root: Path, scores: bool = True) -> Path:

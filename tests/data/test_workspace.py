@@ -13,9 +13,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from store.sample import SAMPLE_FILES, ingest_sample
 from store import ingest as ingest_module
 from store.ingest import ingest
+from store.sample import SAMPLE_FILES, ingest_sample
 from store.stats import workspace_stats
 from store.workspace import Workspace
 from tests.conftest import REPO, SAMPLE, run_cli
@@ -141,13 +141,6 @@ def test_killed_ingest_leaves_previous_workspace(workspace: Path, tmp_path: Path
     ingest("taobao", TAOBAO, workspace, source="again")
     assert not (workspace / ".staging").exists()
     assert set(Workspace.open(workspace).sources) == {"taobao", "again"}
-
-
-def test_concurrent_writer_is_refused(workspace: Path) -> None:
-    ws = Workspace.open(workspace, create=True)
-    with ws.lock():
-        done = run_cli("ingest", "taobao", str(TAOBAO), "-w", str(workspace))
-    assert done.returncode == 3 and "another process" in done.stderr
 
 
 def test_views_rebuilt_when_stale(workspace: Path) -> None:

@@ -8,8 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from store.sample import SAMPLE_FILES
+from predictors.pipeline import TrainRequest
+from store.checkpoints import (
+    CHURN,
+    INTENT,
+    MODEL_KINDS,
+    NEXT_ITEM,
+    SEGMENTS,
+    current_models,
+    current_version,
+)
 from store.ingest import ingest
+from store.sample import SAMPLE_FILES
 from store.workspace import Workspace
 from tests.conftest import SAMPLE, run_cli
 
@@ -57,6 +67,18 @@ def test_evaluate_reports_full_ranking_metrics(trained: Path) -> None:
     metrics = json.loads(done.stdout)["next_item"]
     assert set(metrics) == {"sasrec", "most_popular", "item_transition"}
     assert {"HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR"} <= set(metrics["sasrec"])
+
+
+def test_registry_names_the_current_model_of_each_kind(trained: Path) -> None:
+    ws = Workspace.open(trained)
+    cards = current_models(trained)
+    assert [(c["source"], c["kind"]) for c in cards] == [
+        ("taobao", NEXT_ITEM), ("taobao", INTENT), ("taobao", SEGMENTS)]  # churn was skipped
+    for card in cards:
+        assert current_version(ws, "taobao", card["kind"]) == card["meta"]["version"]
+        assert card["meta"]["kind"] == card["kind"]
+    assert current_version(ws, "taobao", CHURN) is None
+    assert TrainRequest().kinds == MODEL_KINDS == (NEXT_ITEM, INTENT, CHURN, SEGMENTS)
 
 
 def test_user_command_and_unknown_user(trained: Path) -> None:

@@ -9,17 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store.sample import SAMPLE_DIR, SAMPLE_FILES
 from core.errors import InputError
-from store.ingest import ingest
-from store.workspace import Workspace
 from predictors.features import churn_features as C
 from predictors.features import query_df, to_epoch_us
 from predictors.models.churn import ChurnModel
 from predictors.models.intent import IntentModel
 from predictors.scoring import score_churn
 from predictors.training.churn_trainer import ChurnTrainConfig, ChurnTrainResult, train_churn
-from predictors.training.intent_trainer import MODEL_NAME
+from predictors.training.temporal import MODEL_NAME
+from store.ingest import ingest
+from store.sample import SAMPLE_DIR, SAMPLE_FILES
+from store.workspace import Workspace
 
 SOURCE = "musical_instruments"
 

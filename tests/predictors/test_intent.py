@@ -9,20 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store.sample import SAMPLE_DIR, SAMPLE_FILES
 from core.errors import InputError
-from store.ingest import ingest
-from store.workspace import Workspace
 from predictors.features import intent_features as F
 from predictors.features import query_df, to_epoch_us
+from predictors.features.labels import attach_labels
 from predictors.models.intent import IntentModel
 from predictors.scoring import score_intent
 from predictors.training.intent_trainer import (
-    MODEL_NAME,
     IntentTrainConfig,
     IntentTrainResult,
     train_intent,
 )
+from predictors.training.temporal import MODEL_NAME
+from store.ingest import ingest
+from store.sample import SAMPLE_DIR, SAMPLE_FILES
+from store.workspace import Workspace
 
 TEST_CUTOFF = "2017-12-03T00:00:00+08:00"
 
@@ -90,7 +91,7 @@ def test_item_features_hand_computed() -> None:
     assert a.ui_n_sessions == 1 and a.u_n_sessions == 2  # 10:06 -> 11:00 is a 54-min gap
     assert (a.uc_events_after, a.uc_purchases_after) == (2, 1)  # then viewed and bought B
     assert a.i_n_users == 2 and a.u_n_purchase == 1
-    y = F.attach_labels(X, F.item_labels(con, "toy", "2020-01-01T12:00:00Z", "1D"), F.ITEM_KEYS)
+    y = attach_labels(X, F.item_labels(con, "toy", "2020-01-01T12:00:00Z", "1D"), F.ITEM_KEYS)
     pairs = list(zip(X.user_id, X.item_id, strict=True))
     assert dict(zip(pairs, y, strict=True)) == {("u1", "A"): 1, ("u2", "A"): 0}
     U = F.user_features(con, "toy", "2020-01-01T12:00:00Z", cfg)
@@ -238,7 +239,7 @@ class _ConstantAucClassifier:
 
 
 def test_one_standard_error_rule_prefers_the_smaller_close_family() -> None:
-    from predictors.training.intent_trainer import LevelData, select_family
+    from predictors.training.temporal import LevelData, select_family
 
     rng = np.random.default_rng(1)
     cutoffs = np.repeat(np.array([0, 10, 20, 30]), 200)
@@ -275,3 +276,13 @@ def test_habit_family_is_user_level_only() -> None:
     assert family_features("logistic_habit", cols) == [
         "u_n_events", "u_hours_since_last", *HABIT_FEATURES]
     assert family_features("logistic", cols) == cols
+
+
+def test_names_older_checkpoints_unpickle_from_stay_importable() -> None:
+    # Checkpoints saved before the generic classifier code left `models/intent.py` pickled
+    # these two names under that module; unpickling them needs the names there.
+    from predictors.models import classifier
+    from predictors.models import intent as legacy
+
+    assert legacy.CalibratedClassifier is classifier.CalibratedClassifier
+    assert legacy._signed_log1p is classifier._signed_log1p

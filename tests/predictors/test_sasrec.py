@@ -20,7 +20,7 @@ from predictors.training import (
     full_softmax_loss,
     sampled_softmax_loss,
 )
-from predictors.training.sequence_trainer import reference_full_softmax_loss
+from predictors.training.losses import reference_full_softmax_loss
 
 N_ITEMS = 40
 

@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from store.sample import SAMPLE_DIR, SAMPLE_FILES
 from core.errors import InputError
-from store.ingest import ingest
-from store.workspace import Workspace
 from predictors.features.user_features import top_values_by_segment, user_profile_features
 from predictors.models.segments import SegmentConfig, SegmentModel, describe_segments
+from store.ingest import ingest
+from store.sample import SAMPLE_DIR, SAMPLE_FILES
+from store.workspace import Workspace
 
 
 @pytest.fixture(scope="module")

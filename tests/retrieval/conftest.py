@@ -24,17 +24,9 @@ class HashEmbedder:
     """
 
     def __init__(self, dimension: int = 64, model_id: str = "test-hash") -> None:
-        self._dimension = dimension
-        self._model_id = model_id
+        self.dimension = dimension
+        self.model_id = model_id
         self.calls: list[int] = []
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
 
     @property
     def embedded(self) -> int:
@@ -42,11 +34,11 @@ class HashEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         self.calls.append(len(texts))
-        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
             for token in TOKEN.findall(text.lower()):
                 digest = hashlib.blake2b(token.encode(), digest_size=4).digest()
-                out[row, int.from_bytes(digest, "little") % self._dimension] += 1.0
+                out[row, int.from_bytes(digest, "little") % self.dimension] += 1.0
             out[row, 0] += 1e-3  # never all-zero
         return out / np.linalg.norm(out, axis=1, keepdims=True)
 

@@ -9,13 +9,13 @@ import duckdb
 import pytest
 
 from core.errors import WorkspaceError
-from store.workspace import Workspace
 from retrieval.chroma_store import ChromaStore
 from retrieval.indexer import HASH_KEY, Indexer
 from retrieval.lock import index_lock
 from retrieval.search import user_summary
 from retrieval.store import ITEMS, REVIEWS, SUMMARIES
 from retrieval.summaries import summary_documents
+from store.workspace import Workspace
 from tests.retrieval.conftest import HashEmbedder
 
 

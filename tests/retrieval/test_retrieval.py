@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from insight.commands.assistant_cmds import register
 from core.settings import RetrievalSettings, get_settings
+from insight.commands.assistant_cmds import register
 from retrieval.chroma_store import ChromaStore
 from retrieval.embedder import SentenceTransformerEmbedder, packaged_model_dir, resolve_model
 from retrieval.indexer import Indexer

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from core.settings import PrivacySettings, Settings, UISettings
 from core.errors import InputError
+from core.settings import PrivacySettings, Settings, UISettings
 from store.workspace import Workspace
 from tests.assistant.toolkit import FakeBackend, build_sample, scripted_server
 from ui import customer_view, marketing_view

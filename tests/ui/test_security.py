@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import UISettings
 from core.errors import InputError
+from core.settings import UISettings
 from tests.conftest import run_cli
 from ui.auth import (
     Login,

@@ -98,3 +98,20 @@ def test_app_builds_and_exposes_its_endpoints(tmp_path: Path) -> None:
     # no toggle decides masking: no checkbox anywhere, no event takes one as input
     checkboxes = [b for b in blocks.blocks.values() if type(b).__name__ == "Checkbox"]
     assert not checkboxes and not ctx.settings.model_dump()["ui"].get("mask_reviewer_names")
+
+
+def test_prose_views_pass_the_configured_prose_limit(tmp_path: Path) -> None:
+    from tests.assistant.toolkit import FakeBackend, scripted_server
+    from ui.context import AppContext
+    from ui.customer_view import summary_stream
+    from ui.segments_view import persona_stream
+
+    settings = Settings(llm={"prose_max_tokens": 42})
+    root = build_sample(tmp_path / "ws")
+    with scripted_server(lambda request: "A keen shopper [F:events].") as server:
+        ctx = AppContext(root=root, settings=settings, backend=FakeBackend(server.url))
+        who = {"user_id": "ADH0O8UVJOT10", "source": "musical_instruments"}
+        assert list(summary_stream(ctx, who, masked=True))[-1][1]  # citations shown
+        assert list(persona_stream(ctx, "taobao/0", masked=True))[-1][1]
+    assert len(server.requests) >= 2
+    assert {r["max_completion_tokens"] for r in server.requests} == {42}
