@@ -22,9 +22,9 @@ MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september",
      "october", "november", "december"], start=1)}
 """English month name (lower case) → month number; the one month table of the assistant."""
-_MONTHS = {**MONTHS, **{name[:3]: i for name, i in MONTHS.items()}, "sept": 9}
+MONTH_WORDS = {**MONTHS, **{name[:3]: i for name, i in MONTHS.items()}, "sept": 9}
 """Month names and their abbreviations ("jan", "sept") → month number."""
-_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTH_WORDS, key=len, reverse=True)) + r")\.?"
 _WRITTEN_DATES = [re.compile(p, re.IGNORECASE) for p in (
     rf"\b{_MONTH}\s+(?P<day>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<year>\d{{4}})\b",
     rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\s+(?P<year>\d{{4}})\b",
@@ -140,7 +140,7 @@ def iso_dates(text: str) -> str:
     dates (2017-12-04, 2017-12, --03-24), so they are checked like the dates of the facts."""
     def iso(match: re.Match[str]) -> str:
         parts = match.groupdict()
-        month = _MONTHS[parts["month"].lower()]
+        month = MONTH_WORDS[parts["month"].lower()]
         day = f"-{int(parts['day']):02d}" if parts.get("day") else ""
         return f"{parts.get('year') or '-'}-{month:02d}{day}"
 

@@ -74,9 +74,10 @@ def _where(plan: QueryPlan, period: tuple[dt.date, dt.date] | None) -> tuple[str
         list_filters.update(category=f.category, brand=f.brand, item_id=f.item_id)
         if relation == "events":
             list_filters["event_type"] = list(f.event_type)
-    elif f.category or f.brand or f.item_id or f.event_type or f.date_from or f.date_to:
+    elif (f.category or f.brand or f.item_id or f.event_type or f.date_from or f.date_to
+          or f.min_rating is not None or f.max_rating is not None):
         raise PlanError("score metrics cannot be filtered by category, brand, item, event "
-                        "type or date")
+                        "type, date or rating")
     for column, values in list_filters.items():
         if values:
             if column == "segment":
@@ -91,12 +92,12 @@ def _where(plan: QueryPlan, period: tuple[dt.date, dt.date] | None) -> tuple[str
     if end is not None:
         clauses.append("ts < CAST(? AS TIMESTAMPTZ)")
         params.append(f"{(end + dt.timedelta(days=1)).isoformat()} 00:00:00+00")
-    if f.min_intent is not None:
-        clauses.append("intent_p_any >= ?")
-        params.append(f.min_intent)
-    if f.min_churn is not None:
-        clauses.append("churn_risk >= ?")
-        params.append(f.min_churn)
+    bounds = (("rating >= ?", f.min_rating), ("rating <= ?", f.max_rating),
+              ("intent_p_any >= ?", f.min_intent), ("churn_risk >= ?", f.min_churn))
+    for clause, value in bounds:
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
 
 

@@ -30,6 +30,8 @@ class Filters(BaseModel):
     event_type: list[EventTypeName] = Field(default_factory=list)
     date_from: dt.date | None = None
     date_to: dt.date | None = Field(None, description="inclusive")
+    min_rating: float | None = Field(None, ge=0, le=5, description="inclusive")
+    max_rating: float | None = Field(None, ge=0, le=5, description="inclusive")
     min_intent: float | None = Field(None, ge=0, le=1)
     min_churn: float | None = Field(None, ge=0, le=1)
 
@@ -45,6 +47,9 @@ class Filters(BaseModel):
     def _dates_in_order(self) -> Filters:
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise ValueError("date_from is after date_to")
+        if (self.min_rating is not None and self.max_rating is not None
+                and self.min_rating > self.max_rating):
+            raise ValueError("min_rating is above max_rating")
         return self
 
 

@@ -41,7 +41,10 @@ SHORT = {"users": "distinct users", "events": "all events",
          "cart_abandonment_rate": "share of carted items never bought",
          "repeat_purchase_rate": "share of buyers with 2+ purchases",
          "average_order_value": "revenue per order", "mean_intent": "mean purchase intent",
-         "segment_size": "number of scored users"}
+         "segment_size": "number of scored users", "buyers": "users who bought",
+         "cart_users": "users who carted", "events_per_user": "mean events per user",
+         "purchases_per_buyer": "mean purchases per buyer",
+         "purchase_share": "purchases / all events"}
 """Shorter metric descriptions for the prompt (prompt tokens cost seconds on a CPU)."""
 GROUP_LIMIT = 10
 NEEDS_EVENTS = {
@@ -49,7 +52,9 @@ NEEDS_EVENTS = {
     "reviews_written": {"review"}, "view_to_cart_rate": {"view", "cart"},
     "cart_to_purchase_rate": {"cart", "purchase"}, "view_to_purchase_rate": {"view", "purchase"},
     "cart_abandonment_rate": {"cart"}, "repeat_purchase_rate": {"purchase"},
-    "revenue": {"purchase"}, "average_order_value": {"purchase"},
+    "revenue": {"purchase"}, "average_order_value": {"purchase"}, "buyers": {"purchase"},
+    "cart_users": {"cart"}, "purchases_per_buyer": {"purchase"},
+    "max_purchase_price": {"purchase"},
 }
 """Event types a metric needs; a source without them cannot answer it (rather than say 0)."""
 MAX_QUESTION_CHARS = 500
@@ -232,7 +237,8 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
     relation = METRICS[metric].relation
     filters: dict[str, Any] = {"source": sources, "date_from": date_from, "date_to": date_to}
     if relation != "scores":
-        filters.update(category=categories, brand=brands, item_id=hints.item_ids)
+        filters.update(category=categories, brand=brands, item_id=hints.item_ids,
+                       min_rating=hints.min_rating, max_rating=hints.max_rating)
     else:
         filters.update(date_from=None, date_to=None)
         compare = False
@@ -304,6 +310,11 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                                    detail="question needs " + hints.unsupported))
         return _cannot(question, run, profile, f"no source records {hints.unsupported}",
                        hints=hints.to_dict(), plan_source="none")
+    if hints.date_from is not None and hints.anchor is not None and hints.date_from > hints.anchor:
+        run.steps.append(TraceStep("plan with LLM", "skipped", detail="period after the data"))
+        return _cannot(question, run, profile, f"the data in scope ends on {hints.anchor} and "
+                       f"the question asks about {hints.date_phrase or hints.date_from} (no "
+                       "forecasts)", hints=hints.to_dict(), plan_source="none")
     draft: PlanDraftBase | None = None
     if backend is None:  # offline mode: the plan comes from the code hints alone
         run.steps.append(TraceStep("plan with LLM", "skipped", detail="no LLM backend"))

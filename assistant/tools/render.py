@@ -23,7 +23,11 @@ LABELS = {
     "revenue": "revenue", "average_order_value": "average order value",
     "mean_rating": "average rating", "review_count": "reviews",
     "mean_intent": "mean purchase intent", "mean_churn": "mean churn risk",
-    "segment_size": "scored users",
+    "segment_size": "scored users", "buyers": "buyers (users with a purchase)",
+    "cart_users": "users who added to cart", "categories": "distinct categories",
+    "brands": "distinct brands", "items": "distinct items", "events_per_user": "events per user",
+    "purchases_per_buyer": "purchases per buyer", "purchase_share": "share of events that are "
+    "purchases", "max_purchase_price": "highest purchase price",
 }
 DIM_LABELS = {"item_id": "item", "event_type": "event type"}
 RUNNERS_UP = 2

@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from assistant.grounding import MONTHS
+from assistant.grounding import MONTH_WORDS, MONTHS
 from assistant.tools.profile import DataProfile
 
 UNSUPPORTED = {
@@ -33,18 +33,39 @@ UNSUPPORTED = {
     r"\b(inventory|stock level|in stock|warehouse)\b": "inventory",
     r"\b(ad spend|advertising|campaign|marketing spend|clicks on ads)\b": "marketing spend",
     r"\b(shipping|delivery time)\b": "shipping",
+    r"\bnext (week|month|quarter|year)\b|\bforecast\w*\b|\bin the future\b": "future figures",
 }
 """Phrases that ask for data no source has, and what that data is called."""
 
-SHARE = r"\b(share|fraction|percent\w*|proportion|ratio|rate|how often)\b"
+SHARE = r"(\b(share|fraction|percent\w*|proportion|ratio|rate|how often)\b|%)"
+PEOPLE = r"\b(users?|customers?|people|ppl|shoppers?|visitors?|persons?)\b"
+BUY = r"\b(purchas\w*|bought|buys?|buying|orders?|sales?)\b"
+MEAN = r"\b(average|avg|mean|on avg|typical\w*)\b"
+HOW_MANY = r"(\b(how many|number of|no\.? of|num of|count of|total)\b|#\s*(of\b)?)"
+DISTINCT = r"(\b(distinct|different|diff|unique|product)\s+)?"
 METRIC_WORDS: list[tuple[str, str]] = [
+    (rf"{MEAN}.*\b(buyers?|purchasers?)\b|\bper (buyer|purchaser)\b", "purchases_per_buyer"),
+    (rf"{MEAN}.*\b(events?|actions?|interactions?)\b.*\b(per|each|a|an)\b.*{PEOPLE}"
+     rf"|{MEAN}.*{PEOPLE}.*\b(events?|actions?|interactions?)\b"
+     r"|\b(events?|actions?) per (user|customer|person|shopper)\b", "events_per_user"),
+    (rf"{SHARE}.*\b(events?|activity|actions?)\b.*{BUY}|{SHARE}.*{BUY}.*\b(of|among) (all )?"
+     r"(the )?events?\b", "purchase_share"),
+    (rf"{HOW_MANY}\s+{DISTINCT}categor|\bcategor\w* (count|total)\b", "categories"),
+    (rf"{HOW_MANY}\s+{DISTINCT}brands?\b|\bbrands? (count|total)\b", "brands"),
+    (rf"{HOW_MANY}\s+{DISTINCT}(products?|items?|asins?)\b(?! (were |was )?(sold|bought))"
+     r"(?!\s+(views?|events?|purchases?|sales|carts?|reviews?|orders?)\b)", "items"),
+    (r"\b(highest|max\w*|most expensive|top) (price|amount)\b.*\b(paid|sold|purchase\w*)\b"
+     r"|\b(highest|max\w*|biggest|largest) purchase (price|amount)\b|\bpriciest\b",
+     "max_purchase_price"),
+    (rf"{BUY}\s+(per|divided by|/|over)\s+(cart|carts|cart adds?|add.to.carts?)\b",
+     "cart_to_purchase_rate"),
     (rf"{SHARE}.*\bviews?\b.*\b(carts?|basket)\b", "view_to_cart_rate"),
     (rf"{SHARE}.*\bviews?\b.*\b(purchas\w*|bought|buys?|orders?)\b", "view_to_purchase_rate"),
     (rf"{SHARE}.*\b(carts?|carted)\b.*\b(purchas\w*|bought|buys?|orders?)\b",
      "cart_to_purchase_rate"),
     (r"average order value|\baov\b|order value", "average_order_value"),
-    (r"revenue|sales amount|gmv|turnover|money", "revenue"),
-    (r"view.to.cart", "view_to_cart_rate"),
+    (r"revenue|sales amount|gmv|turnover|money|\$", "revenue"),
+    (r"view.to.cart|\bcart rate\b|\bcarts? per views?\b", "view_to_cart_rate"),
     (r"cart.to.purchase|cart.to.buy", "cart_to_purchase_rate"),
     (r"view.to.purchase|conversion", "view_to_purchase_rate"),
     (r"abandon", "cart_abandonment_rate"),
@@ -54,17 +75,23 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"scored users|users (were|are) scored|users scored", "segment_size"),
     (r"rating|\bstars?\b|rated", "mean_rating"),
     (r"\breviews?\b|reviewed", "review_count"),
+    (r"\bhow many times\b.*\b(add\w* (\w+ )?to (the |their )?cart|carted)\b", "carts"),
+    (rf"{PEOPLE}.*\b(add\w* (\w+ )?to (the |their )?cart|carted)\b"
+     rf"|{PEOPLE}\s+with\s+(an?\s+)?(cart|add.to.cart)\b", "cart_users"),
     (r"add.to.cart|\bcarts?\b|carted", "carts"),
     (r"favou?rites?|\bfavs?\b|wishlist", "favs"),
-    (r"purchases?|orders?|bought|\bbuys?\b|\bsold\b|\bsales\b", "purchases"),
-    (r"\bviews?\b|page views|viewed", "views"),
-    (r"\busers?\b|customers?|visitors?|shoppers?|people|buyers?|reviewers?", "users"),
-    (r"\bevents?\b|interactions?|activity|actions?", "events"),
+    (r"purchases?|orders?|bought|\bbuys?\b|\bsold\b|\bsales\b|\bsell(ing|ers?)\b",
+     "purchases"),
+    (r"\bviews?\b|page views|viewed|\blook(s|ed|ing)? at\b|\blookers?\b", "views"),
+    (r"\bbuyers?\b|\bpurchasers?\b|\bpaying (customers?|users?|people)\b", "buyers"),
+    (r"\busers?\b|customers?|visitors?|shoppers?|people|\bppl\b|reviewers?", "users"),
+    (r"\bevents?\b|\bevnts?\b|interactions?|activity|actions?", "events"),
+    (r"\b(busiest|most active|peak\w*)\b", "events"),
 ]
 """Keyword → metric, most specific first; the first match is the hint."""
 
 GROUP_WORDS: list[tuple[str, str]] = [
-    (r"categor", "category"),
+    (r"categor|\bcats?\b", "category"),
     (r"\bbrands?\b", "brand"),
     (r"\b(items?|products?|asins?)\b", "item_id"),
     (r"\bsources?\b|datasets?|stores?|shops?", "source"),
@@ -82,8 +109,7 @@ LOW = r"\b(least|lowest|fewest|smallest|worst|bottom)\b"
 HIGH = r"\b(most|highest|largest|biggest|greatest|best|top|busiest|peak|maximum)\b"
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 RANKING = r"\b(which|most|highest|lowest|least|fewest|peak|busiest|top|best|worst)\b"
-BUYERS = (r"\b(users?|customers?|people|shoppers?|visitors?)\b.*"
-          r"\b(bought|buy|purchased?|ordered)\b")
+BUYERS = rf"{PEOPLE}.*\b(bought|buy|purchased?|ordered)\b"
 _STOP_TEXT = """
 the and all any are was were has have had how many much what which who when where why does did
 total average mean rate rates revenue order orders value sales sale view views cart carts
@@ -118,6 +144,8 @@ class Hints:
     item_ids: list[str] = field(default_factory=list)
     unsupported: str | None = None
     anchor: dt.date | None = None
+    min_rating: int | None = None
+    max_rating: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, empty fields left out."""
@@ -149,8 +177,33 @@ def source_aliases(name: str) -> list[str]:
     return sorted(forms, key=len, reverse=True)
 
 
+def short_forms(name: str) -> set[str]:
+    """How operators shorten a source name: its letters before the digits (`rees46` → "rees"),
+    the initials of a name in parts (`musical_instruments` → "mi"), or the consonants of a
+    one-word name (`taobao` → "tb"); only forms of 2+ letters that are not the name itself."""
+    parts = [p for p in re.split(r"[_\W]+", name.lower()) if p]
+    forms = {re.sub(r"\d+$", "", name.lower())}
+    if len(parts) > 1:
+        forms.add("".join(p[0] for p in parts))
+    elif parts and parts[0].isalpha():
+        forms.add(re.sub(r"[aeiou]", "", parts[0]))
+    return {f for f in forms if len(f) >= 2 and f != name.lower() and f.isalpha()}
+
+
+def _short_form_owners(names: list[str]) -> dict[str, str]:
+    """Short form → source, for the forms exactly one source has (others are ambiguous)."""
+    owners: dict[str, list[str]] = {}
+    for name in names:
+        for form in short_forms(name):
+            owners.setdefault(form, []).append(name)
+    taken = {alias for name in names for alias in source_aliases(name)}
+    return {form: found[0] for form, found in owners.items()
+            if len(found) == 1 and form not in taken and form not in STOP_VALUES}
+
+
 def find_sources(question: str, names: list[str]) -> list[str]:
-    """Source names mentioned in the question (a longer name hides its suffix: "all beauty")."""
+    """Source names mentioned in the question (a longer name hides its suffix: "all beauty");
+    a short form ("rees", "MI", "tb") counts when no full name is mentioned."""
     text = question.lower()
     spans: list[tuple[int, int, str]] = []
     for name in sorted(names, key=len, reverse=True):
@@ -158,6 +211,10 @@ def find_sources(question: str, names: list[str]) -> list[str]:
             for m in re.finditer(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", text):
                 if not any(s <= m.start() < e for s, e, _ in spans):
                     spans.append((m.start(), m.end(), name))
+    if not spans:
+        for form, name in _short_form_owners(names).items():
+            for m in re.finditer(rf"(?<![\w-]){re.escape(form)}(?![\w-])", text):
+                spans.append((m.start(), m.end(), name))
     found: list[str] = []
     for _, _, name in sorted(spans):
         if name not in found:
@@ -169,6 +226,35 @@ def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
     start = dt.date(year, month, 1)
     nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
     return start, nxt - dt.timedelta(days=1)
+
+
+def _month_day(text: str, anchor: dt.date | None) -> tuple[dt.date, dt.date] | None:
+    """A month and day without a year ("dec 1", "1st december") as that day, or a bare month
+    ("in november") as that month: in the anchor's year (the newest date of the data), or the
+    year before when it would fall after the anchor."""
+    names = "|".join(sorted(MONTH_WORDS, key=len, reverse=True))
+    no_year = r"(?![\s,]*\d{4})"
+    m = re.search(rf"\b({names})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b{no_year}", text)
+    n = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({names})\b{no_year}", text)
+    whole = re.search(rf"\b(?:in|during|for|of)\s+({names})\b{no_year}", text)
+    if m:
+        month, day = MONTH_WORDS[m.group(1)], int(m.group(2))
+    elif n:
+        month, day = MONTH_WORDS[n.group(2)], int(n.group(1))
+    elif whole:
+        month, day = MONTH_WORDS[whole.group(1)], 0
+    else:
+        return None
+    year = anchor.year if anchor is not None else dt.date.today().year
+    if anchor is not None and (month, max(day, 1)) > (anchor.month, anchor.day):
+        year -= 1
+    if day == 0:
+        return _month_range(year, month)
+    try:
+        found = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return found, found
 
 
 def find_dates(question: str, anchor: dt.date | None) -> tuple[dt.date | None, dt.date | None,
@@ -184,6 +270,9 @@ def find_dates(question: str, anchor: dt.date | None) -> tuple[dt.date | None, d
     if month:
         start, end = _month_range(int(month.group(2)), MONTHS[month.group(1)])
         return start, end, month.group(0)
+    period = _month_day(text, anchor)
+    if period is not None:
+        return period[0], period[1], "on date" if period[0] == period[1] else "in month"
     ym = re.search(r"\b(\d{4})-(\d{2})\b", text)
     if ym and 1 <= int(ym.group(2)) <= 12:
         start, end = _month_range(int(ym.group(1)), int(ym.group(2)))
@@ -213,6 +302,33 @@ def find_dates(question: str, anchor: dt.date | None) -> tuple[dt.date | None, d
             return anchor, anchor, m.group(0)
         return anchor - dt.timedelta(days=span - 1), anchor, m.group(0)
     return None, None, None
+
+
+_STARS = r"(?:[ -]?stars?|\*)"
+_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5"}
+
+
+def find_rating_range(text: str) -> tuple[int | None, int | None]:
+    """(min, max) star rating a question names: "1-star", "2 stars or less", "4+ stars",
+    "between 3 and 5 stars"; (None, None) when it names none."""
+    text = re.sub(r"\b(one|two|three|four|five)(?=[ -]?stars?\b)",
+                  lambda m: _NUMBER_WORDS[m.group(1)], text)
+    span = re.search(rf"\b([1-5])\s*(?:-|to|and)\s*([1-5]){_STARS}", text)
+    if span:
+        low, high = sorted((int(span.group(1)), int(span.group(2))))
+        return low, high
+    at_most = re.search(rf"\b([1-5]){_STARS}\s*or (?:less|lower|below|fewer|under|worse)"
+                        rf"|\b(?:at most|up to|max) ([1-5]){_STARS}", text)
+    if at_most:
+        return None, int(at_most.group(1) or at_most.group(2))
+    at_least = re.search(rf"\b([1-5])(?:\+{_STARS}?|{_STARS}\s*or (?:more|higher|above|better|"
+                         rf"up))|\bat least ([1-5]){_STARS}", text)
+    if at_least:
+        return int(at_least.group(1) or at_least.group(2)), None
+    exact = re.search(rf"\b([1-5]){_STARS}(?!\w)", text)
+    if exact:
+        return int(exact.group(1)), int(exact.group(1))
+    return None, None
 
 
 def _first(patterns: list[tuple[str, str]], text: str) -> str | None:
@@ -276,14 +392,18 @@ def resolve_question(question: str, profile: DataProfile,
     hints.anchor = profile.anchor(hints.sources)
     hints.date_from, hints.date_to, hints.date_phrase = find_dates(question, hints.anchor)
     hints.metric = _first(METRIC_WORDS, text)
+    hints.min_rating, hints.max_rating = find_rating_range(text)
+    if (hints.min_rating, hints.max_rating) != (None, None) and hints.metric == "mean_rating":
+        hints.metric = "review_count"  # "how many 1-star reviews": a count of those reviews
     hints.group_by = _group_by(text)
     if hints.group_by == "source" and hints.sources and len(hints.sources) == 1:
         hints.group_by = None
     hints.ascending = bool(re.search(LOW, text))
     hints.highest = bool(re.search(HIGH, text)) and not hints.ascending
     hints.ranking = bool(re.search(RANKING, text))
-    if re.search(BUYERS, text):
-        hints.metric, hints.event_type = "users", "purchase"
+    if (re.search(BUYERS, text) and re.search(HOW_MANY, text)
+            and hints.metric in (None, "users", "purchases")):
+        hints.metric = "buyers"
     fell, grew = re.search(FALL, text), re.search(RISE, text)
     if (fell or grew or re.search(COMPARE, text)) and hints.date_from is not None:
         hints.compare = True

@@ -327,6 +327,37 @@ def eval_cmd(
     console.print(f"report written to {out}")
 
 
+def eval_operators_cmd(
+    workspace: WorkspaceOpt = None,
+    split: Annotated[str, typer.Option(help="Question split: dev or test.")] = "dev",
+    mode: Annotated[str, typer.Option(help="rules (code hints only), llm (the configured "
+                                      "backend) or both.")] = "both",
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions (a partial "
+                                              "report, not for reported figures).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Report path [benchmarks/results/"
+                                             "operator_eval_<split>.json].")] = None,
+    build: Annotated[bool, typer.Option(help="First ingest the three raw files the gold is "
+                                        "computed from (taobao, rees46, musical_instruments).")]
+    = False,
+    shared: Annotated[Path | None, typer.Option(help="The shared data folder [env "
+                                                "INSIGHT_SHARED_DATA, else ../shared/data].")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score `ask` on the operator question set (strict and lenient) and write the report."""
+    from assistant.evaluation.operator_eval import evaluate_operators
+
+    report = run_guarded(lambda: evaluate_operators(
+        workspace_path(workspace), split, mode, limit, out, build, shared,
+        progress=sys.stderr.isatty()))
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+        return
+    heads = {m: {k: v for k, v in s.items() if k != "strict"} for m, s in report["modes"].items()}
+    console.print_json(json.dumps(heads, default=str))
+    console.print(f"report written to {report['report_path']}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the assistant tool commands to the main `insight` app."""
     app.command("ask")(ask_cmd)
@@ -337,3 +368,4 @@ def register(app: typer.Typer) -> None:
     app.command("chat")(chat_cmd)
     app.command("name-segments")(name_segments_cmd)
     app.command("eval")(eval_cmd)
+    app.command("eval-operators")(eval_operators_cmd)

@@ -1,0 +1,92 @@
+"""Operator wording the code reads itself: short source names, dates without a year, star
+ratings, and the per-user / distinct-count metrics, checked against pandas on the sample."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from assistant.tools.ask import ask
+from assistant.tools.resolve import find_dates, find_rating_range, find_sources, short_forms
+from tests.assistant.toolkit import sample_con, sample_ws
+from tests.conftest import SAMPLE
+
+__all__ = ["sample_con", "sample_ws"]
+
+NAMES = ["taobao", "rees46", "musical_instruments", "gift_cards", "beauty", "all_beauty"]
+ANCHOR = dt.date(2017, 12, 3)
+
+
+def test_short_forms_name_one_source_each() -> None:
+    assert short_forms("rees46") == {"rees"}
+    assert short_forms("musical_instruments") == {"mi"}
+    assert short_forms("taobao") == {"tb"}
+    assert find_sources("no. of buys tb?", NAMES) == ["taobao"]
+    assert find_sources("rees evnts?", NAMES) == ["rees46"]
+    assert find_sources("avg rating MI?", NAMES) == ["musical_instruments"]
+    # a full name wins over short forms, and a short form two sources share names neither
+    assert find_sources("taobao vs rees", NAMES) == ["taobao"]
+    assert find_sources("ab testing", ["all_beauty", "amazon_books"]) == []
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("buys on dec 1 taobao?", (dt.date(2017, 12, 1), dt.date(2017, 12, 1))),
+    ("taobao orders on 1st december", (dt.date(2017, 12, 1), dt.date(2017, 12, 1))),
+    ("and in november?", (dt.date(2017, 11, 1), dt.date(2017, 11, 30))),
+    ("on dec 25", (dt.date(2016, 12, 25), dt.date(2016, 12, 25))),  # after the anchor: a year back
+    ("in december 2016", (dt.date(2016, 12, 1), dt.date(2016, 12, 31))),
+])
+def test_dates_without_a_year_use_the_data_year(text: str, expected: tuple[dt.date, dt.date],
+                                                ) -> None:
+    assert find_dates(text, ANCHOR)[:2] == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("how many 1-star reviews are there?", (1, 1)),
+    ("# of one star reviews", (1, 1)),
+    ("how many reviews have 2 stars or less?", (None, 2)),
+    ("bad reviews (1-2 stars)", (1, 2)),
+    ("reviews with 4+ stars", (4, None)),
+    ("top 5 items", (None, None)),
+])
+def test_star_ratings(text: str, expected: tuple[Any, Any]) -> None:
+    assert find_rating_range(text) == expected
+
+
+def _events() -> pd.DataFrame:
+    return pd.read_csv(SAMPLE / "taobao" / "UserBehavior_sample.csv.gz", header=0,
+                       names=["user", "item", "category", "behavior", "ts"])
+
+
+def test_new_metrics_match_pandas(sample_con: duckdb.DuckDBPyConnection) -> None:
+    raw = _events()
+    buys = raw[raw.behavior == "buy"]
+    expected = {
+        "How many taobao users made at least one purchase?": buys.user.nunique(),
+        "how many categories in taobao": raw.category.nunique(),
+        "avg events per user tb": len(raw) / raw.user.nunique(),
+        "on average how many purchases does a taobao buyer make": len(buys) / buys.user.nunique(),
+        "what share of taobao events are purchases": len(buys) / len(raw),
+    }
+    for question, gold in expected.items():
+        result = ask(question, sample_con, None)
+        assert result.answerable, (question, result.answer)
+        (value,) = [v for k, v in result.rows[0].items() if k == result.plan["metrics"][0]]
+        assert value == pytest.approx(gold), question
+
+
+def test_rating_filter_counts_reviews(sample_con: duckdb.DuckDBPyConnection) -> None:
+    reviews = pd.read_json(SAMPLE / "musical_instruments" /
+                           "reviews_Musical_Instruments_sample.json.gz", lines=True)
+    result = ask("how many 1-star reviews MI", sample_con, None)
+    assert result.plan["filters"]["max_rating"] == 1 and result.rows[0]["review_count"] == int(
+        (reviews.overall == 1).sum())
+
+
+def test_a_period_after_the_data_is_refused(sample_con: duckdb.DuckDBPyConnection) -> None:
+    result = ask("how many reviews will MI get in 2030", sample_con, None)
+    assert not result.answerable and "ends on" in result.answer
