@@ -40,6 +40,11 @@ class DoctorSum(BaseModel):
     total: int = Field(description="The sum.")
 
 
+DYING_GRACE_S = 5.0
+"""How long a failed request waits for the server process to finish exiting: a connection
+refused often means it is dying, and then its exit code and log say why."""
+
+
 def probe_settings(settings: LLMSettings, timeout_s: float) -> LLMSettings:
     """`settings` with the doctor's limits: `timeout_s` per start and request, no retries."""
     embedded = settings.embedded.model_copy(update={"startup_timeout_s": timeout_s})
@@ -74,8 +79,8 @@ def _failure(stage: str, exc: Exception, server: EmbeddedServer | None,
              was_up: bool) -> str:
     """One line saying what failed; a server that died after starting adds its log tail."""
     reason = f"{stage} failed: {exc}"
-    if server is not None and was_up and not server.running:
-        code = server.wait()  # already exited: returns at once
+    code = server.exit_code(within_s=DYING_GRACE_S) if server is not None and was_up else None
+    if server is not None and code is not None:
         reason += (f"; the llama.cpp server died ({_exit_description(code)}); "
                    f"log tail: {log_tail(server.log_path)}")
     return reason

@@ -9,6 +9,7 @@ the viewer's role (`ui.access`); the role is read from the request, never from a
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -65,6 +66,32 @@ def tool_history(history: list[Any]) -> list[tuple[str, str]]:
     return pairs[-MAX_HISTORY:]
 
 
+PLAN_TITLE = "How I read the question (plan)"
+"""Title of the message holding an answer's plan; the next turn's follow-up starts from it."""
+
+
+def plan_block(plan: dict[str, Any]) -> str:
+    """The plan as a fenced JSON block (backticks escaped: values may come from product data)."""
+    text = json.dumps(plan, ensure_ascii=True, sort_keys=True, default=str)
+    return "```json\n" + text.replace("`", "\\u0060") + "\n```"
+
+
+def last_plan(history: list[Any]) -> dict[str, Any] | None:
+    """The plan of the latest data answer in the chat history, for follow-up questions."""
+    for message in reversed(history):
+        metadata = message.get("metadata") if isinstance(message, dict) else getattr(
+            message, "metadata", None)
+        if (metadata or {}).get("title") != PLAN_TITLE:
+            continue
+        text = message_text(message).strip().removeprefix("```json").removesuffix("```")
+        try:
+            plan = json.loads(text)
+        except ValueError:
+            return None
+        return plan if isinstance(plan, dict) else None
+    return None
+
+
 def result_extras(result: dict[str, Any], limit: int,
                   access: Access | None = None) -> list[gr.ChatMessage]:
     """The result table and chart of an `ask` answer, as chat messages (user ids and reviewer
@@ -81,6 +108,9 @@ def result_extras(result: dict[str, Any], limit: int,
         figure = charts.answer_chart(spec, rows)
         if figure is not None:
             extras.append(gr.ChatMessage(role="assistant", content=gr.Plot(value=figure)))
+    if result.get("plan"):
+        extras.append(gr.ChatMessage(role="assistant", content=plan_block(result["plan"]),
+                                     metadata={"title": PLAN_TITLE, "status": "done"}))
     if result.get("sql"):
         sql = "\n\n".join(result["sql"])
         extras.append(gr.ChatMessage(role="assistant", content=f"```sql\n{sql}\n```",
@@ -90,12 +120,14 @@ def result_extras(result: dict[str, Any], limit: int,
 
 
 def ask_events(message: str, con: Any, backend: Any,
-               min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> Iterator[ChatEvent]:
+               min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+               previous_plan: dict[str, Any] | None = None) -> Iterator[ChatEvent]:
     """The `ask` tool's run as chat events (the "Data question" mode skips the router)."""
     yield ChatEvent("route", {"tool": "ask", "by": "user"})
     final = None
     for progress in stream_tool(lambda sink: ask(message, con, backend, on_chunk=sink,
-                                                 min_group_size=min_group_size)):
+                                                 min_group_size=min_group_size,
+                                                 previous_plan=previous_plan)):
         if not progress.done:
             yield ChatEvent("delta", {"text": progress.text})
         final = progress.result
@@ -136,11 +168,13 @@ def chat_turn(ctx: AppContext, message: str, history: list[Any], access: Access 
             backend = ctx.require_backend()
             privacy = Privacy(min_group_size=ctx.settings.privacy.min_group_size,
                               mask_pii=ctx.settings.privacy.mask_pii)
-            events = (ask_events(message, con, backend, privacy.min_group_size)
+            previous = last_plan(history)
+            events = (ask_events(message, con, backend, privacy.min_group_size, previous)
                       if mode == "ask" else
                       chat(earlier, message, con=con, backend=backend,
                            retriever=ctx.retriever(con), privacy=privacy,
-                           prose_max_tokens=ctx.settings.llm.prose_max_tokens))
+                           prose_max_tokens=ctx.settings.llm.prose_max_tokens,
+                           previous_plan=previous))
             for event in events:
                 if event.type == "route":
                     tools.metadata["title"] = (f"Tool: {event.data['tool']} (chosen by "

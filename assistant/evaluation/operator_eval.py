@@ -11,8 +11,8 @@ module is the runner between them:
   direction of the change for period comparisons. The unit is the metric's catalog unit.
 * `run_operator_eval` asks every question (as written, without adding the source) in each
   mode (`rules`: the code hints alone, `llm`: the configured backend), times it, and scores
-  it strictly and with the old lenient rule; dialogues ask turn 2 alone, because `ask` has no
-  history (the chat passes history only to its router, which then calls `ask` on the message).
+  it strictly and with the old lenient rule; a dialogue asks turn 1, then turn 2 with turn 1's
+  plan (the chat's follow-up path); the timing covers both turns.
 * `build_operator_workspace` / `check_operator_workspace` make sure the workspace holds
   exactly the three raw files the gold was computed from, under their source names.
 """
@@ -68,8 +68,8 @@ _N = r"(\d{1,2}|" + "|".join(_WORDS) + r")"
 TOP_N = re.compile(rf"\btop[\s-]*{_N}\b|\b(?:which|what)\s+{_N}\b|\b{_N}\s+(?:most|best|"
                    r"biggest|largest|highest|top)\b", re.IGNORECASE)
 """A question asking for N entities ("top 3", "which 3 …", "5 most …")."""
-DIALOGUE_NOTE = ("dialogues: turn 2 is asked alone; `ask` takes no history and the chat passes "
-                 "history only to its router, which hands `ask` the message unchanged")
+DIALOGUE_NOTE = ("dialogues: turn 1 is asked first (same mode) and turn 2 with turn 1's plan as "
+                 "`previous_plan`, as the chat does; only turn 2 is scored")
 
 
 # --- the answer record -----------------------------------------------------------------------
@@ -239,7 +239,10 @@ def evaluate_one(question: Mapping[str, Any], con: Any, backend: LLMBackend | No
     text = asked_text(question)
     started = time.perf_counter()
     try:
-        result = ask(text, con, backend, profile=profile)
+        previous = None
+        if question.get("turns"):
+            previous = ask(str(question["turns"][0]), con, backend, profile=profile).plan
+        result = ask(text, con, backend, profile=profile, previous_plan=previous)
     except Exception as exc:  # one broken answer must not end a 40-minute run
         log.exception("ask failed on %s", question.get("id"))
         seconds = round(time.perf_counter() - started, 3)

@@ -207,6 +207,16 @@ class EmbeddedServer:
             return 0
         return self._process.wait()
 
+    def exit_code(self, within_s: float) -> int | None:
+        """The exit code if the server has exited or exits within `within_s` (a process that
+        was killed can take a moment to go, e.g. unmapping a 1 GB model); None if it lives."""
+        if self._process is None:
+            return None
+        try:
+            return self._process.wait(timeout=within_s)
+        except subprocess.TimeoutExpired:
+            return None
+
     def __enter__(self) -> EmbeddedServer:
         return self.start()
 

@@ -28,6 +28,7 @@ from assistant.grounding import check_answer
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
+from assistant.tools.follow_up import follow_up_plan, is_follow_up, rescope_dates
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.render import LABELS, render_answer
 from assistant.tools.resolve import Hints, resolve_question
@@ -136,7 +137,7 @@ class AskResult:
     available: str | None = None
     overrides: list[str] = field(default_factory=list)
     periods: dict[str, list[str]] = field(default_factory=dict)
-    plan_source: str = "llm"  # llm | llm+hints | hints (LLM draft invalid) | none
+    plan_source: str = "llm"  # llm | llm+hints | hints (LLM draft invalid) | follow-up | none
     grounding: dict[str, Any] = field(default_factory=dict)
     privacy: dict[str, int] = field(default_factory=dict)  # min_group_size, hidden_groups
 
@@ -290,12 +291,14 @@ def _cannot(question: str, run: ToolRun, profile: DataProfile, reason: str,
 def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | None,
         profile: DataProfile | None = None,
         on_chunk: Callable[[str], None] | None = None,
-        min_group_size: int = DEFAULT_MIN_GROUP_SIZE) -> AskResult:
+        min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
+        previous_plan: dict[str, Any] | None = None) -> AskResult:
     """Answer an operator question from the workspace; see the module docstring.
 
     With `backend=None` the plan comes from the code hints alone (offline mode). Groups of
     fewer than `min_group_size` distinct users are hidden (the answer says how many), and an
-    answer about fewer users than that is withheld.
+    answer about fewer users than that is withheld. `previous_plan` (the plan of the last
+    answer in a conversation) lets a follow-up such as "and in November?" keep its filters.
     """
     run = ToolRun(tool="ask")
     question = re.sub(r"\s+", " ", question).strip()[:MAX_QUESTION_CHARS]
@@ -310,13 +313,19 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                                    detail="question needs " + hints.unsupported))
         return _cannot(question, run, profile, f"no source records {hints.unsupported}",
                        hints=hints.to_dict(), plan_source="none")
+    follow = previous_plan is not None and is_follow_up(question, hints)
+    if follow:
+        rescope_dates(question, hints, previous_plan or {}, profile)
     if hints.date_from is not None and hints.anchor is not None and hints.date_from > hints.anchor:
         run.steps.append(TraceStep("plan with LLM", "skipped", detail="period after the data"))
         return _cannot(question, run, profile, f"the data in scope ends on {hints.anchor} and "
                        f"the question asks about {hints.date_phrase or hints.date_from} (no "
                        "forecasts)", hints=hints.to_dict(), plan_source="none")
     draft: PlanDraftBase | None = None
-    if backend is None:  # offline mode: the plan comes from the code hints alone
+    if follow:
+        run.steps.append(TraceStep("plan with LLM", "skipped",
+                                   detail="follow-up: the previous plan with the new words"))
+    elif backend is None:  # offline mode: the plan comes from the code hints alone
         run.steps.append(TraceStep("plan with LLM", "skipped", detail="no LLM backend"))
     else:
         with run.step("plan with LLM") as step:
@@ -329,7 +338,10 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                    for k, v in draft.values().items()} if draft is not None else None)
     with run.step("validate plan") as step:
         try:
-            plan, overrides = to_plan(draft, hints, question, profile)
+            if follow:
+                plan, overrides = follow_up_plan(previous_plan or {}, hints), ["follow-up"]
+            else:
+                plan, overrides = to_plan(draft, hints, question, profile)
         except ValidationError as exc:
             step.status, step.detail = "error", str(exc.errors()[:2])
             return _cannot(question, run, profile, "the question does not map to a valid "
@@ -342,6 +354,8 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
     source = ("hints" if draft is None else "llm+hints" if overrides else "llm")
     if backend is None:
         source = "offline"
+    if follow:
+        source = "follow-up"
     missing = _missing_events(plan, profile)
     if missing:
         return _cannot(question, run, profile, missing, hints=hints.to_dict(), draft=draft_dict,

@@ -27,6 +27,7 @@ from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import LLMError, StructuredOutputError
 from assistant.llm.structured import structured
+from assistant.tools.follow_up import opens_like_follow_up
 from assistant.tools.trace import ToolRun
 from core.errors import InputError
 from prompts import load_prompt
@@ -181,7 +182,8 @@ class Privacy:
 
 def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
               backend: LLMBackend, retriever: Retriever | None, sink: Any,
-              privacy: Privacy | None = None, prose_max_tokens: int | None = None) -> Any:
+              privacy: Privacy | None = None, prose_max_tokens: int | None = None,
+              previous_plan: dict[str, Any] | None = None) -> Any:
     from assistant.tools.ask import ask
     from assistant.tools.explain import explain
     from assistant.tools.marketing import marketing_copy
@@ -217,7 +219,8 @@ def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
                               user_id=route.user_id, segment=route.segment, source=route.source,
                               channel=route.channel or "email", on_chunk=sink,
                               mask_pii=mask)
-    return ask(message, con, backend, on_chunk=sink, min_group_size=privacy.min_group_size)
+    return ask(message, con, backend, on_chunk=sink, min_group_size=privacy.min_group_size,
+               previous_plan=previous_plan)
 
 
 def answer_text(result: Any) -> str:
@@ -237,11 +240,13 @@ def answer_text(result: Any) -> str:
 def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDBPyConnection,
          backend: LLMBackend, retriever: Retriever | None = None,
          privacy: Privacy | None = None,
-         prose_max_tokens: int | None = None) -> Iterator[ChatEvent]:
+         prose_max_tokens: int | None = None,
+         previous_plan: dict[str, Any] | None = None) -> Iterator[ChatEvent]:
     """Route `message` (with `history` as context) to a tool and stream its answer; `privacy`
     (default: groups under 5 users hidden, review text masked) and `prose_max_tokens` (the
     `llm.prose_max_tokens` setting; default `narrate.PROSE_MAX_TOKENS`) are passed to the
-    tool."""
+    tool. `previous_plan` (the plan of the last data answer) lets a follow-up such as "and in
+    November?" go to `ask` with that plan's filters."""
     started = time.perf_counter()
     run = ToolRun(tool="chat", model=backend.model)
     message = message.strip()[:1000]
@@ -250,6 +255,8 @@ def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDB
             found = find_ids(con, message)
             route = rule_route(message, found)
             how = "rules"
+            if route is None and previous_plan is not None and opens_like_follow_up(message):
+                route, how = Route(tool="ask"), "follow-up"
             if route is None:
                 route = llm_route(backend, message, history, found, run)
                 how = "llm"
@@ -270,7 +277,7 @@ def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDB
         try:
             result = _run_tool(route, message, con, backend, retriever,
                                lambda chunk: events.put(("delta", chunk)), privacy,
-                               prose_max_tokens)
+                               prose_max_tokens, previous_plan)
             events.put(("result", result))
         except (InputError, LLMError) as exc:
             events.put(("error", str(exc)))

@@ -11,9 +11,11 @@ import pandas as pd
 import pytest
 
 from assistant.tools.ask import ask
+from assistant.tools.chat import chat
 from assistant.tools.resolve import find_dates, find_rating_range, find_sources, short_forms
-from tests.assistant.toolkit import sample_con, sample_ws
+from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 from tests.conftest import SAMPLE
+from ui.chat_view import PLAN_TITLE, last_plan, plan_block
 
 __all__ = ["sample_con", "sample_ws"]
 
@@ -90,3 +92,35 @@ def test_rating_filter_counts_reviews(sample_con: duckdb.DuckDBPyConnection) -> 
 def test_a_period_after_the_data_is_refused(sample_con: duckdb.DuckDBPyConnection) -> None:
     result = ask("how many reviews will MI get in 2030", sample_con, None)
     assert not result.answerable and "ends on" in result.answer
+
+
+def test_a_follow_up_keeps_the_previous_plan(sample_con: duckdb.DuckDBPyConnection) -> None:
+    raw = _events()
+    raw["day"] = pd.to_datetime(raw.ts, unit="s", utc=True).dt.date
+    first = ask("How many purchases were there in taobao on 2017-12-02?", sample_con, None)
+    follow = ask("and on dec 1?", sample_con, None, previous_plan=first.plan)
+    assert follow.plan_source == "follow-up"
+    assert follow.plan["filters"]["source"] == ["taobao"]
+    assert follow.plan["filters"]["date_from"] == "2017-12-01"
+    gold = int(((raw.behavior == "buy") & (raw.day == dt.date(2017, 12, 1))).sum())
+    assert follow.rows[0]["purchases"] == gold
+    # a full question in the same conversation is not a follow-up
+    fresh = ask("How many reviews are there in musical_instruments?", sample_con, None,
+                previous_plan=first.plan)
+    assert fresh.plan_source == "offline" and fresh.plan["metrics"] == ["review_count"]
+
+
+def test_the_chat_sends_a_follow_up_to_ask_with_the_last_plan(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    first = ask("How many purchases were there in taobao on 2017-12-02?", sample_con, None)
+    history = [{"role": "assistant", "content": plan_block(first.plan),
+                "metadata": {"title": PLAN_TITLE, "status": "done"}}]
+    assert last_plan(history) == first.plan
+    with scripted_server(lambda request: "{}") as server:
+        events = list(chat([], "and on dec 1?", con=sample_con, backend=FakeBackend(server.url),
+                           previous_plan=last_plan(history)))
+        assert not server.requests  # routed and planned by code: no LLM call
+    route = next(e for e in events if e.type == "route")
+    answer = next(e for e in events if e.type == "answer")
+    assert (route.data["tool"], route.data["by"]) == ("ask", "follow-up")
+    assert answer.data["result"]["plan"]["filters"]["date_from"] == "2017-12-01"
