@@ -245,7 +245,13 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
         compare = False
     if relation == "events" and hints.event_type and metric in ("users", "events"):
         filters["event_type"] = [hints.event_type]
-    plan: dict[str, Any] = {"metrics": [metric], "filters": filters,
+    metrics = [metric]
+    together = [m for m in hints.metrics if METRICS[m].relation == relation]
+    if len(together) >= 2 and metric in together and not group_by:
+        metrics = together  # "revenue and number of purchases": both, in the order asked
+        if metrics != [metric]:
+            overrides.append("metrics")
+    plan: dict[str, Any] = {"metrics": metrics, "filters": filters,
                             "group_by": [group_by] if group_by else [],
                             "descending": not ascending, "limit": GROUP_LIMIT,
                             "compare_previous_period": compare}

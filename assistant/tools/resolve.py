@@ -101,12 +101,14 @@ GROUP_WORDS: list[tuple[str, str]] = [
     (r"\b(weeks?|weekly)\b", "week"),
     (r"\b(months?|monthly)\b", "month"),
 ]
-GROUP_CUES = r"\b(which|what|top|best|worst|per|by|each|every|most|least|highest|lowest|rank)\b"
+GROUP_CUES = (r"\b(which|what|top|best|worst|per|by|each|every|most|least|highest|lowest|rank|"
+              r"busiest|peak)\b")
 FALL = r"\b(fell|fall|falls|fallen|drop|dropped|drops|declin\w*|decreas\w*|shrank|lost|down)\b"
 RISE = r"\b(grew|grow|grows|grown|rose|rise|rises|increas\w*|gain\w*|up|jump\w*)\b"
 COMPARE = r"\b(compared?|versus|vs\.?|than the|week before|previous|prior|change[ds]?)\b"
 LOW = r"\b(least|lowest|fewest|smallest|worst|bottom)\b"
 HIGH = r"\b(most|highest|largest|biggest|greatest|best|top|busiest|peak|maximum)\b"
+SIDES = r"\b(or|vs\.?|versus|compared?|than|against)\b"
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 RANKING = r"\b(which|most|highest|lowest|least|fewest|peak|busiest|top|best|worst)\b"
 BUYERS = rf"{PEOPLE}.*\b(bought|buy|purchased?|ordered)\b"
@@ -146,6 +148,7 @@ class Hints:
     anchor: dt.date | None = None
     min_rating: int | None = None
     max_rating: int | None = None
+    metrics: list[str] = field(default_factory=list)  # 2+ metrics asked together, in order
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, empty fields left out."""
@@ -331,6 +334,25 @@ def find_rating_range(text: str) -> tuple[int | None, int | None]:
     return None, None
 
 
+JOINED = r"(\band\b|&|\+|\bplus\b|\bas well as\b|\balong with\b)"
+
+
+def metrics_asked_together(text: str) -> list[str]:
+    """The metrics of a question that asks for several joined by "and", "+", "&" ("revenue and
+    number of purchases"), in the order asked; [] for a one-metric question."""
+    claimed: list[tuple[int, int, str]] = []
+    for pattern, metric in METRIC_WORDS:
+        match = re.search(pattern, text)
+        if match is None or any(s < match.end() and match.start() < e for s, e, _ in claimed):
+            continue
+        if metric not in (m for _, _, m in claimed):
+            claimed.append((match.start(), match.end(), metric))
+    claimed.sort()
+    if len(claimed) < 2 or not re.search(JOINED, text[claimed[0][1]:claimed[1][0]]):
+        return []
+    return [metric for _, _, metric in claimed[:2]]
+
+
 def _first(patterns: list[tuple[str, str]], text: str) -> str | None:
     for pattern, value in patterns:
         if re.search(pattern, text):
@@ -392,12 +414,15 @@ def resolve_question(question: str, profile: DataProfile,
     hints.anchor = profile.anchor(hints.sources)
     hints.date_from, hints.date_to, hints.date_phrase = find_dates(question, hints.anchor)
     hints.metric = _first(METRIC_WORDS, text)
+    hints.metrics = metrics_asked_together(text)
     hints.min_rating, hints.max_rating = find_rating_range(text)
     if (hints.min_rating, hints.max_rating) != (None, None) and hints.metric == "mean_rating":
         hints.metric = "review_count"  # "how many 1-star reviews": a count of those reviews
     hints.group_by = _group_by(text)
     if hints.group_by == "source" and hints.sources and len(hints.sources) == 1:
         hints.group_by = None
+    if hints.group_by is None and len(hints.sources) >= 2 and re.search(SIDES, text):
+        hints.group_by = "source"  # "more buyers: tb or rees?" compares the sources
     hints.ascending = bool(re.search(LOW, text))
     hints.highest = bool(re.search(HIGH, text)) and not hints.ascending
     hints.ranking = bool(re.search(RANKING, text))

@@ -12,7 +12,13 @@ import pytest
 
 from assistant.tools.ask import ask
 from assistant.tools.chat import chat
-from assistant.tools.resolve import find_dates, find_rating_range, find_sources, short_forms
+from assistant.tools.resolve import (
+    find_dates,
+    find_rating_range,
+    find_sources,
+    metrics_asked_together,
+    short_forms,
+)
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 from tests.conftest import SAMPLE
 from ui.chat_view import PLAN_TITLE, last_plan, plan_block
@@ -124,3 +130,23 @@ def test_the_chat_sends_a_follow_up_to_ask_with_the_last_plan(
     answer = next(e for e in events if e.type == "answer")
     assert (route.data["tool"], route.data["by"]) == ("ask", "follow-up")
     assert answer.data["result"]["plan"]["filters"]["date_from"] == "2017-12-01"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("what were rees46's revenue and number of purchases?", ["revenue", "purchases"]),
+    ("review count + avg stars mi", ["review_count", "mean_rating"]),
+    ("how many taobao users made at least one purchase?", []),
+])
+def test_two_metrics_asked_together(text: str, expected: list[str]) -> None:
+    assert metrics_asked_together(text) == expected
+
+
+def test_two_metrics_and_two_sources_in_one_answer(sample_con: duckdb.DuckDBPyConnection) -> None:
+    raw = _events()
+    both = ask("how many reviews are there in musical_instruments and what is the average "
+               "rating?", sample_con, None)
+    assert both.plan["metrics"] == ["review_count", "mean_rating"]
+    sides = ask("more buyers: tb or rees?", sample_con, None)
+    assert sides.plan["group_by"] == ["source"]
+    by_source = {row["source"]: row["buyers"] for row in sides.rows}
+    assert by_source["taobao"] == raw[raw.behavior == "buy"].user.nunique()
