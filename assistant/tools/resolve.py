@@ -31,7 +31,8 @@ UNSUPPORTED = {
     r"\b(profit|margin|cost|costs|cogs)\b": "costs or profit",
     r"\b(return rate|returns|refunds?|returned)\b": "returns or refunds",
     r"\b(inventory|stock level|in stock|warehouse)\b": "inventory",
-    r"\b(ad spend|advertising|campaign|marketing spend|clicks on ads)\b": "marketing spend",
+    r"\b(ads|ad spend|advertis\w*|campaigns?|marketing spend|clicks on ads|acquisition cost|cac)\b":
+        "marketing spend",
     r"\b(shipping|delivery time)\b": "shipping",
     r"\bnext (week|month|quarter|year)\b|\bforecast\w*\b|\bin the future\b": "future figures",
 }
