@@ -48,16 +48,6 @@ SHORT = {"users": "distinct users", "events": "all events",
          "purchase_share": "purchases / all events"}
 """Shorter metric descriptions for the prompt (prompt tokens cost seconds on a CPU)."""
 GROUP_LIMIT = 10
-NEEDS_EVENTS = {
-    "views": {"view"}, "carts": {"cart"}, "favs": {"fav"}, "purchases": {"purchase"},
-    "reviews_written": {"review"}, "view_to_cart_rate": {"view", "cart"},
-    "cart_to_purchase_rate": {"cart", "purchase"}, "view_to_purchase_rate": {"view", "purchase"},
-    "cart_abandonment_rate": {"cart"}, "repeat_purchase_rate": {"purchase"},
-    "revenue": {"purchase"}, "average_order_value": {"purchase"}, "buyers": {"purchase"},
-    "cart_users": {"cart"}, "purchases_per_buyer": {"purchase"},
-    "max_purchase_price": {"purchase"},
-}
-"""Event types a metric needs; a source without them cannot answer it (rather than say 0)."""
 MAX_QUESTION_CHARS = 500
 
 
@@ -406,7 +396,7 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
 
 def _missing_events(plan: QueryPlan, profile: DataProfile) -> str | None:
     """Why the sources in scope cannot give this metric (they lack its event types)."""
-    needed = NEEDS_EVENTS.get(plan.metrics[0])
+    needed = set(METRICS[plan.metrics[0]].population)  # the event types the metric counts
     if not needed:
         return None
     scope = plan.filters.source or list(profile.sources)
