@@ -7,14 +7,16 @@ Values come, in increasing priority, from the defaults below, an optional YAML f
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     YamlConfigSettingsSource,
@@ -74,7 +76,7 @@ class EmbeddedLLMSettings(BaseModel):
                             "auto = the best one this CPU runs (AMX only after a probe shows it "
                             "works), or a name such as icelake, haswell, x64.")
     n_ctx: int = Field(4096, description="Context window in tokens.")
-    n_threads: int | None = Field(None, description="CPU threads (default: cores - 1).")
+    n_threads: int | None = Field(None, description="CPU threads (default: the cores available).")
     n_threads_batch: int | None = Field(
         None, description="CPU threads reading the prompt (default: same as n_threads).")
     startup_timeout_s: float = Field(120.0, description="Seconds to wait for the server.")
@@ -145,6 +147,41 @@ class PrivacySettings(BaseModel):
         description="Roles that may download CSV exports.")
 
 
+class ApiSettings(BaseModel):
+    """The scoring API (`insight api`): binding, keys, limits and model refresh."""
+
+    host: str = Field("127.0.0.1", description="Interface the API binds to; any non-loopback "
+                                               "address requires keys.")
+    port: int = Field(8765, description="Port of the API.")
+    keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Accepted API keys, sent as `Authorization: Bearer KEY` "
+                    "(env INSIGHT_API__KEYS=key1,key2). None: loopback only, no key asked.")
+    keys_file: Path | None = Field(
+        None, description="File with one API key a line ('#' comments), read at start.")
+    max_batch_events: int = Field(1000, ge=1, description="Events per POST /v1/events at most.")
+    max_body_bytes: int = Field(4 << 20, ge=1024, description="Request body size limit.")
+    max_future_skew_s: float = Field(
+        300.0, ge=0, description="How far an event's timestamp may lie ahead of the server's "
+                                 "clock before it is refused as a future timestamp.")
+    top_k: int = Field(10, ge=1, le=100, description="Next items returned by default.")
+    reload_check_s: float = Field(
+        1.0, ge=0, description="Seconds between cheap checks (file mtimes) for a new checkpoint "
+                               "or a changed workspace; 0 checks on every request.")
+    torch_threads: int = Field(1, ge=1, description="Torch threads per scoring request.")
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        """Accept a comma-separated string (the environment variable) as well as a list."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [k.strip() for k in text.split(",") if k.strip()]
+        return value
+
+
 class Settings(BaseSettings):
     """Application settings; see the module docstring for the sources."""
 
@@ -157,6 +194,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     ui: UISettings = UISettings()
     privacy: PrivacySettings = PrivacySettings()
+    api: ApiSettings = ApiSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -181,14 +181,17 @@ def remove(
 
 def _register_commands() -> None:
     from insight.commands import (
+        api_cmds,
         assistant_cmds,
+        audience_cmds,
         doctor_cmds,
         predict_cmds,
         serve_cmds,
         tool_cmds,
     )
 
-    for module in (predict_cmds, doctor_cmds, assistant_cmds, tool_cmds, serve_cmds):
+    for module in (predict_cmds, doctor_cmds, assistant_cmds, tool_cmds, serve_cmds, api_cmds,
+                   audience_cmds):
         module.register(app)
 
 

@@ -27,6 +27,7 @@ from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import LLMError, StructuredOutputError
 from assistant.llm.structured import structured
+from assistant.tools.audience_tool import audience_answer, is_audience_question
 from assistant.tools.follow_up import opens_like_follow_up
 from assistant.tools.trace import ToolRun
 from core.errors import InputError
@@ -36,7 +37,7 @@ from retrieval.search import Retriever
 log = logging.getLogger(__name__)
 
 PROMPT = "chat_router"
-ToolName = Literal["ask", "summary", "persona", "explain", "copy", "help"]
+ToolName = Literal["ask", "summary", "persona", "explain", "copy", "audience", "help"]
 HELP = ("I can answer questions about the data (\"how many purchases in taobao last week?\"), "
         "summarize a customer (\"summarize user 42\"), describe a persona (\"persona of user "
         "42\" or \"persona of segment 1\"), explain a recommendation (\"why item 123 for user "
@@ -212,6 +213,8 @@ def _run_tool(route: Route, message: str, con: duckdb.DuckDBPyConnection,
         return explain(need(route.user_id, "user"), need(route.item_id, "item"), route.source,
                        con=con, backend=backend, retriever=retriever, on_chunk=sink,
                        mask_pii=mask, **prose)
+    if route.tool == "audience":
+        return audience_answer(message, con, route.source)
     if route.tool == "copy":
         if route.user_id is None and route.segment is None:
             need(None, "user")
@@ -254,6 +257,8 @@ def chat(history: Sequence[tuple[str, str]], message: str, *, con: duckdb.DuckDB
         with run.step("route") as step:
             found = find_ids(con, message)
             route = rule_route(message, found)
+            if (route is None or route.tool == "ask") and is_audience_question(message):
+                route = Route(tool="audience", source=(found.sources or [None])[0])
             how = "rules"
             if route is None and previous_plan is not None and opens_like_follow_up(message):
                 route, how = Route(tool="ask"), "follow-up"
