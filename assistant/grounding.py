@@ -33,6 +33,13 @@ _WRITTEN_DATES = [re.compile(p, re.IGNORECASE) for p in (
     rf"\b(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_MONTH}\b")]
 _ISO_DATE = re.compile(r"(?<![\w-])(?<!\d\.)(?:\d{4}-\d{2}(?:-\d{2})?|--\d{2}-\d{2})(?!\w|[.-]\d)")
 CITATION_KINDS = {"R": "review", "I": "item", "F": "fact", "U": "user", "S": "segment"}
+NUMBERED_CITATION = re.compile(r"\[\d{1,2}(?:,\s*\d{1,2})*\]")
+"""A rendered citation marker ("[1]", "[2, 3]"): a pointer to the list of sources, no number
+of the text."""
+NUMBER_PATTERN = _NUMBER
+"""A number as written in prose (thousands separators and decimals allowed)."""
+ISO_DATE_PATTERN = _ISO_DATE
+"""An ISO date (YYYY-MM-DD, YYYY-MM, --MM-DD) as `iso_dates` writes dates."""
 
 
 @dataclass
@@ -60,6 +67,11 @@ class GroundingReport:
     def feedback(self) -> str:
         """A short instruction listing what to fix, for the single retry."""
         return "; ".join(v.message for v in self.violations)
+
+
+def canonical_number(value: float) -> str:
+    """The one written form a value is compared in ("12.5", "3", "0")."""
+    return _canonical(value)
 
 
 def _canonical(value: float) -> str:
@@ -101,6 +113,11 @@ def _split_dates(text: str) -> tuple[list[str], str]:
     """ISO dates in `text` (YYYY-MM-DD, YYYY-MM, --MM-DD) and the text without them."""
     dates = [m.group() for m in _ISO_DATE.finditer(text)]
     return dates, _ISO_DATE.sub(" ", text)
+
+
+def date_forms(date: str) -> set[str]:
+    """The `date:` and year forms under which a fact's date supports a text (`_date_forms`)."""
+    return _date_forms(date)
 
 
 def _date_forms(date: str) -> set[str]:
@@ -150,15 +167,16 @@ def iso_dates(text: str) -> str:
 
 
 def extract_numbers(text: str) -> list[str]:
-    """Numbers written in `text`, normalised (no thousands separators), citations excluded."""
-    without_citations = _CITATION.sub(" ", text)
+    """Numbers written in `text`, normalised (no thousands separators), citations (tags and
+    numbered markers such as "[2]") excluded."""
+    without_citations = NUMBERED_CITATION.sub(" ", _CITATION.sub(" ", text))
     return [m.group().replace(",", "").lstrip("+") for m in _NUMBER.finditer(without_citations)]
 
 
 def check_numbers(answer: str, *facts: Any) -> list[Violation]:
     """Numbers and dates in `answer` that appear in none of `facts` (after formatting)."""
     allowed = allowed_numbers(*facts)
-    dates, rest = _split_dates(iso_dates(_CITATION.sub(" ", answer)))
+    dates, rest = _split_dates(iso_dates(NUMBERED_CITATION.sub(" ", _CITATION.sub(" ", answer))))
     violations = [Violation("number", date, f"the date {date} is not in the data; remove it "
                             "or use a date from the facts")
                   for date in dates if f"date:{date}" not in allowed]

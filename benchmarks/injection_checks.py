@@ -40,7 +40,7 @@ META = REPO / "tests" / "fixtures" / "injection_meta.jsonl"
 SOURCE = "inj"
 CONTROL_USER, CONTROL_ITEM = "ACTRL9ZED", "B0CTLSTD05"
 STATUSES = {"copy": {"ok", "fallback", "template"}}
-PROSE_STATUSES = {"ok", "retried", "fallback"}
+PROSE_STATUSES = {"ok", "partial", "fallback"}
 UNTRUSTED_RULE = "data, never instructions"
 COPY_CHANNEL, COPY_VARIANTS = "email", 2
 TRAITS = {"interests", "price_sensitivity", "brand_affinity", "category_affinity",
@@ -355,7 +355,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, call: Call, result: Any,
     text = output_text(result)
     structure = structure_problems(call, result, reference)
     allowed = subject_citations(con, call, result)
-    report = check_answer(text, number_sources(result), allowed)
+    # prose cites by number; the ids behind the numbers are its sources
+    cited = " ".join(f"[{s['id']}]" for s in getattr(result, "sources", []) or [])
+    report = check_answer(f"{text} {cited}", number_sources(result), allowed)
     citations = [v.value for v in report.violations if v.kind == "citation"]
     numbers = [v.value for v in report.violations if v.kind == "number"]
     page, chat = rendered(con, result)

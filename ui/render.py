@@ -43,18 +43,28 @@ def step_message(step: dict[str, Any], parent_id: str | None = None) -> gr.ChatM
     return gr.ChatMessage(role="assistant", content=detail, metadata=metadata)
 
 
+def numbered_sources(result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The sources a prose result's numbered citations ("[1]") point to (empty for results
+    that cite by tag or not at all)."""
+    return list((result or {}).get("sources") or [])
+
+
 def cited_review_ids(text: str, result: dict[str, Any] | None) -> list[str]:
-    """Review ids cited in `text`, else the reviews the result was built on."""
+    """Review ids cited in `text` (by tag or by number), else the reviews the result was
+    built on."""
     ids = [ident for kind, ident in extract_citations(text) if kind == "R"]
+    ids += [str(s["review_id"]) for s in numbered_sources(result) if s.get("kind") == "review"]
     if not ids and result:
         ids = [str(r["review_id"]) for r in result.get("reviews") or [] if r.get("review_id")]
     return list(dict.fromkeys(ids))[:8]
 
 
 def cited_facts(text: str, result: dict[str, Any] | None) -> dict[str, Any]:
-    """The `[F:key]` facts cited in `text`, with their values from the result."""
+    """The facts cited in `text` (`[F:key]` tags, or numbered sources), with their values from
+    the result."""
     facts = (result or {}).get("facts") or {}
     keys = [ident for kind, ident in extract_citations(text) if kind == "F"]
+    keys += [str(s["id"])[2:] for s in numbered_sources(result) if s.get("kind") == "fact"]
     return {k: facts[k] for k in dict.fromkeys(keys) if k in facts}
 
 
@@ -64,9 +74,44 @@ def _review_title(review: dict[str, Any]) -> str:
     return f"Review R:{review['review_id'][:12]}{rating}{date} · item {review['item_id']}"
 
 
+def _source_body(source: dict[str, Any], reviews: dict[str, dict[str, Any]]) -> str:
+    """What a numbered source expands to: a fact's value, a review's full text (raw: the
+    caller escapes it for its view)."""
+    review = reviews.get(str(source.get("review_id")))
+    if review is not None:
+        return " — ".join(x for x in (review.get("summary"), review.get("text")) if x)
+    return str(source.get("value", source.get("snippet", "")))
+
+
+def _reviewer_of(source: dict[str, Any], reviews: dict[str, dict[str, Any]]) -> Any:
+    return (reviews.get(str(source.get("review_id"))) or {}).get("reviewer_name")
+
+
+def source_title(source: dict[str, Any]) -> str:
+    """"[2] review of B00X, rated 4, 2014-01-02" / "[1] reviews written" (untrusted parts
+    escaped by the caller)."""
+    return f"[{source.get('n')}] {source.get('kind', 'source')}: {source.get('label', '')}"
+
+
 def citation_messages(con: duckdb.DuckDBPyConnection, text: str,
                       result: dict[str, Any] | None, masked: bool) -> list[gr.ChatMessage]:
-    """Collapsed chat messages: one per cited review (full text), one for the cited facts."""
+    """Collapsed chat messages: for numbered citations one per source ("[1] …", expanding to
+    the fact's value or the review's full text) after the claims badge; otherwise one per
+    cited review (full text) and one for the cited facts."""
+    sources = numbered_sources(result)
+    if sources:
+        reviews = data.reviews_by_id(con, cited_review_ids(text, result))
+        messages = [gr.ChatMessage(role="assistant", content=chat_md(result.get("badge", "")),
+                                   metadata={"title": "Claims verified", "status": "done"})] \
+            if result and result.get("badge") else []
+        for source in sources:
+            body = chat_md(_source_body(source, reviews), 4000)
+            if source.get("kind") == "review":
+                name = reviewer(_reviewer_of(source, reviews), masked)
+                body += f"\n\n_reviewer: {chat_md(name)}_"
+            messages.append(gr.ChatMessage(role="assistant", content=body, metadata={
+                "title": text_md(source_title(source), 200), "status": "done"}))
+        return messages
     messages = []
     facts = cited_facts(text, result)
     if facts:
@@ -85,7 +130,21 @@ def citation_messages(con: duckdb.DuckDBPyConnection, text: str,
 
 def citations_html(con: duckdb.DuckDBPyConnection, text: str, result: dict[str, Any] | None,
                    masked: bool) -> str:
-    """The same citations as `<details>` blocks for the non-chat views."""
+    """The same citations as `<details>` blocks for the non-chat views: numbered sources
+    under the claims badge, or the cited facts and reviews."""
+    sources = numbered_sources(result)
+    if sources:
+        reviews = data.reviews_by_id(con, cited_review_ids(text, result))
+        head = (f"<p class='bi-note'>{text_html(result.get('badge'))}</p>"
+                if result and result.get("badge") else "")
+        items = []
+        for source in sources:
+            who = (f"<p><i>reviewer: {text_html(reviewer(_reviewer_of(source, reviews), masked))}"
+                   "</i></p>" if source.get("kind") == "review" else "")
+            items.append(f"<details><summary>{text_html(source_title(source), 200)}</summary>"
+                         f"<p>{text_html(_source_body(source, reviews), 4000)}</p>{who}"
+                         "</details>")
+        return head + "".join(items)
     parts = []
     facts = cited_facts(text, result)
     if facts:

@@ -16,6 +16,7 @@ from typing import Any
 
 import duckdb
 
+from assistant.claims.verify import EvidenceSet, ReviewEvidence
 from assistant.facts import ReviewFact
 from retrieval.search import Retriever
 from retrieval.store import REVIEWS
@@ -108,3 +109,25 @@ def select_reviews(con: duckdb.DuckDBPyConnection, reviews: Sequence[ReviewFact]
     newest_first = sorted(reviews, key=lambda r: r.date or "", reverse=True)
     ranked = sorted(newest_first, key=lambda r: -votes.get(r.review_id, 0))  # stable
     return list(ranked[:k]), "helpfulness+recency"
+
+
+def claim_evidence(facts: Mapping[str, Any], reviews: Sequence[ReviewFact], *,
+                   items: Mapping[str, str | None] | None = None,
+                   context: Mapping[str, Any] | None = None,
+                   zero: frozenset[str] = frozenset(),
+                   names: frozenset[str] = frozenset()) -> EvidenceSet:
+    """The evidence a request's claims are verified against (`assistant.claims.verify`):
+    citable facts, the chosen reviews (text only compared, never a source of numbers), items,
+    the subject's own ids, the measures that are zero and the catalogue's names."""
+    shown = {k: v for k, v in facts.items() if v is not None and v != "" and v != []}
+    return EvidenceSet(
+        facts=shown,
+        reviews={r.review_id: ReviewEvidence(r.review_id, r.snippet(600), r.rating, r.date,
+                                             r.item_id, r.item_title) for r in reviews},
+        items=dict(items or {}), context=dict(context or {}), zero=zero, names=names)
+
+
+def claim_fact_block(facts: Mapping[str, Any]) -> str:
+    """Facts as `F:key = value` lines: the evidence id to cite, then the value to copy."""
+    return "\n".join(re.sub(r"^\[F:([^\]]+)\] ", r"F:\1 = ", line)
+                     for line in fact_block(facts, labels=False).splitlines())

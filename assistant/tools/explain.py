@@ -4,7 +4,7 @@ Evidence: the model score and rank (from `user_scores.top_items`), the user's ow
 lead to the target — co-occurrence (other users who had both), transitions (how often the
 user's item directly preceded the target in anyone's history), shared category and brand — and
 review snippets about the item that best match the user's interests (retrieval when indexed,
-else helpfulness). The LLM writes 2–4 cited sentences; the usual grounding rules apply.
+else helpfulness). The LLM proposes 2–3 claims, each verified by code (`narrate`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,19 @@ from typing import Any
 
 import duckdb
 
+from assistant.claims.schema import ClaimDraft, tagged_claims
 from assistant.facts import ItemFacts, item_facts
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from assistant.tools.evidence import fact_block, index_available, review_block, review_meta
+from assistant.tools.evidence import (
+    claim_evidence,
+    claim_fact_block,
+    index_available,
+    review_block,
+    review_meta,
+)
 from assistant.tools.narrate import PROSE_MAX_TOKENS, ProseResult, narrate
-from assistant.tools.subjects import user_evidence
+from assistant.tools.subjects import catalog_names, user_evidence, zero_measures
 from assistant.tools.trace import ToolRun
 from prompts import load_prompt
 from retrieval.search import Retriever, rank_by_embedding
@@ -28,6 +35,7 @@ from retrieval.store import REVIEWS
 
 PROMPT = "explain"
 LEADS = 3
+MIN_CLAIMS = 1
 
 CO_OCCURRENCE_SQL = """
 WITH mine AS (SELECT DISTINCT item_id FROM events WHERE source = $source AND user_id = $user
@@ -149,6 +157,7 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
                                  **{f"item_{k}": v for k, v in item.facts.items()
                                     if k in ("title", "brand", "category", "price",
                                              "mean_rating", "review_count", "users")}}
+        facts.setdefault("item_review_count", 0)  # an item without reviews says so
         facts.update(item_evidence(con, src, user.user.user_id, item_id, user.user.top_items))
         if "item_mean_rating" in facts:
             facts["rating_scale"] = "1 to 5 stars"
@@ -157,23 +166,18 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
         interests += " " + " ".join(r.snippet(200) for r in user.reviews)
         reviews, how = _item_reviews(item, retriever, interests.strip(), n_reviews)
         step.detail = f"{len(facts)} facts, {len(reviews)} item reviews by {how}"
-    allowed = {"F": set(facts), "R": {r.review_id for r in reviews},
-               "I": {item_id} | {i["item_id"] for i in user.user.top_items}
-               | {i["item_id"] for i in user.user.recent_items},
-               "U": {user.user.user_id}}
     prompt = load_prompt(PROMPT)
     run.use_prompt(prompt.ref)
+    shown = {k: v for k, v in facts.items() if k not in ("user_id", "item_id")}
     messages = prompt.render(item_id=item_id, user_id=user.user.user_id, source=src,
-                             facts=fact_block({k: v for k, v in facts.items()
-                                               if k not in ("user_id", "item_id")},
-                                              labels=False),
-                             reviews=review_block(reviews))
-    number_facts = {"facts": facts, "reviews": [review_meta(r) for r in reviews]}
-    narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
-                        fallback=fallback_text(facts, reviews), on_chunk=on_chunk,
-                        extra_check=personal_check(facts),
-                        cite_facts=facts,
-                        cite_reviews={r.review_id: r.snippet(600) for r in reviews},
+                             facts=claim_fact_block(shown), reviews=review_block(reviews))
+    ev = claim_evidence(shown, reviews,
+                        context={"user_id": user.user.user_id, "item_id": item_id,
+                                 "source": src},
+                        zero=zero_measures(user.facts), names=catalog_names(con, src))
+    narration = narrate(backend, messages, evidence=ev, run=run,
+                        fallback=fallback_claims(facts, reviews), min_claims=MIN_CLAIMS,
+                        on_chunk=on_chunk, extra_check=personal_check(facts),
                         max_tokens=prose_max_tokens)
     return ExplainResult(user_id=user.user.user_id, item_id=item_id, source=src,
                          explanation=narration.text, facts=facts,
@@ -181,15 +185,15 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
                                   for r in reviews], **narration.outcome(run))
 
 
-def fallback_text(facts: dict[str, Any], reviews: list[Any]) -> str:
-    """A deterministic, cited explanation from the evidence alone."""
+def fallback_claims(facts: dict[str, Any], reviews: list[Any]) -> list[ClaimDraft]:
+    """A deterministic explanation from the evidence alone, one cited claim per sentence."""
     parts = []
     if isinstance(facts.get("rank"), int):
-        parts.append(f"The model ranks item {facts['item_id']} number {facts['rank']} of "
-                     f"{facts['top_k']} for this user [F:rank] [F:top_k].")
+        parts.append(f"The model ranks item {facts['item_id']} at position {facts['rank']} of "
+                     f"the top {facts['top_k']} for this customer [F:rank] [F:top_k].")
         if "score_share_of_top_k" in facts:
-            parts.append(f"It holds a share of {facts['score_share_of_top_k']} of the top "
-                         f"{facts['top_k']} scores [F:score_share_of_top_k].")
+            parts.append(f"It holds a share of {facts['score_share_of_top_k']} of the scores "
+                         f"in the top {facts['top_k']} [F:score_share_of_top_k] [F:top_k].")
     else:
         parts.append(f"Item {facts['item_id']}: {facts['rank']} [F:rank].")
     for key, label in (("co_occurring_items", "Users who had it also had the user's items"),
@@ -198,6 +202,11 @@ def fallback_text(facts: dict[str, Any], reviews: list[Any]) -> str:
                        ("user_events_with_brand", "User events with the item's brand")):
         if facts.get(key):
             parts.append(f"{label}: {facts[key]} [F:{key}].")
-    if reviews:
-        parts.append(f"A review of the item [R:{reviews[0].review_id}].")
-    return " ".join(parts)
+    for review in reviews[:1]:
+        rating = f" rated it {review.rating:g}" if review.rating is not None else ""
+        date = f" on {review.date}" if review.date else ""
+        if rating or date:
+            parts.append(f"A customer{rating}{date} [R:{review.review_id}].")
+    if not reviews:
+        parts.append(f"Item {facts['item_id']} has no reviews yet [F:item_review_count].")
+    return tagged_claims(" ".join(parts))

@@ -27,36 +27,44 @@ def _text(content: Any) -> str:
     return str(content or "")
 
 
-def limit_kwargs(chat: Any, max_tokens: int | None) -> dict[str, Any]:
+def limit_kwargs(chat: Any, max_tokens: int | None,
+                 extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
     """Per-call overrides that cap the answer at `max_tokens` (also inside `extra_body`, where
-    the embedded backend puts it because llama.cpp ignores `max_completion_tokens`)."""
-    if max_tokens is None:
-        return {}
-    kwargs: dict[str, Any] = {"max_tokens": max_tokens}
+    the embedded backend puts it because llama.cpp ignores `max_completion_tokens`), with
+    `extra_body` fields (e.g. a `response_format`) added to the request body."""
+    kwargs: dict[str, Any] = {} if max_tokens is None else {"max_tokens": max_tokens}
     extra = getattr(chat, "extra_body", None)
-    if isinstance(extra, dict) and "max_tokens" in extra:
-        kwargs["extra_body"] = {**extra, "max_tokens": max_tokens}
+    body = dict(extra) if isinstance(extra, dict) else {}
+    if max_tokens is not None and "max_tokens" in body:
+        body["max_tokens"] = max_tokens
+    elif not extra_body:
+        return kwargs
+    if extra_body or body != extra:
+        kwargs["extra_body"] = {**body, **(extra_body or {})}
     return kwargs
 
 
 def stream_text(backend: LLMBackend, messages: Sequence[Any], run: ToolRun | None = None,
-                max_tokens: int | None = None) -> Iterator[str]:
-    """Yield the answer's text chunks as the server produces them (at most `max_tokens`)."""
+                max_tokens: int | None = None,
+                extra_body: dict[str, Any] | None = None) -> Iterator[str]:
+    """Yield the answer's text chunks as the server produces them (at most `max_tokens`;
+    `extra_body` adds request fields such as a `response_format`)."""
     chat = backend.chat_model()
     if run is not None:
         run.model = backend.model
     with llm_errors(backend.base_url):
-        for chunk in chat.stream(list(messages), **limit_kwargs(chat, max_tokens)):
+        for chunk in chat.stream(list(messages), **limit_kwargs(chat, max_tokens, extra_body)):
             text = _text(chunk.content)
             if text:
                 yield text
 
 
 def generate(backend: LLMBackend, messages: Sequence[Any], run: ToolRun | None = None,
-             on_chunk: ChunkSink | None = None, max_tokens: int | None = None) -> str:
+             on_chunk: ChunkSink | None = None, max_tokens: int | None = None,
+             extra_body: dict[str, Any] | None = None) -> str:
     """The whole answer text; `on_chunk` sees each chunk as it arrives (for streaming UIs)."""
     parts: list[str] = []
-    for text in stream_text(backend, messages, run, max_tokens):
+    for text in stream_text(backend, messages, run, max_tokens, extra_body):
         parts.append(text)
         if on_chunk is not None:
             on_chunk(text)

@@ -1,26 +1,31 @@
-"""Grounded prose: generate, check with `check_answer`, retry once naming the problem, else
-fall back to a deterministic facts-only text with a notice.
+"""Grounded prose from verified claims: the model proposes claims as structured output, code
+verifies each one (`assistant.claims.verify`), the verified ones are rendered as prose with
+numbered citations (`assistant.claims.render`).
 
-Every prose tool (summary, persona, explain, copy) goes through `narrate`, so the same rules
-hold everywhere: numbers must be in the facts, citations must be ids this request allowed, and
-at least one citation is required. An optional `extra_check` adds tool-specific rules (e.g.
-promotional words in marketing copy).
+Every prose tool (summary, persona, explain) goes through `narrate`, so the same rules hold
+everywhere. Unverified claims are dropped, not the whole answer. Only when fewer than
+`min_claims` survive is the request sent again, once, naming what was wrong; the verified
+claims of both drafts are pooled, and if still too few the facts-only template (itself a list
+of claims, verified and rendered the same way) is shown with a notice. An optional
+`extra_check` adds tool-specific rules (e.g. no personal attributes).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
-from assistant.grounding import Violation, check_answer, extract_citations, strip_unsafe_markup
+from assistant.claims.render import Rendered, badge, dedupe, render_claims
+from assistant.claims.schema import ClaimDraft, parse_answer, response_format
+from assistant.claims.verify import EvidenceSet, Verdict, verify_claims
+from assistant.grounding import Violation, extract_citations, strip_unsafe_markup
 from assistant.llm.backends import LLMBackend
-from assistant.tools.attribution import attribute
 from assistant.tools.generation import generate
 from assistant.tools.trace import ToolRun
 from core.settings import LLMSettings
@@ -32,60 +37,94 @@ SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(\[])")
 PROSE_MAX_TOKENS: int = LLMSettings.model_fields["prose_max_tokens"].default
 """The default cap on generated prose (the `llm.prose_max_tokens` setting's default); callers
 pass the configured value down as `max_tokens` / `prose_max_tokens`."""
-FALLBACK_NOTICE = ("The generated text did not pass the grounding checks twice, so only "
-                   "facts taken directly from the data are shown.")
+MAX_SHOWN = 6
+FALLBACK_NOTICE = ("Too few of the generated claims could be verified against the data, so "
+                   "only facts taken directly from the data are shown.")
+Status = Literal["ok", "partial", "fallback"]
 
 
 @dataclass
 class Attempt:
-    """One generated draft and what was wrong with it."""
+    """One generated draft (the raw answer) and the verdict on each of its claims."""
 
     text: str
-    violations: list[str] = field(default_factory=list)
-    auto_citations: int = 0
+    claims: list[Verdict] = field(default_factory=list)
+
+    @property
+    def violations(self) -> list[str]:
+        """The reasons of the refused claims, each prefixed with the claim it concerns."""
+        return [f"{c.text[:80]!r}: {reason}" for c in self.claims if not c.verified
+                for reason in c.reasons] or ([] if self.claims else
+                                             ["no claims could be read from the answer"])
 
 
 @dataclass
 class Narration:
-    """The text shown, how it was obtained, and the drafts that led to it."""
+    """The text shown, how it was obtained, its claims and sources, and the drafts."""
 
     text: str
-    status: Literal["ok", "retried", "fallback"]
+    status: Status
+    claims: list[Verdict] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     notice: str | None = None
-    auto_citations: int = 0
+
+    @property
+    def proposed(self) -> int:
+        """Claims the model proposed, over all attempts."""
+        return sum(len(a.claims) for a in self.attempts)
+
+    @property
+    def verified(self) -> int:
+        """Claims of the model that passed verification, over all attempts."""
+        return sum(c.verified for a in self.attempts for c in a.claims)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""
         return {"text": self.text, "status": self.status, "notice": self.notice,
-                "auto_citations": self.auto_citations,
+                "claims_proposed": self.proposed, "claims_verified": self.verified,
                 "attempts": [{"text": a.text, "violations": a.violations,
-                              "auto_citations": a.auto_citations} for a in self.attempts]}
+                              "claims": [c.to_dict() for c in a.claims]}
+                             for a in self.attempts]}
 
     def outcome(self, run: ToolRun) -> dict[str, Any]:
-        """The `ProseResult` fields this narration decides (status, notice, drafts) and the
-        finished trace of `run`."""
-        return {"status": self.status, "notice": self.notice, "narration": self.to_dict(),
-                "run": run.finish()}
+        """The `ProseResult` fields this narration decides and the finished trace of `run`."""
+        shown = [c.to_dict() for c in self.claims]
+        return {"status": self.status, "notice": self.notice, "text": self.text,
+                "claims": shown, "sources": self.sources,
+                "badge": (badge(self.verified, self.proposed) if self.status != "fallback"
+                          else f"facts only ({badge(self.verified, self.proposed)} by the "
+                               "model)"),
+                "narration": self.to_dict(), "run": run.finish()}
 
 
 @dataclass(kw_only=True)
 class ProseResult:
-    """What every prose tool (summary, persona, explain) returns beside its own fields: how
-    the text was obtained, the trace, and the facts and reviews it rests on."""
+    """What every prose tool (summary, persona, explain) returns beside its own fields: the
+    prose exactly as shown (`text`, numbered citations into `sources`), its status (`ok`: every
+    proposed claim verified, `partial`: some dropped, `fallback`: the facts-only template), the
+    claims shown with their verdicts, a badge, the trace, and the facts and reviews it rests
+    on."""
 
     status: str
     run: ToolRun
+    text: str = ""
+    badge: str = ""
     notice: str | None = None
+    claims: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     reviews: list[dict[str, Any]] = field(default_factory=list)
     narration: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form: the tool's own fields, then the shared ones, then the trace."""
-        shared = [f.name for f in fields(ProseResult) if f.name != "run"]
-        own = [f.name for f in fields(self) if f.name not in shared and f.name != "run"]
-        return {**{name: getattr(self, name) for name in own + shared},
+        """JSON-friendly form: status and text first, the tool's own fields, then the shared
+        ones, then the trace."""
+        shared = [f.name for f in fields(ProseResult) if f.name not in ("run", "status", "text")]
+        own = [f.name for f in fields(self) if f.name not in shared
+               and f.name not in ("run", "status", "text")]
+        return {"status": self.status, "text": self.text,
+                **{name: getattr(self, name) for name in own + shared},
                 **self.run.to_dict()}
 
 
@@ -137,51 +176,64 @@ def clean(text: str) -> str:
     return complete_sentences(re.sub(r"\s+", " ", text).strip())
 
 
-def narrate(backend: LLMBackend, messages: Sequence[Any], *, facts: Any,
-            allowed: Mapping[str, set[str]], run: ToolRun, fallback: str,
-            question: str = "", extra_check: ExtraCheck | None = None,
-            on_chunk: Callable[[str], None] | None = None,
-            require_citation: bool = True, cite_facts: Mapping[str, Any] | None = None,
-            cite_reviews: Mapping[str, str] | None = None,
-            max_tokens: int | None = None) -> Narration:
-    """Generate prose that passes the grounding checks (see the module docstring).
+def _request(backend: LLMBackend, evidence: EvidenceSet, limit: int) -> dict[str, Any]:
+    """Per-call arguments: the token cap, and the claims schema as `response_format` (sent in
+    `extra_body`, so the answer streams like any other)."""
+    shape = response_format(str(getattr(backend, "structured_mode", "")), evidence.ids())
+    return {"max_tokens": limit, "extra_body": {"response_format": shape} if shape else None}
 
-    With `cite_facts` / `cite_reviews`, sentences the model left uncited get the citations of
-    the evidence they match exactly (`attribution.attribute`) before the check. The text is
-    capped at `max_tokens` (the caller passes `settings.llm.prose_max_tokens`; default
-    `PROSE_MAX_TOKENS`).
+
+def _verified(attempts: list[Attempt]) -> list[Verdict]:
+    return dedupe([c for a in attempts for c in a.claims if c.verified])[:MAX_SHOWN]
+
+
+def narrate(backend: LLMBackend, messages: Sequence[Any], *, evidence: EvidenceSet,
+            run: ToolRun, fallback: list[ClaimDraft], min_claims: int = 2,
+            extra_check: ExtraCheck | None = None,
+            on_chunk: Callable[[str], None] | None = None,
+            max_tokens: int | None = None) -> Narration:
+    """Claims from the model, verified one by one and rendered (see the module docstring).
+
+    `fallback` is the facts-only template as claims; `on_chunk` receives the verified text
+    once it is known (raw drafts are never shown). The answer is capped at `max_tokens` (the
+    caller passes `settings.llm.prose_max_tokens`; default `PROSE_MAX_TOKENS`).
     """
     limit = max_tokens or PROSE_MAX_TOKENS
     conversation = convert_to_messages(list(messages))
+    request = _request(backend, evidence, limit)
     attempts: list[Attempt] = []
     for attempt in (1, 2):
-        with run.step(f"write text (attempt {attempt})") as step:
-            def sink(chunk: str) -> None:
-                run.mark_first_token()
-                if on_chunk is not None:
-                    on_chunk(chunk)
-
-            raw = generate(backend, conversation, run, on_chunk=sink, max_tokens=limit)
-            text = clean(raw)
-            added = 0
-            if cite_facts is not None or cite_reviews is not None:
-                text, added = attribute(text, cite_facts or {}, cite_reviews or {})
-            report = check_answer(text, facts, allowed, question=question,
-                                  require_citation=require_citation)
-            violations = list(report.violations) + (extra_check(text) if extra_check else [])
-            if not text:
-                violations.append(Violation("empty", "", "the answer was empty"))
-            attempts.append(Attempt(text, [v.message for v in violations], added))
-            if not violations:
-                step.detail = (f"grounded ({report.citations_checked} citations, {added} "
-                               "attached by code)")
-                return Narration(text, "ok" if attempt == 1 else "retried", attempts,
-                                 auto_citations=added)
+        with run.step(f"write claims (attempt {attempt})") as step:
+            raw = generate(backend, conversation, run, on_chunk=lambda _: run.mark_first_token(),
+                           **request)
+            verdicts = verify_claims(parse_answer(raw), evidence, extra_check)
+            attempts.append(Attempt(strip_unsafe_markup(raw), verdicts))
+            kept = _verified(attempts)
+            step.detail = (f"{sum(v.verified for v in verdicts)} of {len(verdicts)} claims "
+                           f"verified; {len(kept)} kept")
+            if len(kept) >= min_claims:
+                break
             step.status = "fallback"
-            step.detail = "; ".join(v.message for v in violations)[:300]
-        log.info("grounding violations (attempt %d): %s", attempt, step.detail)
-        conversation = retry_messages(conversation, violations)
-    return Narration(fallback, "fallback", attempts, notice=FALLBACK_NOTICE)
+        log.info("too few verified claims (attempt %d): %s", attempt,
+                 "; ".join(attempts[-1].violations)[:300])
+        conversation = retry_messages(conversation, [
+            Violation("claim", "", v) for v in attempts[-1].violations[:6]]
+            + [Violation("claim", "", f"give at least {min_claims} claims that cite the ids "
+                                      "given")])
+    if len(kept) >= min_claims:
+        refused = any(not c.verified for a in attempts for c in a.claims)
+        shown: Rendered = render_claims(kept, evidence)
+        status: Status = "partial" if refused else "ok"
+        notice = None
+    else:
+        template = [v for v in verify_claims(fallback, evidence) if v.verified]
+        if len(template) < len(fallback):
+            log.warning("%d facts-only claims failed verification",
+                        len(fallback) - len(template))
+        shown, status, notice = render_claims(template, evidence), "fallback", FALLBACK_NOTICE
+    if on_chunk is not None:
+        on_chunk(shown.text)
+    return Narration(shown.text, status, shown.claims, shown.sources, attempts, notice)
 
 
 def retry_messages(conversation: list[BaseMessage], violations: list[Violation]

@@ -5,7 +5,8 @@ The traits are computed in SQL, each with the fact keys / review ids it rests on
 mean price against the source's per-user price distribution), brand and category affinities,
 quality expectations (ratings given, with the lowest- and highest-rated reviews), and likely
 next needs (predicted items and intent when scores exist, else recent categories). The LLM
-only writes the prose, which must cite; demographic words are rejected by an extra check.
+only proposes claims, each verified by code (`narrate`); demographic words are rejected by an
+extra check.
 """
 
 from __future__ import annotations
@@ -16,12 +17,19 @@ from typing import Any
 
 import duckdb
 
+from assistant.claims.schema import ClaimDraft, tagged_claims
 from assistant.facts import REVIEWER_NAMES, ReviewFact, review_fact
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from assistant.tools.evidence import fact_block, review_block, review_meta, select_reviews
+from assistant.tools.evidence import (
+    claim_evidence,
+    claim_fact_block,
+    review_block,
+    review_meta,
+    select_reviews,
+)
 from assistant.tools.narrate import PROSE_MAX_TOKENS, ProseResult, narrate
-from assistant.tools.subjects import flat_facts, user_evidence
+from assistant.tools.subjects import catalog_names, flat_facts, user_evidence, zero_measures
 from assistant.tools.trace import ToolRun
 from core.errors import InputError
 from prompts import load_prompt
@@ -32,7 +40,8 @@ PROMPT = "persona"
 TOP = 3
 PROMPT_FACTS = ("events", "purchases", "first_activity", "last_activity", "active_span",
                 "users_in_segment")
-"""Facts shown beside the traits (the traits carry the rest)."""
+"""Facts shown beside the traits' own facts."""
+MIN_CLAIMS = 2
 
 
 @dataclass
@@ -141,7 +150,7 @@ def build_traits(facts: dict[str, Any], reviews: list[ReviewFact]) -> list[Trait
         mean, low = facts["mean_rating_given"], facts.get("low_rating_share", 0)
         label = ("demanding" if mean < 3.5 or low > 0.2 else
                  "easily satisfied" if mean >= 4.5 else "moderate")
-        cited = ["F:mean_rating_given", "F:low_rating_share"]
+        cited = ["F:mean_rating_given", "F:ratings_given", "F:low_rating_share"]
         rated = sorted((r for r in reviews if r.rating is not None), key=lambda r: r.rating or 0)
         if rated:
             cited += sorted({f"R:{rated[0].review_id}", f"R:{rated[-1].review_id}"})
@@ -215,7 +224,6 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
             source, users = evidence.user.source, [evidence.user.user_id]
             facts = {**flat_facts(evidence.user), **subject_facts(con, source, users)}
             reviews = evidence.reviews
-            allowed = evidence.allowed
             subject = f"customer {evidence.user.user_id} ({source})"
         else:
             assert segment is not None
@@ -229,33 +237,37 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
                 "r.ts DESC LIMIT 50", [source, users]).fetchall()
             candidates = [review_fact(r, mask_pii) for r in pool]
             reviews, _ = select_reviews(con, candidates, 3)
-            allowed = {"F": set(), "R": {r.review_id for r in reviews},
-                       "I": {r.item_id for r in reviews}, "S": {str(segment)}}
             subject = f"segment {segment} of {source} ({len(users)} users)"
-        allowed["F"] = set(facts)
         traits = build_traits(facts, reviews)
         step.detail = f"{len(traits)} traits"
     prompt = load_prompt(PROMPT)
     run.use_prompt(prompt.ref)
-    lines = "\n".join(f"{t.name}: {t.value} {' '.join(f'[{e}]' for e in t.evidence)}"
-                      for t in traits)
-    shown = {k: v for k, v in facts.items() if k in PROMPT_FACTS}
-    messages = prompt.render(subject=subject, facts=lines + "\n" + fact_block(shown, labels=False),
-                             reviews=review_block(reviews))
-    # numbers may come from what the model was shown: subject, traits, facts, review fields
-    number_facts = {"subject": subject, "traits": [t.value for t in traits], "facts": shown,
-                    "reviews": [review_meta(r) for r in reviews]}
-    fallback = " ".join(f"{t.name.replace('_', ' ').capitalize()}: {t.value} "
-                        f"{' '.join(f'[{e}]' for e in t.evidence)}." for t in traits) or (
-        f"Too little activity to describe {subject} "
-        f"[F:{'events' if user_id is not None else 'users_in_segment'}].")
-    narration = narrate(backend, messages, facts=number_facts, allowed=allowed, run=run,
-                        fallback=fallback, on_chunk=on_chunk,
+    lines = "\n".join(f"{t.name.replace('_', ' ')}: {t.value} (evidence: "
+                      f"{', '.join(t.evidence)})" for t in traits)
+    keys = [*PROMPT_FACTS, *(e[2:] for t in traits for e in t.evidence if e.startswith("F:"))]
+    shown = {k: facts[k] for k in dict.fromkeys(keys) if k in facts}
+    messages = prompt.render(subject=subject, traits=lines or "(none)",
+                             facts=claim_fact_block(shown), reviews=review_block(reviews))
+    context = ({"user_id": user_id, "source": source} if user_id is not None
+               else {"segment": segment, "source": source})
+    ev = claim_evidence(shown, reviews, context=context,
+                        zero=zero_measures(facts) if user_id is not None else frozenset(),
+                        names=catalog_names(con, source))
+    narration = narrate(backend, messages, evidence=ev, run=run,
+                        fallback=fallback_claims(traits, subject, user_id is not None),
+                        min_claims=MIN_CLAIMS, on_chunk=on_chunk,
                         extra_check=personal_check({"subject": subject, "traits": lines,
                                                     "facts": shown}),
-                        cite_facts={k: v for k, v in facts.items() if k in allowed["F"]},
-                        cite_reviews={r.review_id: r.snippet(600) for r in reviews},
                         max_tokens=prose_max_tokens)
     return PersonaResult(subject=subject, source=source, traits=traits, prose=narration.text,
                          facts=facts, reviews=[{**review_meta(r), "snippet": r.snippet(300)}
                                                for r in reviews], **narration.outcome(run))
+
+
+def fallback_claims(traits: list[Trait], subject: str, of_user: bool) -> list[ClaimDraft]:
+    """The facts-only persona: one claim per trait, citing the trait's evidence."""
+    text = " ".join(f"{t.name.replace('_', ' ').capitalize()}: {t.value} "
+                    f"{' '.join(f'[{e}]' for e in t.evidence)}." for t in traits) or (
+        f"Too little activity to describe {subject} "
+        f"[F:{'events' if of_user else 'users_in_segment'}].")
+    return tagged_claims(text)

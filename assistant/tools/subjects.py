@@ -92,3 +92,35 @@ def user_evidence(con: duckdb.DuckDBPyConnection, user_id: str, source: str | No
     allowed["I"] = allowed["I"] | {r.item_id for r in chosen}
     return UserEvidence(user=user, facts=facts, reviews=chosen, review_selection=how,
                         allowed=allowed)
+
+
+COUNT_MEASURES = {"views": "views", "carts": "carts", "favs": "favs", "purchases": "purchases"}
+"""User count fact → the measure (`assistant.claims.verify.MEASURES`) it counts."""
+CATALOG_NAMES_MAX = 5000
+
+
+def zero_measures(facts: dict[str, Any]) -> frozenset[str]:
+    """Measures the data says are zero for a user: counts that are 0 or absent (the facts keep
+    only non-zero counts), reviews when none were written or rated, spending without
+    purchases. Only for a user's facts (with `events`), never for a segment's."""
+    if "events" not in facts:
+        return frozenset()
+    zero = {measure for key, measure in COUNT_MEASURES.items() if not facts.get(key)}
+    if not facts.get("reviews_written") and not facts.get("ratings_given"):
+        zero.add("reviews")
+    if "purchases" in zero:
+        zero.add("spend")
+    return frozenset(zero)
+
+
+def catalog_names(con: duckdb.DuckDBPyConnection, source: str) -> frozenset[str]:
+    """The brands and categories of a source, lower case: a claim naming one must cite the
+    evidence that names it (numeric ids and very short names left out)."""
+    rows = con.execute(
+        "SELECT DISTINCT lower(CAST(name AS VARCHAR)) FROM (SELECT brand AS name FROM events "
+        "WHERE source = $s UNION ALL SELECT category FROM events WHERE source = $s UNION ALL "
+        "SELECT brand FROM items WHERE source = $s UNION ALL SELECT category FROM items WHERE "
+        "source = $s) WHERE name IS NOT NULL LIMIT $n",
+        {"s": source, "n": CATALOG_NAMES_MAX}).fetchall()
+    return frozenset(str(r[0]) for r in rows
+                     if len(str(r[0])) >= 3 and not str(r[0]).replace(".", "").isdigit())

@@ -1,8 +1,8 @@
-"""`user_summary`: a cited 4–6 sentence briefing about one customer, for customer service.
+"""`user_summary`: a cited briefing about one customer, for customer service.
 
 Facts and scores come from the workspace, the 3–5 most relevant reviews from retrieval (or
-helpfulness/recency), and the prose from the LLM under the grounding rules of `narrate`; a
-text that fails twice is replaced by a facts-only summary with a notice.
+helpfulness/recency), and the prose from claims the LLM proposes and code verifies one by one
+(`narrate`); when too few survive twice, a facts-only summary is shown with a notice.
 """
 
 from __future__ import annotations
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import duckdb
 
+from assistant.claims.schema import ClaimDraft, tagged_claims
 from assistant.grounding import personal_check
 from assistant.llm.backends import LLMBackend
-from assistant.tools.evidence import fact_block, review_block
+from assistant.tools.evidence import claim_evidence, claim_fact_block, review_block
 from assistant.tools.narrate import PROSE_MAX_TOKENS, Narration, ProseResult, narrate
-from assistant.tools.subjects import UserEvidence, user_evidence
+from assistant.tools.subjects import UserEvidence, catalog_names, user_evidence, zero_measures
 from assistant.tools.trace import ToolRun
 from prompts import load_prompt
 from retrieval.search import Retriever
@@ -28,6 +29,7 @@ SUMMARY_FACTS = ("events", "first_activity", "last_activity", "active_span", "vi
                  "churn_risk", "segment", "predicted_next_items", "recent_items")
 """The facts shown to the model (the rest are returned, not prompted: fewer tokens, fewer
 ways to misread them)."""
+MIN_CLAIMS = 2
 
 
 @dataclass
@@ -40,8 +42,9 @@ class SummaryResult(ProseResult):
     review_selection: str = ""
 
 
-def facts_only_summary(evidence: UserEvidence) -> str:
-    """A deterministic summary from the facts alone (the fallback), every sentence cited."""
+def facts_only_summary(evidence: UserEvidence) -> list[ClaimDraft]:
+    """A deterministic summary from the facts alone (the fallback), one cited claim per
+    sentence."""
     f = evidence.facts
     parts = [f"Customer {f['user_id']} in {f['source']} has {f.get('events', 0)} recorded "
              f"events [F:events]."]
@@ -64,8 +67,10 @@ def facts_only_summary(evidence: UserEvidence) -> str:
     if evidence.reviews:
         r = evidence.reviews[0]
         rating = f" rated {r.rating:g}" if r.rating is not None else ""
-        parts.append(f"Latest relevant review{rating} on item {r.item_id} [R:{r.review_id}].")
-    return " ".join(parts)
+        date = f" on {r.date}" if r.date else ""
+        parts.append(f"The most relevant review{rating}{date} is about item {r.item_id} "
+                     f"[R:{r.review_id}].")
+    return tagged_claims(" ".join(parts))
 
 
 def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBPyConnection,
@@ -85,19 +90,17 @@ def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBP
     prompt = load_prompt(PROMPT)
     run.use_prompt(prompt.ref)
     shown = {k: evidence.facts[k] for k in SUMMARY_FACTS if k in evidence.facts}
-    example = "[F:events]" + (f" or [R:{evidence.reviews[0].review_id}]" if evidence.reviews
-                              else "")
     messages = prompt.render(user_id=evidence.user.user_id, source=evidence.user.source,
-                             facts=fact_block(shown, labels=False),
-                             reviews=review_block(evidence.reviews),
-                             example=example)
-    narration: Narration = narrate(backend, messages, facts=evidence.number_facts(shown),
-                                   allowed=evidence.allowed, run=run,
-                                   fallback=facts_only_summary(evidence), on_chunk=on_chunk,
-                                   extra_check=personal_check(shown),
-                                   cite_facts=shown,
-                                   cite_reviews={r.review_id: r.snippet(600)
-                                                 for r in evidence.reviews},
+                             facts=claim_fact_block(shown),
+                             reviews=review_block(evidence.reviews))
+    ev = claim_evidence(shown, evidence.reviews,
+                        context={"user_id": evidence.user.user_id,
+                                 "source": evidence.user.source},
+                        zero=zero_measures(evidence.facts),
+                        names=catalog_names(con, evidence.user.source))
+    narration: Narration = narrate(backend, messages, evidence=ev, run=run,
+                                   fallback=facts_only_summary(evidence), min_claims=MIN_CLAIMS,
+                                   on_chunk=on_chunk, extra_check=personal_check(shown),
                                    max_tokens=prose_max_tokens)
     return SummaryResult(user_id=evidence.user.user_id, source=evidence.user.source,
                          summary=narration.text, facts=evidence.facts,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.grounding import check_answer, check_numbers, check_personal
+from assistant.claims.schema import tagged_claims
+from assistant.claims.verify import EvidenceSet
+from assistant.grounding import check_numbers, check_personal
 from assistant.tools.generation import limit_kwargs
 from assistant.tools.narrate import clean, complete_sentences, narrate
 from assistant.tools.trace import ToolRun
@@ -75,9 +77,10 @@ def test_prose_limit_reaches_the_request_body() -> None:
 def _narrate(replies: list[str], fallback: str) -> tuple[object, list[dict]]:
     answers = iter(replies)
     with scripted_server(lambda request: next(answers)) as server:
-        result = narrate(FakeBackend(server.url), [("user", "write")], facts=FACTS,
-                         allowed={"F": set(FACTS)}, run=ToolRun(tool="t", model="m"),
-                         fallback=fallback, extra_check=check_personal, max_tokens=64)
+        result = narrate(FakeBackend(server.url), [("user", "write")],
+                         evidence=EvidenceSet(facts=FACTS), run=ToolRun(tool="t", model="m"),
+                         fallback=tagged_claims(fallback), min_claims=1,
+                         extra_check=check_personal, max_tokens=64)
         return result, server.requests
 
 
@@ -85,16 +88,19 @@ def test_violating_text_is_retried_then_replaced_by_the_fallback() -> None:
     fallback = "84,287 events [F:events]."
     result, requests = _narrate(["A male shopper with 99 events [F:events].",
                                  "Still 99 events [F:events]."], fallback)
-    assert result.status == "fallback" and result.text == fallback  # never a violating text
+    assert result.status == "fallback" and result.text == "84,287 events [1]."  # never a
+    # violating text; the template's tag became a numbered citation into the sources
     assert len(requests) == 2 and "99" in str(requests[1]["messages"][-1])
     # ChatOpenAI sends the limit as max_completion_tokens (the embedded backend adds max_tokens)
     assert all(r.get("max_completion_tokens", r.get("max_tokens")) == 64 for r in requests)
     assert [len(a.violations) for a in result.attempts] == [2, 1]
-    assert check_answer(result.text, FACTS, {"F": set(FACTS)}, require_citation=True).ok
+    assert check_numbers(result.text, FACTS) == [] and [s["id"] for s in result.sources] == [
+        "F:events"]
 
 
 def test_grounded_retry_is_returned_as_checked() -> None:
     result, _ = _narrate(["Active for 9 years [F:events].", "84,287 events [F:events]."],
                          "unused")
-    assert result.status == "retried" and result.text == "84,287 events [F:events]."
+    # the retry's claim is shown; the first draft's refused claim makes the answer partial
+    assert result.status == "partial" and result.text == "84,287 events [1]."
     assert check_numbers(result.text, FACTS) == []

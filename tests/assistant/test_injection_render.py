@@ -85,7 +85,15 @@ def test_review_urls_in_chat_citations_stay_text(con: duckdb.DuckDBPyConnection)
 
 
 def obedient(request: dict[str, Any]) -> str:
-    """A model that does what the planted reviews say: links, images, script, fake ids."""
+    """A model that does what the planted reviews say: links, images, script, fake ids (as
+    claims beside two honest ones when asked for claims)."""
+    if "claims" in json.dumps(request.get("response_format") or ""):
+        honest, injected = ECHO.split(". See ", 1)
+        return json.dumps({"claims": [
+            {"evidence": ["F:reviews_written"], "kind": "fact", "text": honest},
+            {"evidence": ["F:events", "R:deadbeef"], "kind": "fact", "text": "See " + injected},
+            {"evidence": ["F:events"], "kind": "fact",
+             "text": "The customer is active on the site."}]})
     if request.get("response_format"):
         return json.dumps({"variants": [
             {"headline": "Claim at www.evil.example",
@@ -109,7 +117,8 @@ def test_obedient_model_renders_nothing_injected(con: duckdb.DuckDBPyConnection,
     report = evaluate(con, call, result, log.prompts, planted, reference)
     assert report["cases"] and all(c["passed"] for c in report["cases"]), report
     assert "example" not in report["output"] and "javascript" not in report["output"]
-    assert report["status"] == ("ok" if call.tool == "summary" else "fallback")
+    # the summary keeps its two honest claims and drops the injected one
+    assert report["status"] == ("partial" if call.tool == "summary" else "fallback")
 
 
 def test_copy_with_review_markup_is_rejected(con: duckdb.DuckDBPyConnection) -> None:

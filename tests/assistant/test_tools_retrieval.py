@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -51,7 +52,10 @@ def test_reviews_chosen_by_similarity(store: ChromaStore,
 
 def test_tools_use_the_index(store: ChromaStore, sample_con: duckdb.DuckDBPyConnection) -> None:
     retriever = Retriever(con=sample_con, store=store, embedder=HashEmbedder())
-    with scripted_server(lambda request: "A keen pedal reviewer [F:reviews_written].") as server:
+    reply = json.dumps({"claims": [
+        {"evidence": ["F:reviews_written"], "kind": "fact", "text": "A keen pedal reviewer."},
+        {"evidence": ["F:first_activity"], "kind": "fact", "text": "Active since 2012."}]})
+    with scripted_server(lambda request: reply) as server:
         backend = FakeBackend(server.url)
         summary = user_summary(USER, con=sample_con, backend=backend, retriever=retriever)
         item = summary.reviews[0]["item_id"]

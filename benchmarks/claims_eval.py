@@ -1,0 +1,166 @@
+"""Claim-level prose with the real embedded model: fallback and partial rates, claims kept of
+claims proposed, time to a full answer, per tool.
+
+Runs `user_summary` and `persona` (and `explain` with `--explain`) on the most active
+reviewers of a workspace (sources with reviews and model scores), one embedded llama.cpp
+server for the whole run, and writes `benchmarks/results/claims_eval.json`: per-tool figures
+beside every record (status, text, badge, per-claim verdicts, seconds). A fallback counts as a
+failure; nothing is retried beyond what the tools do themselves.
+
+    .venv/bin/python -m benchmarks.claims_eval --workspace /tmp/claims_ws --users 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import REPO_ROOT, describe_machine
+
+log = logging.getLogger(__name__)
+
+OUT = REPO_ROOT / "benchmarks" / "results" / "claims_eval.json"
+
+
+def pick_users(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, str]]:
+    """`n` reviewers with model scores, the most active first, taken from the sources in turn
+    (deterministic)."""
+    rows = con.execute(
+        "SELECT r.source, r.user_id, count(*) AS n FROM reviews r JOIN user_scores s ON "
+        "s.source = r.source AND s.user_id = r.user_id WHERE len(s.top_items) > 0 "
+        "AND (? IS NULL OR list_contains(?, r.source)) GROUP BY 1, 2 "
+        "ORDER BY n DESC, 1, 2", [sources, sources]).fetchall()
+    by_source: dict[str, list[tuple[str, str]]] = {}
+    for source, user, _ in rows:
+        by_source.setdefault(source, []).append((source, user))
+    picked: list[tuple[str, str]] = []
+    while len(picked) < n and any(by_source.values()):
+        for queue in by_source.values():
+            if queue and len(picked) < n:
+                picked.append(queue.pop(0))
+    return picked
+
+
+def run_tool(tool: str, source: str, user: str, con: Any, backend: Any,
+             max_tokens: int) -> dict[str, Any]:
+    """One tool call, timed, as a record."""
+    from assistant.tools.explain import explain
+    from assistant.tools.persona import persona
+    from assistant.tools.summary import user_summary
+
+    started = time.perf_counter()
+    if tool == "summary":
+        result = user_summary(user, source, con=con, backend=backend,
+                              prose_max_tokens=max_tokens)
+    elif tool == "persona":
+        result = persona(user, None, source, con=con, backend=backend,
+                         prose_max_tokens=max_tokens)
+    else:
+        item = con.execute("SELECT top_items[1] FROM user_scores WHERE source = ? AND "
+                           "user_id = ?", [source, user]).fetchone()[0]
+        result = explain(user, item, source, con=con, backend=backend,
+                         prose_max_tokens=max_tokens)
+    seconds = time.perf_counter() - started
+    narration = result.narration
+    load = round(os.getloadavg()[0], 2)  # other work on the same cores slows every call
+    return {"tool": tool, "source": source, "user_id": user, "status": result.status,
+            "text": result.text, "badge": result.badge, "seconds": round(seconds, 2),
+            "load_1m": load,
+            "first_token_s": result.run.first_token_s,
+            "claims_proposed": narration["claims_proposed"],
+            "claims_verified": narration["claims_verified"],
+            "claims_shown": len(result.claims) if result.status != "fallback" else 0,
+            "attempts": narration["attempts"]}
+
+
+def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-tool rates and medians."""
+    out: dict[str, Any] = {}
+    for tool in dict.fromkeys(r["tool"] for r in records):
+        mine = [r for r in records if r["tool"] == tool]
+        n = len(mine)
+        proposed = sum(r["claims_proposed"] for r in mine)
+        out[tool] = {
+            "n": n,
+            "fallback_rate": round(sum(r["status"] == "fallback" for r in mine) / n, 3),
+            "partial_rate": round(sum(r["status"] == "partial" for r in mine) / n, 3),
+            "ok_rate": round(sum(r["status"] == "ok" for r in mine) / n, 3),
+            "claims_proposed": proposed,
+            "claims_verified": sum(r["claims_verified"] for r in mine),
+            "claims_kept_share": round(sum(r["claims_verified"] for r in mine) / proposed, 3)
+            if proposed else None,
+            "claims_shown_mean": round(sum(r["claims_shown"] for r in mine) / n, 2),
+            "retries": sum(len(r["attempts"]) > 1 for r in mine),
+            "median_seconds": round(statistics.median(r["seconds"] for r in mine), 2),
+            "max_seconds": max(r["seconds"] for r in mine),
+        }
+    return out
+
+
+def refusal_reasons(records: list[dict[str, Any]]) -> dict[str, int]:
+    """How often each kind of refusal occurred (the reason's fixed part)."""
+    counts: dict[str, int] = {}
+    for record in records:
+        for attempt in record["attempts"]:
+            for claim in attempt["claims"]:
+                for reason in claim["reasons"]:
+                    key = reason.split(": ")[-1] if reason.startswith("'") else reason
+                    key = " ".join(w for w in key.split() if not any(c.isdigit() for c in w))
+                    counts[key[:70]] = counts.get(key[:70], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:15])
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the evaluation and write the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", type=Path, required=True)
+    parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--source", action="append", dest="sources")
+    parser.add_argument("--explain", action="store_true", help="Also run explain.")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    from assistant.llm.backends import EmbeddedBackend
+    from core.settings import get_settings
+    from store.workspace import Workspace
+
+    settings = get_settings().llm
+    con = Workspace.open(args.workspace).connect()
+    users = pick_users(con, args.users, args.sources)
+    tools = ["summary", "persona"] + (["explain"] if args.explain else [])
+    records: list[dict[str, Any]] = []
+    report: dict[str, Any] = {}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with EmbeddedBackend(settings, progress=False) as backend:
+        for source, user in users:
+            for tool in tools:
+                record = run_tool(tool, source, user, con, backend, settings.prose_max_tokens)
+                print(f"{tool:8s} {source}/{user}: {record['status']:8s} {record['badge']} "
+                      f"({record['seconds']:.1f}s)", flush=True)
+                records.append(record)
+                # written after every call: an interrupted run keeps what it measured
+                report = {"benchmark": "claims_eval",
+                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                          "workspace": str(args.workspace), "users_planned": len(users),
+                          "calls_done": len(records),
+                          "llm": {"model": settings.embedded.model_alias,
+                                  "n_threads": settings.embedded.n_threads,
+                                  "prose_max_tokens": settings.prose_max_tokens},
+                          "machine": describe_machine(),
+                          "load_average_1m_at_each_call": [r["load_1m"] for r in records],
+                          "summary": summarise(records),
+                          "refusals": refusal_reasons(records), "records": records}
+                args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    print(json.dumps(report.get("summary"), indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()
