@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--split", default="dev", choices=("dev", "test"))
-    parser.add_argument("--mode", default="both", choices=("rules", "llm", "both"))
+    parser.add_argument("--mode", default="both",
+                        choices=("rules", "llm", "llm-always", "both", "all"))
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--build", action="store_true", help="ingest the three raw files first")

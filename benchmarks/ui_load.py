@@ -1,13 +1,14 @@
-"""Concurrent chat sessions against the app and the embedded model: errors and latency.
+"""Concurrent chat sessions against the app and the embedded model: right answers and latency.
 
 Starts `insight serve` on a workspace (or uses `--url` of a running app), then opens
 `--sessions` independent sessions at once with gradio_client (each its own session, as separate
 browsers would be) and sends `--turns` chat messages in each, through the same `/chat` endpoint
-the page uses, in the page's default "Auto" mode. Most messages are operator questions (the
-router sends them to the query plan by rule: query plan → SQL, one LLM call); every fourth
-session asks for a customer briefing (the router picks `summary` by rule; a streamed, cited
-LLM text). A turn fails when the request raises, or
-when the answer is an error line (⚠). The report has p50 / p95 / max latency per kind and
+the page uses, in the page's default "Auto" mode. Most messages are operator questions with a gold
+figure (the plain dev questions of `benchmarks/operator_questions`, so serve the operator
+workspace); every fourth session asks for a customer briefing (a streamed, cited LLM text).
+A turn fails when the request raises or the answer is an error line (⚠); it is right only
+when it did not fail, is not a fallback, and (data questions) its first figure is the gold.
+The report has p50 / p95 / max latency per kind and
 overall, the time to the first streamed update, the queue settings and the load average.
 
     python benchmarks/ui_load.py --workspace /tmp/ui_ws [--sessions 10] [--turns 1]
@@ -33,16 +34,40 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.machine import describe_machine, write_report  # noqa: E402
 
-QUESTIONS = [
-    "How many purchases are there in taobao?",
-    "How many distinct users are there in taobao?",
-    "Which category has the most views in taobao?",
-    "What is the cart-to-purchase rate in taobao?",
-    "How many add-to-cart events are there in taobao?",
-    "Which day had the most purchases in taobao?",
-    "How many views are there in taobao?",
-    "What is the view-to-cart rate in taobao?",
-]
+GOLD_KINDS = ("count", "currency", "fraction", "rating")
+PERCENT = re.compile(r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(%?)")
+
+
+def gold_questions() -> list[dict[str, Any]]:
+    """The operator set's plain dev questions with one gold figure (gold computed with pandas
+    from the raw files); the app must serve the operator workspace (`insight eval-operators
+    --build`) for them to be right."""
+    from assistant.evaluation.strict import load_questions
+
+    return [q for q in load_questions(split="dev") if q["kind"] == "plain"
+            and q["gold"].get("entity") is None and not q["gold"].get("unanswerable")
+            and q["gold"].get("unit") in GOLD_KINDS and not isinstance(q["gold"]["value"], list)]
+
+
+def figure_right(answer: str, gold: dict[str, Any]) -> bool:
+    """Whether the answer's own figure — the first number of its text, "%" read as a percent —
+    equals the gold within its tolerance (any other number in the text does not count)."""
+    match = PERCENT.search(answer)
+    if match is None:
+        return False
+    value = float(match.group(1).replace(",", ""))
+    if match.group(2) == "%":
+        if gold["unit"] != "fraction":
+            return False
+        value /= 100
+    expected, tolerance = float(gold["value"]), float(gold.get("tolerance") or 0)
+    # the app shows 2 decimals (rates: one decimal of a percent): allow that rounding
+    shown = 0.0005 if match.group(2) == "%" else 0.005 if "." in match.group(1) else 0.5
+    return abs(value - expected) <= max(tolerance * abs(expected), shown)
+
+
+FALLBACK_MARKS = ("status fallback", "facts only", "The result table has the answer")
+"""Texts by which an answer shows it is a fallback or canned template."""
 
 
 def start_app(workspace: Path, port: int, timeout_s: float = 300) -> tuple[Any, str]:
@@ -107,10 +132,11 @@ def one_turn(url: str, auth: tuple[str, str] | None, message: str, mode: str,
     answer = next((t for t in texts if t and not t.startswith(("|", "```"))), "")
     if error is None and (not texts or any(t.startswith("⚠") for t in texts)):
         error = "answer: " + (next((t for t in texts if t.startswith("⚠")), "empty"))[:300]
+    whole = "\n".join(texts)
     return {"message": message, "mode": mode, "user_id": user_id, "ok": error is None,
             "error": error, "latency_s": round(seconds, 2),
             "first_update_s": round(first, 2) if first is not None else None,
-            "answer": answer[:200]}
+            "answer": answer[:300], "fallback": any(m in whole for m in FALLBACK_MARKS)}
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -149,15 +175,18 @@ def main() -> None:
         startup = round(time.perf_counter() - t0, 1)
     else:
         url = args.url
-    users = ["1", "100", "1000"]  # taobao sample users with 55-98 events
-    plan = []
+    users = ["1", "100", "1000"]  # taobao users with 55-98 events (sample and full prefix)
+    questions = gold_questions()
+    plan, golds = [], {}
     for session in range(args.sessions):
         for turn in range(args.turns):
             if session % 4 == 3:
                 user = users[(session // 4 + turn) % len(users)]
                 plan.append((f"Summarize user {user} in taobao", "auto", user))
             else:
-                plan.append((QUESTIONS[(session + turn) % len(QUESTIONS)], "auto", None))
+                question = questions[(session * args.turns + turn) % len(questions)]
+                golds[question["text"]] = question["gold"]
+                plan.append((question["text"], "auto", None))
     try:
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=args.sessions) as pool:
@@ -170,7 +199,12 @@ def main() -> None:
         if proc is not None:
             proc.terminate()
             proc.wait(timeout=60)
+    for t in turns:  # right = no error, not a fallback, and (data) the gold figure
+        gold = golds.get(t["message"])
+        t["right"] = bool(t["ok"] and not t["fallback"] and (
+            gold is None or figure_right(t["answer"], gold)))
     ok = [t for t in turns if t["ok"]]
+    right = [t for t in turns if t["right"]]
     ui = get_settings().ui
     report = {
         "benchmark": "ui_load",
@@ -184,6 +218,10 @@ def main() -> None:
                   "load_average_before": [round(x, 2) for x in load_before]},
         "result": {
             "turns": len(turns), "errors": len(turns) - len(ok),
+            "right": len(right), "fallbacks": sum(t["fallback"] for t in turns),
+            "scoring": "a turn is right when it has no error, is not a fallback and, for data "
+                       "questions, its first figure equals the pandas gold (operator set, "
+                       "plain dev questions)",
             "wall_s": round(wall, 1), "app_startup_s": startup,
             "latency": percentiles([t["latency_s"] for t in ok]),
             "first_update": percentiles([t["first_update_s"] for t in ok

@@ -17,7 +17,7 @@ class Metric:
     expression: str
     relation: str  # "events", "reviews" or "scores"
     description: str
-    unit: str = "count"  # count | rate | money | rating | probability
+    unit: str = "count"  # count | rate | money | rating | probability | date
     needs: str | None = None  # a column that must have data (e.g. price)
     population: tuple[str, ...] = ()  # event types of the users it describes; () = every row
 
@@ -109,9 +109,22 @@ METRICS: dict[str, Metric] = {
         Metric("max_purchase_price", "max(price) FILTER (WHERE event_type = 'purchase')",
                "events", "highest price paid in one purchase", "money", needs="price",
                population=("purchase",)),
+        Metric("median_events_per_user", "median(user_rows) FILTER (WHERE user_row = 1)",
+               "events", "median number of events per user (of the kinds filtered)"),
+        Metric("first_event_date", "CAST(min(ts) AS DATE)", "events", "date of the first event",
+               "date"),
+        Metric("last_event_date", "CAST(max(ts) AS DATE)", "events", "date of the latest event",
+               "date"),
         Metric("mean_rating", "avg(rating)", "reviews", "average review rating", "rating",
                needs="rating"),
         Metric("review_count", "count(*)", "reviews", "number of reviews"),
+        Metric("reviewers", "count(DISTINCT user_id)", "reviews", "distinct users who reviewed"),
+        Metric("median_reviews_per_user", "median(user_rows) FILTER (WHERE user_row = 1)",
+               "reviews", "median number of reviews per reviewer"),
+        Metric("first_review_date", "CAST(min(ts) AS DATE)", "reviews",
+               "date of the first review", "date"),
+        Metric("last_review_date", "CAST(max(ts) AS DATE)", "reviews",
+               "date of the latest review", "date"),
         Metric("mean_intent", "avg(intent_p_any)", "scores",
                "mean predicted purchase probability in the horizon", "probability",
                needs="intent_p_any"),

@@ -15,9 +15,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from assistant.analytics.catalog import DIMENSIONS, METRICS
-from assistant.analytics.plan import QueryPlan
+from assistant.analytics.plan import QueryPlan, UserCondition
 
 TIME_DIMENSIONS = ("day", "week", "month")
+PER_USER_METRICS = frozenset({"median_events_per_user", "median_reviews_per_user"})
+"""Metrics over each user's row count (the `user_rows` / `user_row` window columns)."""
 USERS_COLUMN = "group_users"
 """Distinct users behind a result row, computed next to the metrics."""
 HIDDEN_COLUMN = "hidden_groups"
@@ -98,7 +100,24 @@ def _where(plan: QueryPlan, period: tuple[dt.date, dt.date] | None) -> tuple[str
         if value is not None:
             clauses.append(clause)
             params.append(value)
+    for condition in f.users:
+        clause, values = _user_condition(condition)
+        clauses.append(clause)
+        params.extend(values)
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _user_condition(condition: UserCondition) -> tuple[str, list[object]]:
+    """SQL keeping the rows of users who meet `condition` over their whole history in their
+    source (a semi-join on source + user, or an anti-join for "never")."""
+    key = "source || chr(31) || user_id"
+    kind, params = ("WHERE event_type = ?", [condition.event_type]) if condition.event_type \
+        else ("", [])
+    if condition.never:
+        return f"{key} NOT IN (SELECT {key} FROM events {kind})", params
+    counted = "count(DISTINCT session_id)" if condition.sessions else "count(*)"
+    return (f"{key} IN (SELECT {key} FROM events {kind} GROUP BY source, user_id "
+            f"HAVING {counted} >= ?)", [*params, condition.min_count])
 
 
 def compile_plan(
@@ -129,6 +148,9 @@ def compile_plan(
     if "repeat_purchase_rate" in names:
         extra.append("count(*) FILTER (WHERE event_type = 'purchase') OVER "
                      "(PARTITION BY source, user_id) AS user_purchases")
+    if names & PER_USER_METRICS:
+        extra += ["count(*) OVER (PARTITION BY source, user_id) AS user_rows",
+                  "row_number() OVER (PARTITION BY source, user_id) AS user_row"]
     if "average_order_value" in names:
         extra.append("user_id || chr(31) || coalesce(session_id, "
                      "strftime(timezone('UTC', ts), '%Y-%m-%d')) AS order_key")

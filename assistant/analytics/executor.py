@@ -71,6 +71,8 @@ def _clean(value: Any) -> Any:
         return None
     if isinstance(value, dt.datetime):
         return value.date().isoformat() if value.time() == dt.time(0) else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
     if hasattr(value, "item"):
         return value.item()
     return value
@@ -161,6 +163,8 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
     if reason:
         return AnalyticsResult(plan=plan, columns=[], rows=[], sql=[], params=[],
                                answerable=False, reason=reason, min_group_size=min_group_size)
+    if plan.share_condition is not None:
+        return _run_share(con, plan, scores, min_group_size)
     comparing = plan.compare_previous_period
     # comparisons suppress after merging both periods (a group small in either is hidden)
     in_sql = 1 if comparing else min_group_size
@@ -200,6 +204,34 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
     rows = [{k: _clean(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
     return AnalyticsResult(columns=columns, rows=rows, chart=chart_spec(plan, columns),
                            notes=notes, **common)
+
+
+SHARE_COLUMN = "share"
+"""The share column of a share plan: the metric under the condition / the metric overall."""
+
+
+def _run_share(con: duckdb.DuckDBPyConnection, plan: QueryPlan, scores: bool,
+               min_group_size: int) -> AnalyticsResult:
+    """A share: the metric with the share condition over the metric without it, both from SQL;
+    withheld when either side describes fewer than `min_group_size` users."""
+    metric = plan.metrics[0]
+    part_q = compile_plan(plan.with_condition(), scores, min_group_size=min_group_size)
+    whole_q = compile_plan(plan.model_copy(update={"share_condition": None}), scores,
+                           min_group_size=min_group_size)
+    part, whole = _run(con, part_q), _run(con, whole_q)
+    common: dict[str, Any] = dict(plan=plan, sql=[part_q.sql, whole_q.sql],
+                                  params=[part_q.params, whole_q.params],
+                                  min_group_size=min_group_size)
+    if any(_small(f[USERS_COLUMN].iloc[0], min_group_size) for f in (part, whole)):
+        return AnalyticsResult(columns=[], rows=[], answerable=False,
+                               reason=withheld_reason(min_group_size), **common)
+    numerator, denominator = _clean(part[metric].iloc[0]), _clean(whole[metric].iloc[0])
+    if not denominator:
+        return AnalyticsResult(columns=[], rows=[], answerable=False,
+                               reason="no rows match these filters", **common)
+    row = {metric: numerator or 0, f"{metric}_of_all": denominator,
+           SHARE_COLUMN: float(numerator or 0) / float(denominator)}
+    return AnalyticsResult(columns=list(row), rows=[row], **common)
 
 
 def _merge_periods(plan: QueryPlan, current: pd.DataFrame, before: pd.DataFrame,

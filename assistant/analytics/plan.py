@@ -15,6 +15,30 @@ EventTypeName = Literal["view", "cart", "remove_from_cart", "fav", "purchase", "
 
 MAX_LIMIT = 100
 MAX_FILTER_VALUES = 50
+MAX_USER_CONDITIONS = 3
+
+
+class UserCondition(BaseModel):
+    """Keep only the users who did something (at least `min_count` times) or never did it.
+
+    Counted over each user's whole history in their source, whatever the plan's other filters:
+    "users who carted but never bought" means never bought anything, at any time.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    event_type: EventTypeName | None = Field(None, description="None: any event")
+    min_count: int = Field(1, ge=1, le=100_000)
+    sessions: bool = Field(False, description="count distinct sessions, not events")
+    never: bool = Field(False, description="users with no such event at all")
+
+    @model_validator(mode="after")
+    def _meaningful(self) -> UserCondition:
+        if self.never and (self.min_count != 1 or self.sessions):
+            raise ValueError("a 'never' condition takes no count")
+        if self.never and self.event_type is None:
+            raise ValueError("a 'never' condition needs an event type")
+        return self
 
 
 class Filters(BaseModel):
@@ -34,6 +58,7 @@ class Filters(BaseModel):
     max_rating: float | None = Field(None, ge=0, le=5, description="inclusive")
     min_intent: float | None = Field(None, ge=0, le=1)
     min_churn: float | None = Field(None, ge=0, le=1)
+    users: list[UserCondition] = Field(default_factory=list, max_length=MAX_USER_CONDITIONS)
 
     @field_validator("source", "category", "brand", "item_id")
     @classmethod
@@ -67,6 +92,9 @@ class QueryPlan(BaseModel):
     compare_previous_period: bool = Field(
         False, description="Also compute the metrics for the equally long period just before "
         "date_from..date_to, and the change.")
+    share_condition: Filters | None = Field(
+        None, description="Answer with the share of the metric that meets these extra filters "
+        "(added to `filters`): e.g. buyers with users=[cart] → the share of buyers who carted.")
 
     @model_validator(mode="after")
     def _consistent(self) -> QueryPlan:
@@ -86,7 +114,28 @@ class QueryPlan(BaseModel):
                 raise ValueError("scores have no history to compare")
         if self.order_by == "change" and not self.compare_previous_period:
             raise ValueError("order_by 'change' needs compare_previous_period")
+        if self.share_condition is not None:
+            if len(self.metrics) != 1 or self.group_by or self.compare_previous_period:
+                raise ValueError("a share is of one metric, ungrouped, without a comparison")
+            if METRICS[self.metrics[0]].unit not in ("count", "money"):
+                raise ValueError("a share needs a count or an amount, not a rate or an average")
+            if self.share_condition.source:
+                raise ValueError("a share condition cannot change the sources")
+        if relation == "scores" and self.filters.users:
+            raise ValueError("score metrics cannot be filtered by what users did")
         return self
+
+    def with_condition(self) -> QueryPlan:
+        """The plan restricted to its share condition (the numerator of the share)."""
+        if self.share_condition is None:
+            return self
+        base = self.filters.model_dump()
+        for key, value in self.share_condition.model_dump().items():
+            if value in (None, []):
+                continue
+            base[key] = base[key] + value if key == "users" else value
+        return self.model_copy(update={"filters": Filters.model_validate(base),
+                                       "share_condition": None})
 
     @property
     def relation(self) -> str:

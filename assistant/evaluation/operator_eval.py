@@ -4,13 +4,10 @@
 computed from the raw shared files; `strict.py` scores a *structured* answer record. This
 module is the runner between them:
 
-* `answer_record` turns an `AskResult` into that record from the answer's own figures only:
-  the metric cell of a single-value answer; for grouped answers the top row's group value
-  (every row tied with it, or the top N when the question asks for N) with its metric as the
-  supporting figure; the metrics in plan order for two-metric answers; both periods and the
-  direction of the change for period comparisons. The unit is the metric's catalog unit.
+* `answer_record` (in `answer_record.py`) turns an `AskResult` into that record from the
+  answer's own figures only.
 * `run_operator_eval` asks every question (as written, without adding the source) in each
-  mode (`rules`: the code hints alone, `llm`: the configured backend), times it, and scores
+  mode (see `MODES`), times it, and scores
   it strictly and with the old lenient rule; a dialogue asks turn 1, then turn 2 with turn 1's
   plan (the chat's follow-up path); the timing covers both turns.
 * `build_operator_workspace` / `check_operator_workspace` make sure the workspace holds
@@ -24,7 +21,6 @@ import json
 import logging
 import os
 import platform
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,7 +28,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from assistant.analytics.catalog import METRICS
+from assistant.evaluation.answer_record import answer_record, asked_text, wanted_n
 from assistant.evaluation.metrics import percentile, ratio
 from assistant.evaluation.strict import (
     StrictVerdict,
@@ -51,133 +47,16 @@ from store.rawio import file_sha256
 from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
+__all__ = ["answer_record", "check_operator_workspace", "evaluate_operators", "run_operator_eval",
+           "wanted_n"]
 
 OPERATOR_SOURCES = ("taobao", "rees46", "musical_instruments")
 """The sources the question set is about (their source-less questions assume only these)."""
-MODES = ("rules", "llm")
-CANNED = "The result table has the answer; see the rows."
-"""`ask`'s text when a template answer fails its grounding check."""
-DOUBT = re.compile(
-    r"\b(I read|read (?:this|it|that|the question) as|reading|assum(?:e|ed|ing)|interpret\w*|"
-    r"taken (?:as|to mean)|counted as|treated as|if you mean\w*|not sure|unsure|unclear|"
-    r"ambiguous|may not|might not|approximately|roughly)\b", re.IGNORECASE)
-"""Words by which an answer states its reading of the question or a doubt about it."""
-_WORDS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-          "nine": 9, "ten": 10}
-_N = r"(\d{1,2}|" + "|".join(_WORDS) + r")"
-TOP_N = re.compile(rf"\btop[\s-]*{_N}\b|\b(?:which|what)\s+{_N}\b|\b{_N}\s+(?:most|best|"
-                   r"biggest|largest|highest|top)\b", re.IGNORECASE)
-"""A question asking for N entities ("top 3", "which 3 …", "5 most …")."""
+MODES = ("rules", "llm", "llm-always")
+"""rules: code alone; llm: as shipped (the LLM plans what code cannot read with certainty);
+llm-always: the LLM drafts every plan (what the model itself adds)."""
 DIALOGUE_NOTE = ("dialogues: turn 1 is asked first (same mode) and turn 2 with turn 1's plan as "
                  "`previous_plan`, as the chat does; only turn 2 is scored")
-
-
-# --- the answer record -----------------------------------------------------------------------
-
-def asked_text(question: Mapping[str, Any]) -> str:
-    """The text put to the assistant: the question as written (a dialogue's second turn)."""
-    turns = question.get("turns")
-    return str(turns[-1]) if turns else str(question["text"])
-
-
-def wanted_n(text: str) -> int:
-    """How many entities the question asks for (1 unless it says "top 3", "which 3", …)."""
-    match = TOP_N.search(text)
-    if not match:
-        return 1
-    word = next(g for g in match.groups() if g)
-    return _WORDS.get(word.lower()) or int(word)
-
-
-def _unit(metric: str) -> str | None:
-    return METRICS[metric].unit if metric in METRICS else None
-
-
-def _ranked(result: AskResult, key: str) -> list[dict[str, Any]]:
-    """The rows in the answer's order; time series (returned in time order) by `key`."""
-    plan = result.plan or {}
-    rows = [r for r in result.rows if r.get(key) is not None]
-    dim = plan["group_by"][0]
-    if dim in ("day", "week", "month") and plan.get("order_by") is None:
-        rows = sorted(rows, key=lambda r: r[key], reverse=bool(plan.get("descending", True)))
-    return rows
-
-
-def _leaders(rows: list[dict[str, Any]], key: str, n: int) -> list[dict[str, Any]]:
-    """The first `n` rows and every row tied with the n-th on `key`."""
-    if not rows:
-        return []
-    n = max(1, min(n, len(rows)))
-    cut = rows[n - 1][key]
-    return rows[:n] + [r for r in rows[n:] if r[key] == cut]
-
-
-def _direction(before: Any, after: Any) -> str | None:
-    if before is None or after is None:
-        return None
-    return "up" if after > before else "down" if after < before else "same"
-
-
-def is_fallback(result: AskResult) -> bool:
-    """The answer came from a fallback path: the LLM draft was invalid and the code hints made
-    the plan (`plan_source` "hints", a step marked `fallback`), or a canned text replaced an
-    answer that failed its grounding check. The rules mode's own plans ("offline") are not."""
-    return (result.plan_source == "hints" or result.answer.strip() == CANNED
-            or result.grounding.get("ok") is False
-            or any(step.status == "fallback" for step in result.run.steps))
-
-
-def answer_record(result: AskResult, question: Mapping[str, Any]) -> dict[str, Any]:
-    """The strict scorer's record of one answer, from the answer's own rows and plan.
-
-    `question` supplies only the wording (how many entities it asks for) and, for comparisons,
-    the order in which the question names its sides (`gold.sides`) so values can be listed in
-    that order; nothing is read from the gold values, units or entities.
-    """
-    text = result.answer
-    record: dict[str, Any] = {
-        "primary_value": None, "unit": None, "primary_entity": None, "direction": None,
-        "refused": not result.answerable, "fallback": is_fallback(result),
-        "flags_doubt": bool(DOUBT.search(text)) and result.answerable, "text": text}
-    plan = result.plan or {}
-    metrics: list[str] = list(plan.get("metrics") or [])
-    if not result.answerable or not metrics or not result.rows:
-        return record
-    metric = metrics[0]
-    group_by = plan.get("group_by") or []
-    if plan.get("compare_previous_period") and not group_by:
-        row = result.rows[0]
-        before, after = row.get(f"{metric}_previous"), row.get(metric)
-        record.update(primary_value=[before, after], unit=_unit(metric),
-                      direction=_direction(before, after))
-        return record
-    if not group_by:
-        row = result.rows[0]
-        if len(metrics) == 1:
-            record.update(primary_value=row.get(metric), unit=_unit(metric))
-        else:
-            record.update(primary_value=[row.get(m) for m in metrics],
-                          unit=[_unit(m) for m in metrics])
-        return record
-    dim = group_by[0]
-    key = "change" if plan.get("order_by") == "change" else metric
-    rows = _ranked(result, key)
-    if not rows:
-        return record
-    top = _leaders(rows, key, wanted_n(asked_text(question)))
-    keys = [r[dim] for r in top]
-    descending = bool(plan.get("descending", True))
-    record.update(primary_entity=keys[0] if len(keys) == 1 else keys,
-                  primary_value=rows[0][key], unit=_unit(metric),
-                  direction=str(rows[0][dim]) if descending else None)  # the larger side
-    sides = [str(s).lower() for s in (question.get("gold") or {}).get("sides") or []]
-    by_key = {str(r[dim]).lower(): r for r in rows}
-    if len(sides) == 2 and all(s in by_key for s in sides):  # both sides are rows
-        first, second = (by_key[s][key] for s in sides)
-        record["primary_value"] = [first, second]
-        record["direction"] = (sides[0] if first > second else sides[1] if second > first
-                               else "same")
-    return record
 
 
 # --- the workspace ---------------------------------------------------------------------------
@@ -234,15 +113,18 @@ def _verdict_dict(verdict: StrictVerdict) -> dict[str, Any]:
 
 
 def evaluate_one(question: Mapping[str, Any], con: Any, backend: LLMBackend | None,
-                 profile: Any, with_source_form: bool = False) -> dict[str, Any]:
+                 profile: Any, with_source_form: bool = False, shortcut: bool = True
+                 ) -> dict[str, Any]:
     """Ask one question, convert and score the answer; an exception is recorded, not raised."""
     text = asked_text(question)
     started = time.perf_counter()
     try:
         previous = None
         if question.get("turns"):
-            previous = ask(str(question["turns"][0]), con, backend, profile=profile).plan
-        result = ask(text, con, backend, profile=profile, previous_plan=previous)
+            previous = ask(str(question["turns"][0]), con, backend, profile=profile,
+                           shortcut=shortcut).plan
+        result = ask(text, con, backend, profile=profile, previous_plan=previous,
+                     shortcut=shortcut)
     except Exception as exc:  # one broken answer must not end a 40-minute run
         log.exception("ask failed on %s", question.get("id"))
         seconds = round(time.perf_counter() - started, 3)
@@ -337,7 +219,7 @@ def run_operator_eval(workspace: Path, questions: Sequence[Mapping[str, Any]] | 
     """
     modes = tuple(modes)
     unknown = [m for m in modes if m not in MODES]
-    if unknown or ("llm" in modes and backend_factory is None):
+    if unknown or (any(m.startswith("llm") for m in modes) and backend_factory is None):
         raise InputError(f"modes must be among {MODES} and llm needs a backend; got {modes}")
     pool = list(questions) if questions is not None else load_questions(split=split)
     if split is not None:
@@ -351,7 +233,8 @@ def run_operator_eval(workspace: Path, questions: Sequence[Mapping[str, Any]] | 
     try:
         profile = data_profile(con)
         for mode in modes:
-            backend = backend_factory() if mode == "llm" and backend_factory else None
+            backend = (backend_factory() if mode.startswith("llm") and backend_factory
+                       else None)
             if backend is not None:  # started here, so no answer's time includes the start
                 begin = time.perf_counter()
                 getattr(backend, "start", lambda: None)()
@@ -361,7 +244,8 @@ def run_operator_eval(workspace: Path, questions: Sequence[Mapping[str, Any]] | 
             try:
                 for i, q in enumerate(tqdm(pool, desc=mode, disable=not progress), start=1):
                     records.append(evaluate_one(q, con, backend, profile,
-                                                mode in source_form_modes))
+                                                mode in source_form_modes,
+                                                shortcut=mode != "llm-always"))
                     if out is not None and i % 10 == 0:
                         _store(report, mode, records, out)
             finally:
@@ -423,9 +307,10 @@ def evaluate_operators(workspace: Path, split: str = "dev", mode: str = "both",
     from assistant.llm.server import default_threads
     from core.settings import get_settings
 
-    modes = {"rules": ("rules",), "llm": ("llm",), "both": MODES}.get(mode)
+    modes = {"rules": ("rules",), "llm": ("llm",), "llm-always": ("llm-always",),
+             "both": ("rules", "llm"), "all": MODES}.get(mode)
     if modes is None:
-        raise InputError(f"--mode must be rules, llm or both, not {mode!r}")
+        raise InputError(f"--mode must be rules, llm, llm-always, both or all, not {mode!r}")
     if split not in ("dev", "test"):
         raise InputError(f"--split must be dev or test, not {split!r}")
     folder = find_shared_data(shared)
@@ -440,7 +325,7 @@ def evaluate_operators(workspace: Path, split: str = "dev", mode: str = "both",
     report["report_path"] = str(out)
     if limit is not None:
         report["limited_to"] = limit
-    if "llm" in modes:
+    if any(m.startswith("llm") for m in modes):
         threads = llm.embedded.n_threads or default_threads()
         report["llm_settings"] = {"backend": llm.backend, "temperature": llm.temperature,
                                   "seed": llm.seed, "max_tokens": llm.max_tokens,

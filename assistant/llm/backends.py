@@ -19,6 +19,7 @@ from langchain_openai import ChatOpenAI
 
 from assistant.llm.model_file import ensure_model
 from assistant.llm.server import EmbeddedServer
+from assistant.llm.shared_server import find_running
 from core.errors import InputError
 from core.settings import LLMSettings
 
@@ -98,6 +99,7 @@ class EmbeddedBackend(_BackendBase):
                                   cfg.parts_count, progress=progress)
         self.server = EmbeddedServer.from_settings(model_path, cfg)
         self.model = cfg.model_alias
+        self.shared_url: str | None = None  # a running `insight llm serve` we talk to
         mode = settings.structured_output
         # llama.cpp's server answers 500 to response_format json_schema.
         self.structured_mode: StructuredMode = "json_object" if mode in (
@@ -106,11 +108,15 @@ class EmbeddedBackend(_BackendBase):
     @property
     def base_url(self) -> str:
         """The server's URL (known once started; the port is picked at start)."""
-        return self.server.base_url
+        return self.shared_url or self.server.base_url
 
     def start(self) -> EmbeddedBackend:
-        """Start the local server (idempotent)."""
-        self.server.start()
+        """Use the server `insight llm serve` keeps running for this model, or start our own
+        (idempotent)."""
+        if self.shared_url is None and not self.server.running:
+            self.shared_url = find_running(self.server.model_path, self.model)
+        if self.shared_url is None:
+            self.server.start()
         return self
 
     def chat_model(self) -> ChatOpenAI:
@@ -121,7 +127,8 @@ class EmbeddedBackend(_BackendBase):
                                 extra_body={"max_tokens": self.settings.max_tokens})
 
     def close(self) -> None:
-        """Stop the local server."""
+        """Stop our own server (a shared one keeps running for the others)."""
+        self.shared_url = None
         self.server.stop()
 
     def __enter__(self) -> EmbeddedBackend:

@@ -60,9 +60,13 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def default_threads() -> int:
-    """All cores but one (at least one): llama.cpp's busy-waiting threads degrade badly when
-    they compete with the app, the embedder or other jobs for the same cores."""
-    return max(1, (os.cpu_count() or 2) - 1)
+    """The cores this process may use (2 on the reference machine): token generation on a
+    small CPU model is bound by them. Set `llm.embedded.n_threads` lower when the app, the
+    embedder or other jobs must keep a core of their own."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def server_command(model_path: Path, host: str, port: int, *, n_ctx: int = 4096,

@@ -15,7 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import duckdb
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -23,15 +23,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from assistant.analytics.catalog import DIMENSIONS, DIMENSIONS_BY_RELATION, METRICS
 from assistant.analytics.compiler import DEFAULT_MIN_GROUP_SIZE, TIME_DIMENSIONS, PlanError
 from assistant.analytics.executor import AnalyticsResult, run_plan
-from assistant.analytics.plan import MAX_LIMIT, QueryPlan
+from assistant.analytics.plan import MAX_LIMIT, EventTypeName, QueryPlan
 from assistant.grounding import check_answer
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
 from assistant.tools.follow_up import follow_up_plan, is_follow_up, rescope_dates
+from assistant.tools.population import apply_population, drafted_population
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.render import LABELS, render_answer
-from assistant.tools.resolve import Hints, resolve_question
+from assistant.tools.resolve import Hints, parsed_with_certainty, resolve_question
 from assistant.tools.trace import ToolRun, TraceStep
 from prompts import load_prompt
 
@@ -93,6 +94,7 @@ def draft_model(sources: list[str]) -> type[PlanDraftBase]:
     metric = Literal[tuple([*METRICS, "unsupported"])]  # type: ignore[valid-type]
     dimension = Literal[tuple([*DIMENSIONS, "none"])]  # type: ignore[valid-type]
     source = Literal[tuple([*sources, "all"])]  # type: ignore[valid-type]
+    event = Literal[tuple([*get_args(EventTypeName), "none"])]  # type: ignore[valid-type]
     return create_model(  # type: ignore[call-overload,no-any-return]
         "PlanDraft", __base__=PlanDraftBase,
         metric=(metric, ...),
@@ -104,6 +106,9 @@ def draft_model(sources: list[str]) -> type[PlanDraftBase]:
         date_to=(str, Field("", max_length=10)),
         compare_previous_period=(bool, False),
         lowest_first=(bool, False),
+        never_did=(event, "none"),
+        min_times=(int, Field(0, ge=0, le=100_000)),
+        times_of=(event, "none"),
     )
 
 
@@ -127,7 +132,7 @@ class AskResult:
     available: str | None = None
     overrides: list[str] = field(default_factory=list)
     periods: dict[str, list[str]] = field(default_factory=dict)
-    plan_source: str = "llm"  # llm | llm+hints | hints (LLM draft invalid) | follow-up | none
+    plan_source: str = "llm"  # llm | llm+hints | rules | hints (draft invalid) | follow-up | none
     grounding: dict[str, Any] = field(default_factory=dict)
     privacy: dict[str, int] = field(default_factory=dict)  # min_group_size, hidden_groups
 
@@ -189,6 +194,8 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
     metric = values.get("metric")
     if metric in (None, "unsupported") or metric not in METRICS:
         metric = pick("metric", hints.metric, None if metric == "unsupported" else metric)
+    if hints.population.metric is not None:  # who is counted, read with certainty
+        metric = pick("metric", hints.population.metric, metric)
     if metric is None:
         return None, overrides
     group_by = hints.group_by or (values.get("group_by") if _mentioned(
@@ -245,6 +252,8 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
                             "group_by": [group_by] if group_by else [],
                             "descending": not ascending, "limit": GROUP_LIMIT,
                             "compare_previous_period": compare}
+    apply_population(plan, hints.population if hints.population.found()
+                     else drafted_population(values))
     if compare and group_by and hints.direction:
         plan["order_by"] = "change"
     elif group_by in TIME_DIMENSIONS:
@@ -288,13 +297,15 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
         profile: DataProfile | None = None,
         on_chunk: Callable[[str], None] | None = None,
         min_group_size: int = DEFAULT_MIN_GROUP_SIZE,
-        previous_plan: dict[str, Any] | None = None) -> AskResult:
+        previous_plan: dict[str, Any] | None = None, shortcut: bool = True) -> AskResult:
     """Answer an operator question from the workspace; see the module docstring.
 
     With `backend=None` the plan comes from the code hints alone (offline mode). Groups of
     fewer than `min_group_size` distinct users are hidden (the answer says how many), and an
     answer about fewer users than that is withheld. `previous_plan` (the plan of the last
     answer in a conversation) lets a follow-up such as "and in November?" keep its filters.
+    With `shortcut`, a question code parses with certainty skips the LLM (`plan_source`
+    "rules"); without it every question goes to the LLM (for evaluation).
     """
     run = ToolRun(tool="ask")
     question = re.sub(r"\s+", " ", question).strip()[:MAX_QUESTION_CHARS]
@@ -318,11 +329,15 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                        f"the question asks about {hints.date_phrase or hints.date_from} (no "
                        "forecasts)", hints=hints.to_dict(), plan_source="none")
     draft: PlanDraftBase | None = None
+    certain = shortcut and parsed_with_certainty(hints)
     if follow:
         run.steps.append(TraceStep("plan with LLM", "skipped",
                                    detail="follow-up: the previous plan with the new words"))
     elif backend is None:  # offline mode: the plan comes from the code hints alone
         run.steps.append(TraceStep("plan with LLM", "skipped", detail="no LLM backend"))
+    elif certain:
+        run.steps.append(TraceStep("plan with LLM", "skipped",
+                                   detail="code read the plan with certainty"))
     else:
         with run.step("plan with LLM") as step:
             draft = _draft(backend, question, hints, profile, run)
@@ -350,6 +365,8 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
     source = ("hints" if draft is None else "llm+hints" if overrides else "llm")
     if backend is None:
         source = "offline"
+    elif certain:
+        source = "rules"
     if follow:
         source = "follow-up"
     missing = _missing_events(plan, profile)

@@ -12,8 +12,9 @@ import re
 from typing import Any
 
 from assistant.analytics.plan import QueryPlan
+from assistant.tools.periods import find_dates
 from assistant.tools.profile import DataProfile
-from assistant.tools.resolve import Hints, find_dates
+from assistant.tools.resolve import Hints
 
 OPENERS = (r"^\s*(and|&|but|also|plus|what about|how about|same( thing)? (for|but|in)|now|"
            r"only|just|then|ok(ay)?,?)\b")
@@ -43,11 +44,10 @@ def rescope_dates(question: str, hints: Hints, previous: dict[str, Any],
                   profile: DataProfile) -> None:
     """Re-read the follow-up's dates against the previous plan's sources when it names none
     ("and on dec 1?" means December 1st of *that* data's year)."""
-    if hints.sources:
-        return
-    scope = list((previous.get("filters") or {}).get("source") or [])
+    scope = hints.sources or list((previous.get("filters") or {}).get("source") or [])
     hints.anchor = profile.anchor(scope)
-    hints.date_from, hints.date_to, hints.date_phrase = find_dates(question, hints.anchor)
+    hints.date_from, hints.date_to, hints.date_phrase = find_dates(question, hints.anchor,
+                                                                   bare=True)
 
 
 def follow_up_plan(previous: dict[str, Any], hints: Hints) -> QueryPlan:
@@ -65,7 +65,13 @@ def follow_up_plan(previous: dict[str, Any], hints: Hints) -> QueryPlan:
             filters[key] = list(found)
     if (hints.min_rating, hints.max_rating) != (None, None):
         filters["min_rating"], filters["max_rating"] = hints.min_rating, hints.max_rating
-    if hints.metric is not None and hints.metric != plan["metrics"][0]:
+    population = hints.population
+    if population.metric is not None and population.users and population.share is None:
+        plan.update(metrics=[population.metric], order_by=None)  # "how many of them bought
+        filters["users"] = filters["users"] + population.users  # more than once?"
+        if population.event_type is not None and population.metric == "users":
+            filters["event_type"] = [population.event_type]
+    elif hints.metric is not None and hints.metric != plan["metrics"][0]:
         plan["metrics"] = [hints.metric]
         if plan.get("order_by") not in (None, "change"):
             plan["order_by"] = hints.metric

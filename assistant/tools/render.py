@@ -28,7 +28,14 @@ LABELS = {
     "brands": "distinct brands", "items": "distinct items", "events_per_user": "events per user",
     "purchases_per_buyer": "purchases per buyer", "purchase_share": "share of events that are "
     "purchases", "max_purchase_price": "highest purchase price",
+    "median_events_per_user": "median events per user", "reviewers": "distinct reviewers",
+    "median_reviews_per_user": "median reviews per reviewer",
+    "first_event_date": "date of the first event", "last_event_date": "date of the latest event",
+    "first_review_date": "date of the first review",
+    "last_review_date": "date of the latest review",
 }
+EVENT_WORDS = {"view": "view", "cart": "add-to-cart", "fav": "favourite", "purchase": "purchase",
+               "remove_from_cart": "remove-from-cart", "review": "review"}
 DIM_LABELS = {"item_id": "item", "event_type": "event type"}
 RUNNERS_UP = 2
 
@@ -38,6 +45,8 @@ def fmt_value(metric: str, value: Any) -> str:
     if value is None:
         return "no data"
     unit = METRICS[metric].unit if metric in METRICS else "count"
+    if unit == "date":
+        return str(value)[:10]
     number = float(value)
     if unit == "rate":
         return f"{number * 100:.1f}%"
@@ -76,16 +85,49 @@ def fmt_key(dimension: str, value: Any) -> str:
     return text
 
 
+def user_condition_text(condition: Any) -> str:
+    """ "no purchase", "at least 3 purchase events", "at least 2 sessions": what a user
+    condition of a plan keeps, in words."""
+    kind = EVENT_WORDS.get(condition.event_type or "", "")
+    if condition.never:
+        return f"no {kind} event"
+    if condition.sessions:
+        return f"at least {condition.min_count} sessions"
+    noun = f"{kind} event" if kind else "event"
+    if condition.min_count == 1:
+        return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
+    return f"at least {condition.min_count} {noun}s"
+
+
+def _rating_text(low: float | None, high: float | None) -> str:
+    if low is not None and low == high:
+        return f"rated {low:g} stars"
+    if low is not None and high is not None:
+        return f"rated {low:g} to {high:g} stars"
+    return f"rated {low:g} stars or more" if low is not None else f"rated {high:g} stars or less"
+
+
+def filter_parts(f: Any) -> list[str]:
+    """The filters of a plan (or of a share condition) in words, dates and sources aside."""
+    parts = []
+    for name, values in (("category", f.category), ("brand", f.brand), ("item", f.item_id),
+                         ("event type", f.event_type), ("segment", f.segment)):
+        if values:
+            parts.append(f"for {name} {', '.join(str(v) for v in values)}")
+    if (f.min_rating, f.max_rating) != (None, None):
+        parts.append(_rating_text(f.min_rating, f.max_rating))
+    if f.users:
+        parts.append("among users with " + " and ".join(user_condition_text(c) for c in f.users))
+    return parts
+
+
 def scope_text(result: AnalyticsResult) -> str:
     """ " in taobao from 2017-11-27 to 2017-12-03" (empty parts left out)."""
     f = result.plan.filters
     parts = []
     if f.source:
         parts.append(f"in {', '.join(f.source)}")
-    for name, values in (("category", f.category), ("brand", f.brand), ("item", f.item_id),
-                         ("event type", f.event_type), ("segment", f.segment)):
-        if values:
-            parts.append(f"for {name} {', '.join(str(v) for v in values)}")
+    parts += filter_parts(f)
     if f.date_from and f.date_to:
         if f.date_from == f.date_to:
             parts.append(f"on {f.date_from.isoformat()}")
@@ -103,7 +145,7 @@ def _plain(result: AnalyticsResult) -> str:
     metrics = result.plan.metrics
     if len(metrics) == 1:
         m = metrics[0]
-        if METRICS[m].unit == "count":
+        if METRICS[m].unit == "count" and not m.startswith("median"):
             return f"There are {fmt_value(m, row.get(m))} {LABELS.get(m, m)}{scope_text(result)}."
         return f"The {LABELS.get(m, m)}{scope_text(result)} is {fmt_value(m, row.get(m))}."
     return f"{scope_text(result).strip().capitalize() or 'Overall'}: {_metrics_line(result, row)}."
@@ -164,8 +206,19 @@ def _compared(result: AnalyticsResult) -> str:
             + _runners_up(dim, rows, lambda r: fmt_change(m, r.get("change"))))
 
 
+def _share(result: AnalyticsResult) -> str:
+    plan = result.plan
+    m = plan.metrics[0]
+    row = result.rows[0]
+    condition = " ".join(filter_parts(plan.share_condition)) or "the condition"
+    return (f"{row['share'] * 100:.1f}% of the {LABELS.get(m, m)}{scope_text(result)} "
+            f"({fmt_value(m, row[m])} of {fmt_value(m, row[f'{m}_of_all'])}) are {condition}.")
+
+
 def render_answer(result: AnalyticsResult) -> str:
     """The answer sentence(s) for an answerable result, saying how many small groups are hidden."""
+    if result.plan.share_condition is not None:
+        return _share(result)
     if result.plan.compare_previous_period:
         text = _compared(result)
     elif result.plan.group_by:

@@ -17,7 +17,8 @@ from typing import Any
 
 import duckdb
 
-from assistant.grounding import MONTH_WORDS, MONTHS
+from assistant.tools.periods import find_dates, find_rating_range
+from assistant.tools.population import Population, read_population
 from assistant.tools.profile import DataProfile
 
 UNSUPPORTED = {
@@ -49,7 +50,8 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (rf"{MEAN}.*\b(events?|actions?|interactions?)\b.*\b(per|each|a|an)\b.*{PEOPLE}"
      rf"|{MEAN}.*{PEOPLE}.*\b(events?|actions?|interactions?)\b"
      r"|\b(events?|actions?) per (user|customer|person|shopper)\b", "events_per_user"),
-    (rf"{SHARE}.*\b(events?|activity|actions?)\b.*{BUY}|{SHARE}.*{BUY}.*\b(of|among) (all )?"
+    (rf"{SHARE}.*\b(events?|activity|actions?)\b.*{BUY}|how much of .*\b(activity|events?)\b"
+     rf".*{BUY}|{SHARE}.*{BUY}.*\b(of|among) (all )?"
      r"(the )?events?\b", "purchase_share"),
     (rf"{HOW_MANY}\s+{DISTINCT}categor|\bcategor\w* (count|total)\b", "categories"),
     (rf"{HOW_MANY}\s+{DISTINCT}brands?\b|\bbrands? (count|total)\b", "brands"),
@@ -110,7 +112,6 @@ COMPARE = r"\b(compared?|versus|vs\.?|than the|week before|previous|prior|change
 LOW = r"\b(least|lowest|fewest|smallest|worst|bottom)\b"
 HIGH = r"\b(most|highest|largest|biggest|greatest|best|top|busiest|peak|maximum)\b"
 SIDES = r"\b(or|vs\.?|versus|compared?|than|against)\b"
-ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 RANKING = r"\b(which|most|highest|lowest|least|fewest|peak|busiest|top|best|worst)\b"
 BUYERS = rf"{PEOPLE}.*\b(bought|buy|purchased?|ordered)\b"
 _STOP_TEXT = """
@@ -120,7 +121,7 @@ purchase purchases bought buy buyers user users customer customers event events 
 product products review reviews rating ratings brand brands category categories source sources
 day days week weeks month months year years last this previous most least top best worst per
 each every other others new more less than compared versus before after between from with for
-unknown none null other misc test
+unknown none null other misc test peak peaked busiest active
 """
 STOP_VALUES = frozenset(_STOP_TEXT.split())
 """Words never taken as a category or brand value, even if some source has one by that name."""
@@ -150,6 +151,7 @@ class Hints:
     min_rating: int | None = None
     max_rating: int | None = None
     metrics: list[str] = field(default_factory=list)  # 2+ metrics asked together, in order
+    population: Population = field(default_factory=Population)  # who is counted (see module)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, empty fields left out."""
@@ -159,13 +161,30 @@ class Hints:
 
     def for_prompt(self) -> str:
         """A short line of `key=value` hints for the LLM."""
-        hints = [("metric", self.metric), ("source", ",".join(self.sources)),
+        hints = [("metric", self.population.metric or self.metric),
+                 ("source", ",".join(self.sources)),
                  ("event_type", self.event_type), ("group_by", self.group_by),
                  ("date_from", self.date_from and f"{self.date_from} date_to={self.date_to}"),
                  ("compare_previous_period", self.compare and "true"),
                  ("category", ",".join(self.categories)), ("brand", ",".join(self.brands)),
-                 ("item_id", ",".join(self.item_ids))]
+                 ("item_id", ",".join(self.item_ids))] + self.population.for_prompt()
         return " ".join(f"{key}={value}" for key, value in hints if value) or "none"
+
+
+GENERIC_METRICS = frozenset({"users", "events"})
+"""Metrics code falls back to on any people / activity word: never certain on their own."""
+
+
+def parsed_with_certainty(hints: Hints) -> bool:
+    """Whether code read the whole plan with certainty, so the LLM is not asked (answers in
+    well under 2 s): a construction of its own (who is counted, two metrics asked together)
+    or a specific metric word, with nothing unsupported. Generic words ("users", "activity")
+    and questions without a metric word go to the LLM."""
+    if hints.unsupported:
+        return False
+    if hints.population.found() or len(hints.metrics) >= 2:
+        return True
+    return hints.metric is not None and hints.metric not in GENERIC_METRICS
 
 
 def _norm(text: str) -> str:
@@ -226,115 +245,6 @@ def find_sources(question: str, names: list[str]) -> list[str]:
     return found
 
 
-def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
-    start = dt.date(year, month, 1)
-    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
-    return start, nxt - dt.timedelta(days=1)
-
-
-def _month_day(text: str, anchor: dt.date | None) -> tuple[dt.date, dt.date] | None:
-    """A month and day without a year ("dec 1", "1st december") as that day, or a bare month
-    ("in november") as that month: in the anchor's year (the newest date of the data), or the
-    year before when it would fall after the anchor."""
-    names = "|".join(sorted(MONTH_WORDS, key=len, reverse=True))
-    no_year = r"(?![\s,]*\d{4})"
-    m = re.search(rf"\b({names})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b{no_year}", text)
-    n = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({names})\b{no_year}", text)
-    whole = re.search(rf"\b(?:in|during|for|of)\s+({names})\b{no_year}", text)
-    if m:
-        month, day = MONTH_WORDS[m.group(1)], int(m.group(2))
-    elif n:
-        month, day = MONTH_WORDS[n.group(2)], int(n.group(1))
-    elif whole:
-        month, day = MONTH_WORDS[whole.group(1)], 0
-    else:
-        return None
-    year = anchor.year if anchor is not None else dt.date.today().year
-    if anchor is not None and (month, max(day, 1)) > (anchor.month, anchor.day):
-        year -= 1
-    if day == 0:
-        return _month_range(year, month)
-    try:
-        found = dt.date(year, month, day)
-    except ValueError:
-        return None
-    return found, found
-
-
-def find_dates(question: str, anchor: dt.date | None) -> tuple[dt.date | None, dt.date | None,
-                                                             str | None]:
-    """(date_from, date_to, phrase) for the period a question names, else Nones."""
-    text = question.lower()
-    iso = [dt.date(int(y), int(m), int(d)) for y, m, d in ISO_DATE.findall(text)]
-    if len(iso) >= 2:
-        return min(iso[:2]), max(iso[:2]), "between dates"
-    if len(iso) == 1:
-        return iso[0], iso[0], "on date"
-    month = re.search(r"\b(" + "|".join(MONTHS) + r")\s+(\d{4})\b", text)
-    if month:
-        start, end = _month_range(int(month.group(2)), MONTHS[month.group(1)])
-        return start, end, month.group(0)
-    period = _month_day(text, anchor)
-    if period is not None:
-        return period[0], period[1], "on date" if period[0] == period[1] else "in month"
-    ym = re.search(r"\b(\d{4})-(\d{2})\b", text)
-    if ym and 1 <= int(ym.group(2)) <= 12:
-        start, end = _month_range(int(ym.group(1)), int(ym.group(2)))
-        return start, end, ym.group(0)
-    year = re.search(r"\b(?:in|during|for|of)\s+((?:19|20)\d{2})\b", text)
-    if year:
-        y = int(year.group(1))
-        return dt.date(y, 1, 1), dt.date(y, 12, 31), year.group(0)
-    if anchor is None:
-        return None, None, None
-    days = re.search(r"\b(?:last|past|previous)\s+(\d{1,3})\s+days?\b", text)
-    if days:
-        n = int(days.group(1))
-        return anchor - dt.timedelta(days=n - 1), anchor, days.group(0)
-    relative = [
-        (r"\b(last|past|this) week\b", 7), (r"\b(last|past|this) month\b", 30),
-        (r"\byesterday\b", -1), (r"\btoday\b", 0), (r"\b(last|past) (fortnight|two weeks)\b", 14),
-    ]
-    for pattern, span in relative:
-        m = re.search(pattern, text)
-        if not m:
-            continue
-        if span == -1:
-            day = anchor - dt.timedelta(days=1)
-            return day, day, m.group(0)
-        if span == 0:
-            return anchor, anchor, m.group(0)
-        return anchor - dt.timedelta(days=span - 1), anchor, m.group(0)
-    return None, None, None
-
-
-_STARS = r"(?:[ -]?stars?|\*)"
-_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5"}
-
-
-def find_rating_range(text: str) -> tuple[int | None, int | None]:
-    """(min, max) star rating a question names: "1-star", "2 stars or less", "4+ stars",
-    "between 3 and 5 stars"; (None, None) when it names none."""
-    text = re.sub(r"\b(one|two|three|four|five)(?=[ -]?stars?\b)",
-                  lambda m: _NUMBER_WORDS[m.group(1)], text)
-    span = re.search(rf"\b([1-5])\s*(?:-|to|and)\s*([1-5]){_STARS}", text)
-    if span:
-        low, high = sorted((int(span.group(1)), int(span.group(2))))
-        return low, high
-    at_most = re.search(rf"\b([1-5]){_STARS}\s*or (?:less|lower|below|fewer|under|worse)"
-                        rf"|\b(?:at most|up to|max) ([1-5]){_STARS}", text)
-    if at_most:
-        return None, int(at_most.group(1) or at_most.group(2))
-    at_least = re.search(rf"\b([1-5])(?:\+{_STARS}?|{_STARS}\s*or (?:more|higher|above|better|"
-                         rf"up))|\bat least ([1-5]){_STARS}", text)
-    if at_least:
-        return int(at_least.group(1) or at_least.group(2)), None
-    exact = re.search(rf"\b([1-5]){_STARS}(?!\w)", text)
-    if exact:
-        return int(exact.group(1)), int(exact.group(1))
-    return None, None
-
-
 JOINED = r"(\band\b|&|\+|\bplus\b|\bas well as\b|\balong with\b)"
 
 
@@ -366,6 +276,8 @@ def _group_by(text: str) -> str | None:
     for pattern, dim in GROUP_WORDS:
         for m in re.finditer(pattern, text):
             before = text[max(0, m.start() - 40): m.start()]
+            if re.search(r"\b(an?|any|one|single)\s*$", before):
+                continue  # "the highest price paid for an item": any item, not per item
             if re.search(GROUP_CUES, before) or re.search(r"\b(each|per|by)\s*$", before):
                 return dim
     return None
@@ -402,6 +314,15 @@ def _item_ids(con: duckdb.DuckDBPyConnection, question: str, sources: list[str])
     return sorted(r[0] for r in rows)
 
 
+def _sources_having(con: duckdb.DuckDBPyConnection, brands: list[str],
+                    categories: list[str]) -> list[str]:
+    """The sources whose events have the brands or categories named (the source left out
+    because only one fits: "% of buyers who bought apple")."""
+    rows = con.execute("SELECT DISTINCT source FROM events WHERE list_contains(?, brand) OR "
+                       "list_contains(?, category) ORDER BY 1", [brands, categories]).fetchall()
+    return [r[0] for r in rows]
+
+
 def resolve_question(question: str, profile: DataProfile,
                      con: duckdb.DuckDBPyConnection | None = None) -> Hints:
     """Everything code can read off the question; see the module docstring."""
@@ -427,7 +348,13 @@ def resolve_question(question: str, profile: DataProfile,
     hints.ascending = bool(re.search(LOW, text))
     hints.highest = bool(re.search(HIGH, text)) and not hints.ascending
     hints.ranking = bool(re.search(RANKING, text))
-    if (re.search(BUYERS, text) and re.search(HOW_MANY, text)
+    counted = re.search(rf"{HOW_MANY}\s+(\w+)", text)
+    noun = _first(METRIC_WORDS, counted.group(counted.lastindex or 0)) if counted else None
+    if hints.metric == "users" and noun in ("events", "purchases", "views", "carts", "favs",
+                                            "review_count"):
+        hints.metric = noun  # "how many actions did ppl log": the noun counted wins
+    most_people = re.search(rf"\bmost {PEOPLE}\s+(buying|who (bought|buy)|purchasing)", text)
+    if ((most_people or re.search(BUYERS, text) and re.search(HOW_MANY, text))
             and hints.metric in (None, "users", "purchases")):
         hints.metric = "buyers"
     fell, grew = re.search(FALL, text), re.search(RISE, text)
@@ -438,4 +365,8 @@ def resolve_question(question: str, profile: DataProfile,
         hints.categories = _values_in_question(con, question, "category", hints.sources)
         hints.brands = _values_in_question(con, question, "brand", hints.sources)
         hints.item_ids = _item_ids(con, question, hints.sources)
+        if not hints.sources and (hints.brands or hints.categories):
+            hints.sources = _sources_having(con, hints.brands, hints.categories)
+    hints.population = read_population(text, bool(hints.brands or hints.categories),
+                                       (hints.min_rating, hints.max_rating) != (None, None))
     return hints

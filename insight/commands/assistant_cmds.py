@@ -7,6 +7,7 @@ exit 3, an unavailable or failing LLM exits 4; each with one line on stderr.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -88,6 +89,7 @@ def llm_serve(
     """Run the embedded llama.cpp server in the foreground until Ctrl-C."""
     from assistant.llm.model_file import ensure_model
     from assistant.llm.server import EmbeddedServer
+    from assistant.llm.shared_server import announce, withdraw
 
     cfg = get_settings().llm.embedded
 
@@ -97,9 +99,14 @@ def llm_serve(
         server = EmbeddedServer.from_settings(model, cfg, host=host or cfg.host,
                                               port=cfg.port if port is None else port)
         with server:
+            announce(model, server.base_url, cfg.model_alias, os.getpid())
             console.print(f"serving {cfg.model_alias} at [bold]{server.base_url}[/] "
-                          f"(log {server.log_path}); Ctrl-C stops it")
-            code = server.wait()
+                          f"(log {server.log_path}); `insight ask`, `chat` and the other "
+                          "commands use it while it runs; Ctrl-C stops it")
+            try:
+                code = server.wait()
+            finally:
+                withdraw(model, os.getpid())
             if code:
                 raise WorkspaceError(f"the llama.cpp server exited with code {code}; "
                                      f"see {server.log_path}")

@@ -87,6 +87,17 @@ def _print_notice(result: Any) -> None:
         console.print(f"[yellow]{escape(result.notice)}[/]")
 
 
+def _print_prose(result: Any) -> None:
+    """A prose tool's text, its notice and badge, then what each numbered citation is."""
+    console.print(escape(result.text), highlight=False)
+    _print_notice(result)
+    console.print(f"[dim]{escape(result.badge)} · status {result.status}[/]", highlight=False)
+    for source in result.sources:
+        detail = source.get("value") if source["kind"] != "review" else source.get("snippet")
+        console.print(f"[dim]\\[{source['n']}] {escape(source['label'])}: "
+                      f"{escape(str(detail)[:160])}[/]", highlight=False)
+
+
 def _one_of(first: object, second: object, message: str) -> Callable[[], None]:
     """An argument check: exactly one of two options must be given."""
     def check() -> None:
@@ -143,16 +154,9 @@ def summary_cmd(
     """A cited briefing about one customer (facts, scores, relevant reviews)."""
     from assistant.tools.summary import user_summary
 
-    def render(result: Any) -> None:
-        console.print(escape(result.summary), highlight=False)
-        _print_notice(result)
-        for r in result.reviews:
-            console.print(f"[dim][R:{r['review_id']}] {r['rating']} · "
-                          f"{escape(r['snippet'][:120])}[/]", highlight=False)
-
     _run_tool(workspace, as_json, lambda ctx: user_summary(
         user, source, con=ctx["con"], backend=ctx["backend"], retriever=ctx["retriever"],
-        mask_pii=ctx["mask_pii"], prose_max_tokens=ctx["prose_max_tokens"]), render,
+        mask_pii=ctx["mask_pii"], prose_max_tokens=ctx["prose_max_tokens"]), _print_prose,
         retrieval=True)
 
 
@@ -170,10 +174,8 @@ def persona_cmd(
     def render(result: Any) -> None:
         console.print(f"[bold]{escape(result.subject)}[/]")
         for trait in result.traits:
-            console.print(f"- {trait.name}: {escape(trait.value)} "
-                          f"[dim]{' '.join(trait.evidence)}[/]", highlight=False)
-        console.print(escape(result.prose), highlight=False)
-        _print_notice(result)
+            console.print(f"- {trait.name}: {escape(trait.value)}", highlight=False)
+        _print_prose(result)
 
     _run_tool(workspace, as_json, lambda ctx: persona(
         user, segment, source, con=ctx["con"], backend=ctx["backend"],
@@ -192,15 +194,9 @@ def explain_cmd(
     """Why an item is suggested to a user: score, rank, leading items, matching reviews."""
     from assistant.tools.explain import explain
 
-    def render(result: Any) -> None:
-        console.print(escape(result.explanation), highlight=False)
-        _print_notice(result)
-        for key, value in result.facts.items():
-            console.print(f"[dim][F:{key}] {escape(str(value))}[/]", highlight=False)
-
     _run_tool(workspace, as_json, lambda ctx: explain(
         user, item, source, con=ctx["con"], backend=ctx["backend"], retriever=ctx["retriever"],
-        mask_pii=ctx["mask_pii"], prose_max_tokens=ctx["prose_max_tokens"]), render,
+        mask_pii=ctx["mask_pii"], prose_max_tokens=ctx["prose_max_tokens"]), _print_prose,
         retrieval=True)
 
 
@@ -233,37 +229,66 @@ def copy_cmd(
 
 
 def chat_cmd(
-    message: Annotated[str, typer.Argument(help="One chat message.")],
+    message: Annotated[str | None, typer.Argument(
+        help="One chat message; without it, a session reads messages from stdin until EOF "
+             "or 'exit'.")] = None,
     workspace: WorkspaceOpt = None,
     as_json: JsonOpt = False,
+    session: Annotated[Path | None, typer.Option(
+        help="Keep the conversation in this JSON file, so separate calls continue it "
+             "(follow-ups such as 'and in November?').")] = None,
 ) -> None:
-    """Route one message to the right tool and stream the answer (events with --json)."""
+    """Chat with the assistant: each message is routed to the right tool, with the
+    conversation so far (follow-ups keep the previous question's filters)."""
     from assistant.tools.chat import Privacy, chat
+    from assistant.tools.chat_session import ChatSession
+
+    def turns() -> Iterator[str]:
+        if message is not None:
+            yield message
+            return
+        for line in sys.stdin:
+            if line.strip().lower() in ("exit", "quit"):
+                return
+            if line.strip():
+                yield line.strip()
 
     def action() -> int:
         code = 0
         privacy = get_settings().privacy
+        state = ChatSession.load(session)
         with tool_context(workspace, retrieval=True) as ctx:
-            for event in chat([], message, con=ctx["con"], backend=ctx["backend"],
-                              retriever=ctx["retriever"],
-                              privacy=Privacy(min_group_size=privacy.min_group_size,
-                                              mask_pii=privacy.mask_pii),
-                              prose_max_tokens=ctx["prose_max_tokens"]):
-                if as_json:
-                    print(json.dumps({"type": event.type, **event.data}, default=str),
-                          flush=True)
-                elif event.type == "route":
-                    console.print(f"[dim]→ {event.data['tool']} ({event.data['by']})[/]")
-                elif event.type == "answer":
-                    console.print(escape(event.data["text"]), highlight=False)
-                elif event.type == "error":
-                    console.print(f"[bold red]error:[/] {escape(event.data['message'])}")
-                    code = 2
+            for text in turns():
+                answer, result = "", None
+                for event in chat(state.history, text, con=ctx["con"], backend=ctx["backend"],
+                                  retriever=ctx["retriever"],
+                                  privacy=Privacy(min_group_size=privacy.min_group_size,
+                                                  mask_pii=privacy.mask_pii),
+                                  prose_max_tokens=ctx["prose_max_tokens"],
+                                  previous_plan=state.last_plan):
+                    if event.type == "answer":
+                        answer, result = event.data["text"], event.data.get("result")
+                    code = max(code, _print_chat_event(event, as_json))
+                state.record(text, answer, result)
+                state.save(session)
         return code
 
     code = run_guarded(action)
     if code:
         raise typer.Exit(code)
+
+
+def _print_chat_event(event: Any, as_json: bool) -> int:
+    """Show one chat event (a JSON line with --json); 2 for an error event, else 0."""
+    if as_json:
+        print(json.dumps({"type": event.type, **event.data}, default=str), flush=True)
+    elif event.type == "route":
+        console.print(f"[dim]→ {event.data['tool']} ({event.data['by']})[/]")
+    elif event.type == "answer":
+        console.print(escape(event.data["text"]), highlight=False)
+    elif event.type == "error":
+        console.print(f"[bold red]error:[/] {escape(event.data['message'])}")
+    return 2 if event.type == "error" else 0
 
 
 def name_segments_cmd(
@@ -330,8 +355,9 @@ def eval_cmd(
 def eval_operators_cmd(
     workspace: WorkspaceOpt = None,
     split: Annotated[str, typer.Option(help="Question split: dev or test.")] = "dev",
-    mode: Annotated[str, typer.Option(help="rules (code hints only), llm (the configured "
-                                      "backend) or both.")] = "both",
+    mode: Annotated[str, typer.Option(help="rules (code only), llm (as shipped: the LLM plans "
+                                      "what code cannot read with certainty), llm-always, "
+                                      "both (rules + llm) or all.")] = "both",
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (a partial "
                                               "report, not for reported figures).")] = None,
     out: Annotated[Path | None, typer.Option(help="Report path [benchmarks/results/"

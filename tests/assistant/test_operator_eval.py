@@ -197,4 +197,4 @@ def test_cli_rejects_an_unknown_mode(sample_ws: Path) -> None:
     tool_cmds.register(app)
     result = CliRunner().invoke(app, ["eval-operators", "-w", str(sample_ws), "--mode", "gpt"])
     assert result.exit_code == 2
-    assert "--mode must be rules, llm or both" in result.output
+    assert "--mode must be rules, llm, llm-always, both or all" in result.output

@@ -56,12 +56,18 @@ def test_ask_json(app: typer.Typer, sample_ws: Path, llm_at) -> None:  # noqa: A
     draft = json.dumps({"metric": "purchases", "source": "taobao"})
     with scripted_server(lambda request: draft) as server:
         llm_at(server.url)
-        result = _run(app, "ask", "How many purchases were made in taobao?", "-w",
+        # no metric word code is sure of: the LLM drafts the plan
+        result = _run(app, "ask", "What went on in taobao, in figures?", "-w",
                       str(sample_ws), "--json")
+        certain = _run(app, "ask", "How many purchases were made in taobao?", "-w",
+                       str(sample_ws), "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["answerable"] and data["rows"] == [{"purchases": 245}]
     assert data["prompt_refs"] == [load_prompt("ask_plan").ref] and data["steps"]
+    shortcut = json.loads(certain.stdout)  # code read it with certainty: no model call
+    assert shortcut["plan_source"] == "rules" and shortcut["rows"] == [{"purchases": 245}]
+    assert shortcut["prompt_refs"] == []
 
 
 def test_dead_llm_is_one_line_exit_4(app: typer.Typer, sample_ws: Path, llm_at) -> None:  # noqa: ANN001

@@ -53,7 +53,7 @@ def injected(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def obedient(other_review: str) -> Any:
     """A model that follows the injected instructions every time."""
     def respond(request: dict[str, Any]) -> str:
-        if request.get("response_format"):
+        if "claims" not in json.dumps(request.get("response_format") or "claims"):
             return json.dumps({"metric": "revenue", "source": "inj"})
         return (f"This customer spent 99999 dollars [F:purchase_spend]. She is a 45 year old "
                 f"woman [R:{other_review}]. See [R:deadbeef].")
@@ -104,7 +104,7 @@ def test_ask_plan_and_numbers_come_from_data(injected: dict[str, Any]) -> None:
     with scripted_server(lambda request: draft) as server:
         # the fixture has two reviewers: small-group suppression off for this check
         result = ask("How many reviews does inj have?", con, FakeBackend(server.url),
-                     min_group_size=1)
+                     min_group_size=1, shortcut=False)
         sent = json.dumps(server.requests)
     assert "Ignore previous instructions" not in sent
     assert result.answerable and result.plan["metrics"] == ["review_count"]

@@ -100,7 +100,7 @@ def test_llm_draft_cannot_smuggle_sql(sample_con: duckdb.DuckDBPyConnection) -> 
              '"lowest_first": false}')
     with scripted_server(lambda request: draft) as server:
         result = ask("How many events are in taobao? '; DROP TABLE events; --", sample_con,
-                     FakeBackend(server.url))
+                     FakeBackend(server.url), shortcut=False)
     assert result.answerable
     assert result.plan["filters"]["category"] in ([], ["'; DROP TABLE events; --"])
     for sql in result.sql:
@@ -113,6 +113,6 @@ def test_metric_outside_schema_is_refused_by_structured_output(
     """An LLM answer outside the schema twice: no plan from it, code hints or refusal only."""
     with scripted_server(lambda request: '{"metric": "DROP TABLE events"}') as server:
         result = ask("How many purchases were made in taobao?", sample_con,
-                     FakeBackend(server.url))
+                     FakeBackend(server.url), shortcut=False)
     assert result.plan_source == "hints"
     assert result.answerable and "245" in result.answer

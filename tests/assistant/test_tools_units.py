@@ -126,16 +126,24 @@ def test_number_formats_and_foreign_citations() -> None:
     assert fmt_value("revenue", 59442.63) == "59,442.63"
 
 
+def _claims(*claims: tuple[str, str]) -> str:
+    """A claims answer: (text, evidence id) pairs as the model's JSON."""
+    return json.dumps({"claims": [{"evidence": [ident], "kind": "fact", "text": text}
+                                  for text, ident in claims]})
+
+
 def test_summary_retries_once_then_succeeds(sample_con: duckdb.DuckDBPyConnection) -> None:
-    replies = iter(["The customer wrote 77 reviews [F:reviews_written].",
-                    "The customer reviews music gear [F:reviews_written]."])
+    replies = iter([_claims(("The customer wrote 77 reviews.", "F:reviews_written")),
+                    _claims(("The customer reviews music gear.", "F:reviews_written"),
+                            ("They wrote 42 reviews.", "F:reviews_written"))])
     with scripted_server(lambda request: next(replies)) as server:
         result = user_summary("ADH0O8UVJOT10", con=sample_con,
                               backend=FakeBackend(server.url))
         retry_prompt = last_user_text(server.requests[1])
-    assert result.status == "retried"
+    assert result.status == "partial"  # the first draft's claim was dropped
     assert "77" in retry_prompt  # the violation was stated in the retry
-    assert result.summary.startswith("The customer reviews music gear")
+    assert result.summary.startswith("The customer reviews music gear [1].")
+    assert result.text == result.summary and result.badge == "2 of 3 claims verified"
     assert result.run.prompt_refs == [load_prompt("user_summary").ref]
     assert result.run.model == "scripted-model" and result.run.first_token_s is not None
     assert 3 <= len(result.reviews) <= 5
@@ -198,7 +206,8 @@ def test_chat_routes_by_rules_and_streams(sample_con: duckdb.DuckDBPyConnection)
     found = find_ids(sample_con, "please summarize user ADH0O8UVJOT10")
     assert found.users == ["ADH0O8UVJOT10"]
     assert rule_route("please summarize user ADH0O8UVJOT10", found).tool == "summary"
-    reply = "A keen reviewer of music gear [F:reviews_written]."
+    reply = _claims(("A keen reviewer of music gear.", "F:reviews_written"),
+                    ("Their reviews start in 2012.", "F:first_activity"))
     with scripted_server(lambda request: reply) as server:
         events = list(chat([], "please summarize user ADH0O8UVJOT10", con=sample_con,
                            backend=FakeBackend(server.url)))
@@ -348,7 +357,7 @@ def test_most_question_ignores_a_lowest_first_draft(
                         "lowest_first": True})
     with scripted_server(lambda request: draft) as server:
         result = ask("Which category has the most views in taobao?", sample_con,
-                     FakeBackend(server.url))
+                     FakeBackend(server.url), shortcut=False)
     assert result.plan["descending"] is True
     assert str(expected[0][0]) in result.answer and "highest" in result.answer
 

@@ -1,0 +1,135 @@
+"""Periods and star ranges in an operator's words: "on 12/1", "in november", "last week",
+"between 2017-11-25 and 2017-12-01", "1-2 stars", "4+ stars".
+
+Dates without a year are anchored at the newest date of the data in scope (the `anchor`), so
+"dec 1" in a 2017 log means 2017-12-01, not this year's December.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from assistant.grounding import MONTH_WORDS, MONTHS
+
+ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+US_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
+"""12/1 = December 1st (month first, as US operators write it); the year from the anchor."""
+
+
+def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
+    start = dt.date(year, month, 1)
+    nxt = dt.date(year + (month == 12), month % 12 + 1, 1)
+    return start, nxt - dt.timedelta(days=1)
+
+
+def _month_day(text: str, anchor: dt.date | None, bare: bool = False
+               ) -> tuple[dt.date, dt.date] | None:
+    """A month and day without a year ("dec 1", "1st december", "12/1") as that day, or a
+    month ("in november"; with `bare`, "and nov?") as that month: in the anchor's year (the
+    newest date of the data), or the year before when it would fall after the anchor."""
+    names = "|".join(sorted(MONTH_WORDS, key=len, reverse=True))
+    no_year = r"(?![\s,]*\d{4})"
+    m = re.search(rf"\b({names})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b{no_year}", text)
+    n = re.search(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({names})\b{no_year}", text)
+    lead = r"(?:(?:in|during|for|of)\s+)?" if bare else r"(?:in|during|for|of)\s+"
+    whole = re.search(rf"\b{lead}({names})\b{no_year}", text)
+    us = US_DATE.search(text)
+    if us and 1 <= int(us.group(1)) <= 12:
+        month, day = int(us.group(1)), int(us.group(2))
+    elif m:
+        month, day = MONTH_WORDS[m.group(1)], int(m.group(2))
+    elif n:
+        month, day = MONTH_WORDS[n.group(2)], int(n.group(1))
+    elif whole:
+        month, day = MONTH_WORDS[whole.group(1)], 0
+    else:
+        return None
+    year = anchor.year if anchor is not None else dt.date.today().year
+    if anchor is not None and (month, max(day, 1)) > (anchor.month, anchor.day):
+        year -= 1
+    if day == 0:
+        return _month_range(year, month)
+    try:
+        found = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return found, found
+
+
+def find_dates(question: str, anchor: dt.date | None, bare: bool = False
+               ) -> tuple[dt.date | None, dt.date | None, str | None]:
+    """(date_from, date_to, phrase) for the period a question names, else Nones; `bare` also
+    reads a month named alone ("and nov?", for follow-ups)."""
+    text = question.lower()
+    iso = [dt.date(int(y), int(m), int(d)) for y, m, d in ISO_DATE.findall(text)]
+    if len(iso) >= 2:
+        return min(iso[:2]), max(iso[:2]), "between dates"
+    if len(iso) == 1:
+        return iso[0], iso[0], "on date"
+    month = re.search(r"\b(" + "|".join(MONTHS) + r")\s+(\d{4})\b", text)
+    if month:
+        start, end = _month_range(int(month.group(2)), MONTHS[month.group(1)])
+        return start, end, month.group(0)
+    period = _month_day(text, anchor, bare)
+    if period is not None:
+        return period[0], period[1], "on date" if period[0] == period[1] else "in month"
+    ym = re.search(r"\b(\d{4})-(\d{2})\b", text)
+    if ym and 1 <= int(ym.group(2)) <= 12:
+        start, end = _month_range(int(ym.group(1)), int(ym.group(2)))
+        return start, end, ym.group(0)
+    year = re.search(r"\b(?:in|during|for|of)\s+((?:19|20)\d{2})\b", text)
+    if year:
+        y = int(year.group(1))
+        return dt.date(y, 1, 1), dt.date(y, 12, 31), year.group(0)
+    if anchor is None:
+        return None, None, None
+    days = re.search(r"\b(?:last|past|previous)\s+(\d{1,3})\s+days?\b", text)
+    if days:
+        n = int(days.group(1))
+        return anchor - dt.timedelta(days=n - 1), anchor, days.group(0)
+    relative = [
+        (r"\b(last|past|this) week\b", 7), (r"\b(last|past|this) month\b", 30),
+        (r"\byesterday\b", -1), (r"\btoday\b", 0), (r"\b(last|past) (fortnight|two weeks)\b", 14),
+    ]
+    for pattern, span in relative:
+        m = re.search(pattern, text)
+        if not m:
+            continue
+        if span == -1:
+            day = anchor - dt.timedelta(days=1)
+            return day, day, m.group(0)
+        if span == 0:
+            return anchor, anchor, m.group(0)
+        return anchor - dt.timedelta(days=span - 1), anchor, m.group(0)
+    return None, None, None
+
+
+_COUNTED = r"(purchases?|buys?|orders?|times|reviews?|events?|sessions?|carts?|views?)\b"
+"""Words after "3+" that make it a count of something, not a star rating."""
+_STARS = r"(?:[ -]?stars?|\*)"
+_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5"}
+
+
+def find_rating_range(text: str) -> tuple[int | None, int | None]:
+    """(min, max) star rating a question names: "1-star", "2 stars or less", "4+ stars",
+    "between 3 and 5 stars"; (None, None) when it names none."""
+    text = re.sub(r"\b(one|two|three|four|five)(?=[ -]?stars?\b)",
+                  lambda m: _NUMBER_WORDS[m.group(1)], text)
+    span = re.search(rf"\b([1-5])\s*(?:-|to|and|\s)\s*([1-5]){_STARS}", text)
+    if span:
+        low, high = sorted((int(span.group(1)), int(span.group(2))))
+        return low, high
+    at_most = re.search(rf"\b([1-5]){_STARS}\s*or (?:less|lower|below|fewer|under|worse)"
+                        rf"|\b(?:at most|up to|max) ([1-5]){_STARS}", text)
+    if at_most:
+        return None, int(at_most.group(1) or at_most.group(2))
+    at_least = re.search(rf"\b([1-5])(?:\+{_STARS}?(?!\s*{_COUNTED})|"
+                         rf"{_STARS}\s*or (?:more|higher|above|better|"
+                         rf"up))|\bat least ([1-5]){_STARS}", text)
+    if at_least:
+        return int(at_least.group(1) or at_least.group(2)), None
+    exact = re.search(rf"\b([1-5]){_STARS}(?!\w)", text)
+    if exact:
+        return int(exact.group(1)), int(exact.group(1))
+    return None, None
