@@ -216,7 +216,8 @@ def test_customer_lookup_shows_card_and_briefing(page: Any) -> None:
     summary.locator("[data-state='done']").wait_for(timeout=LLM_TIMEOUT_MS)
     text = summary.inner_text()
     assert len(text) > 40 and "⚠" not in text
-    assert "[F:" in text  # grounded briefings cite their facts
+    # grounded briefings cite their facts as numbered citations, never as raw tags
+    assert re.search(r"\[\d+\]", text) and "[F:" not in text
     _shot(page, "customer")
 
 
