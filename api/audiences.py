@@ -14,19 +14,8 @@ from fastapi import FastAPI, Query
 from pydantic import BaseModel
 
 from api.state import ApiError, ApiState
+from predictors.audience import AudienceOptions, AudienceTarget, AudienceUser, build_audience
 from store.workspace import Workspace
-
-
-class AudienceUserOut(BaseModel):
-    """One user of the audience."""
-
-    user_id: str
-    probability: float
-    score: float
-    last_active: str | None = None
-    segment: int | None = None
-    intent: float | None = None
-    churn: float | None = None
 
 
 class AudienceOut(BaseModel):
@@ -44,13 +33,11 @@ class AudienceOut(BaseModel):
     backtest: dict[str, Any] | None
     filters: dict[str, Any]
     notes: list[str]
-    users: list[AudienceUserOut]
+    users: list[AudienceUser]  # the library's dataclass: one definition of a user row
 
 
 def add_audience_route(app: FastAPI, state: ApiState) -> None:
     """Register `GET /v1/audiences` on `app`."""
-    from predictors.audience import AudienceOptions, AudienceTarget, build_audience
-
     @app.get("/v1/audiences", response_model=AudienceOut, tags=["audiences"])
     def audiences(
         source: str,

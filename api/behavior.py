@@ -13,6 +13,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
+import pandas as pd
 
 from core.errors import InputError
 from predictors.features import check_cutoff, iso, source_span
@@ -46,6 +47,11 @@ def _cutoff(con: duckdb.DuckDBPyConnection, source: str, purpose: str) -> int:
     return cutoff
 
 
+def _only(frame: pd.DataFrame, user_id: str) -> pd.DataFrame:
+    """The rows of `user_id` in a per-bucket feature frame."""
+    return frame[frame["user_id"] == user_id]
+
+
 def intent_of(con: duckdb.DuckDBPyConnection, model: IntentModel, source: str,
               user_id: str) -> Result:
     """P(any purchase within the horizon) and the top candidate items of `user_id`."""
@@ -55,13 +61,11 @@ def intent_of(con: duckdb.DuckDBPyConnection, model: IntentModel, source: str,
         return None, str(exc)
     bucket = _bucket(con, user_id)
     config = model.feature_config
-    users = F.user_features(con, source, cutoff, config, N_BUCKETS, bucket)
-    users = users[users["user_id"] == user_id]
+    users = _only(F.user_features(con, source, cutoff, config, N_BUCKETS, bucket), user_id)
     if users.empty:
         return None, (f"no events in the intent model's lookback window before {iso(cutoff)} "
                       "(the source's latest event)")
-    items = F.item_features(con, source, cutoff, config, N_BUCKETS, bucket)
-    items = items[items["user_id"] == user_id]
+    items = _only(F.item_features(con, source, cutoff, config, N_BUCKETS, bucket), user_id)
     top: list[dict[str, Any]] = []
     if len(items):
         p = model.predict_item_proba(items)
@@ -80,9 +84,8 @@ def churn_of(con: duckdb.DuckDBPyConnection, model: ChurnModel, source: str,
         cutoff = _cutoff(con, source, "churn scoring")
     except InputError as exc:
         return None, str(exc)
-    rows = C.churn_features(con, source, cutoff, model.feature_config, N_BUCKETS,
-                            _bucket(con, user_id))
-    rows = rows[rows["user_id"] == user_id]
+    rows = _only(C.churn_features(con, source, cutoff, model.feature_config, N_BUCKETS,
+                                  _bucket(con, user_id)), user_id)
     if rows.empty:
         return None, ("the user is outside the churn model's population (too few events, "
                       f"or none recent enough) as of {iso(cutoff)}")

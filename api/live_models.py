@@ -39,13 +39,12 @@ from store.checkpoints import (
     NEXT_ITEM,
     POINTER_FILE,
     SEGMENTS,
+    Stamp,
     models_root,
+    pointer_stamp,
 )
 
 log = logging.getLogger(__name__)
-
-Stamp = tuple[int, int] | None  # (mtime_ns, size) of a pointer file; None when absent
-
 
 @dataclass(frozen=True)
 class ModelSet:
@@ -69,14 +68,6 @@ class ModelSet:
     def has_behavior(self) -> bool:
         """Whether an intent, churn or segment model is loaded."""
         return any(m is not None for m in (self.intent, self.churn, self.segments))
-
-
-def _stamp(path: Path) -> Stamp:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
 
 
 def _checkpoint_dir(root: Path, source: str, kind: str) -> tuple[Path, dict[str, Any]] | None:
@@ -129,8 +120,7 @@ class LiveModels:
         self._loading: set[str] = set()
 
     def _stamps(self, source: str) -> dict[str, Stamp]:
-        base = models_root(self.root) / source
-        return {kind: _stamp(base / kind / POINTER_FILE) for kind in MODEL_KINDS}
+        return {kind: pointer_stamp(self.root, source, kind) for kind in MODEL_KINDS}
 
     def get(self, source: str) -> ModelSet:
         """The current snapshot of `source` (loaded on first use; reloaded when stale)."""

@@ -8,10 +8,12 @@ reference code behind the published anchors does, so the floor is judged on it) 
 evaluated once per seed. With ``--refit`` (default) a second model per seed is trained on
 train + validation items for the selected epoch count and tested once more ("test_refit*").
 
-Default recipe (chosen on validation NDCG@10 on a shared 2-core CPU): SASRec d=64, 2 pre-LN
-blocks, 1 head, dropout 0.3, max_len 50; sampled softmax with 2048 popularity negatives and
-logQ correction; AdamW lr 1e-3 with 5x lr on embedding tables, batch 32, lr x0.3 on a
-validation plateau, early stopping patience 3, at most 30 epochs / 15 min per seed.
+Default recipe: the library's `NextItemOptions` (predictors/training/recipe.py), the same
+settings and config builders `insight train` uses — SASRec d=64, 2 pre-LN blocks, 1 head,
+dropout 0.3, max_len 50; on Beauty's 12,101 items the data-size rule picks a sampled softmax
+with 2048 popularity negatives and logQ correction; AdamW lr 1e-3 with 5x lr on embedding
+tables, batch 32, lr x0.3 on a validation plateau, early stopping patience 3, at most 30
+epochs / 15 min per seed.
 
 Run from the repository root:
 
@@ -71,6 +73,7 @@ from benchmarks.sasrec_verdict import (  # noqa: E402
     summarize_runs,
 )
 from predictors.sequences import IdVocab  # noqa: E402
+from predictors.training.recipe import NextItemOptions  # noqa: E402
 
 logger = logging.getLogger("beauty_sasrec")
 
@@ -78,12 +81,18 @@ DATA_REL = Path("shared/data/amazon_beauty_2014_5core/s3rec_Beauty.txt.gz")
 EXPECTED = {"users": 22_363, "items": 12_101, "interactions": 198_502}
 
 
+RECIPE = NextItemOptions()
+"""The library's defaults: what `insight train` ships is what this benchmark measures."""
 ARCHITECTURE: dict[str, int | float] = {
-    "max-len": 50, "d-model": 64, "n-layers": 2, "n-heads": 1, "ff-mult": 4, "dropout": 0.3}
-"""Numeric architecture options and their defaults (the recipe in the module docstring)."""
+    "max-len": RECIPE.max_len, "d-model": RECIPE.d_model, "n-layers": RECIPE.n_layers,
+    "n-heads": RECIPE.n_heads, "ff-mult": RECIPE.ff_mult, "dropout": RECIPE.dropout}
+"""Numeric architecture options and their defaults (the recipe of predictors/training/recipe.py)."""
 OPTIMIZATION: dict[str, int | float] = {
-    "lr": 1e-3, "embedding-lr-mult": 5.0, "weight-decay": 0.0, "batch-size": 32, "max-epochs": 30,
-    "patience": 3, "lr-plateau-factor": 0.3, "lr-plateau-patience": 1}
+    "lr": RECIPE.lr, "embedding-lr-mult": RECIPE.embedding_lr_mult,
+    "weight-decay": RECIPE.weight_decay, "batch-size": RECIPE.batch_size,
+    "max-epochs": RECIPE.max_epochs, "patience": RECIPE.patience,
+    "lr-plateau-factor": RECIPE.lr_plateau_factor if RECIPE.lr_plateau_factor is not None else 1.0,
+    "lr-plateau-patience": RECIPE.lr_plateau_patience}
 """Numeric optimisation and early-stopping options and their defaults."""
 
 
@@ -102,11 +111,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: 3k users, 2 epochs, 1 seed")
     add_numbers(p, ARCHITECTURE)
     p.add_argument("--attn-dropout", type=float, default=None)
-    p.add_argument("--loss", choices=["full", "sampled"], default="sampled")
-    p.add_argument("--n-negatives", type=int, default=2048)
-    p.add_argument("--negative-sampling", choices=["uniform", "popularity"], default="popularity")
+    p.add_argument("--loss", choices=["auto", "full", "sampled"], default=RECIPE.loss)
+    p.add_argument("--n-negatives", type=int, default=RECIPE.n_negatives)
+    p.add_argument("--negative-sampling", choices=["uniform", "popularity"],
+                   default=RECIPE.negative_sampling)
     add_numbers(p, OPTIMIZATION)
-    p.add_argument("--max-train-minutes", type=float, default=15.0, help="per-seed time cap")
+    p.add_argument("--max-train-minutes", type=float, default=RECIPE.max_train_minutes,
+                   help="per-seed time cap")
     p.add_argument("--eval-every", type=int, default=1, help="validate every N epochs")
     p.add_argument("--skip-baselines", action="store_true", help="for tuning runs")
     p.add_argument(
@@ -227,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             "model": model_cfg.to_dict(),
             "training": {
                 k: v
-                for k, v in make_train_config(args, seed=0, max_epochs=max_epochs).to_dict().items()
+                for k, v in make_train_config(args, seed=0, max_epochs=max_epochs,
+                                           n_items=n_items).to_dict().items()
                 if k not in ("seed", "progress")
             },
             "seeds": seeds,

@@ -22,31 +22,35 @@ from predictors.evaluation import (
 )
 from predictors.models import ItemTransition, MostPopular, SASRec, SASRecConfig
 from predictors.training import TrainConfig, fit
+from predictors.training.recipe import NextItemOptions
 
 logger = logging.getLogger("beauty_sasrec")
 
-MODEL_ARGS = ("max_len", "d_model", "n_heads", "n_layers", "ff_mult", "dropout", "attn_dropout")
-"""Command-line options that are SASRecConfig fields of the same name."""
-TRAIN_ARGS = ("max_len", "batch_size", "lr", "embedding_lr_mult", "weight_decay", "patience",
-              "max_train_minutes", "lr_plateau_factor", "lr_plateau_patience", "eval_every",
-              "loss", "n_negatives", "negative_sampling", "device")
-"""Command-line options that are TrainConfig fields of the same name."""
+OPTION_ARGS = ("max_len", "d_model", "n_heads", "n_layers", "ff_mult", "dropout", "attn_dropout",
+               "batch_size", "lr", "embedding_lr_mult", "weight_decay", "patience",
+               "max_train_minutes", "lr_plateau_factor", "lr_plateau_patience", "eval_every",
+               "loss", "n_negatives", "negative_sampling", "device")
+"""Command-line options that are `NextItemOptions` fields of the same name."""
+
+
+def options_from_args(args: argparse.Namespace, *, seed: int, max_epochs: int
+                      ) -> NextItemOptions:
+    """The library's recipe object with the command line's values: the benchmark builds its
+    model and trainer configs through the same methods as `insight train`."""
+    return NextItemOptions(**{name: getattr(args, name) for name in OPTION_ARGS},
+                           max_epochs=max_epochs, seed=seed, num_threads=args.threads,
+                           use_event_types=False, progress=not args.no_progress)
 
 
 def make_model_config(args: argparse.Namespace, n_items: int) -> SASRecConfig:
     """Architecture hyperparameters from the command line."""
-    return SASRecConfig(n_items=n_items, **{name: getattr(args, name) for name in MODEL_ARGS})
+    return options_from_args(args, seed=0, max_epochs=args.max_epochs).model_config(n_items)
 
 
-def make_train_config(args: argparse.Namespace, *, seed: int, max_epochs: int) -> TrainConfig:
+def make_train_config(args: argparse.Namespace, *, seed: int, max_epochs: int,
+                      n_items: int) -> TrainConfig:
     """Training hyperparameters for one seed from the command line."""
-    return TrainConfig(
-        **{name: getattr(args, name) for name in TRAIN_ARGS},
-        max_epochs=max_epochs,
-        seed=seed,
-        num_threads=args.threads,
-        progress=not args.no_progress,
-    )
+    return options_from_args(args, seed=seed, max_epochs=max_epochs).train_config(n_items)
 
 
 def split_data(seqs: list[list[int]]) -> tuple[LeaveOneOutSplit, dict[str, float]]:
@@ -103,7 +107,8 @@ def refit_and_test(
     epochs: int,
 ) -> dict[str, object]:
     """Train a fresh model on train + validation items for ``epochs`` epochs and test it."""
-    cfg = make_train_config(args, seed=seed, max_epochs=max(1, epochs))
+    cfg = make_train_config(args, seed=seed, max_epochs=max(1, epochs),
+                            n_items=model_cfg.n_items)
     cfg.max_train_minutes = None
     torch.manual_seed(seed)
     model = SASRec(model_cfg)
@@ -128,7 +133,8 @@ def run_seed(
 ) -> tuple[dict[str, object], str]:
     """Train one seed with early stopping on validation, test it once (and its refit with
     ``--refit``): the run's record and the device it trained on."""
-    train_cfg = make_train_config(args, seed=seed, max_epochs=max_epochs)
+    train_cfg = make_train_config(args, seed=seed, max_epochs=max_epochs,
+                                  n_items=model_cfg.n_items)
     torch.manual_seed(seed)
     model = SASRec(model_cfg)
     result = fit(model, split.train, split.valid.inputs, split.valid.targets, train_cfg)

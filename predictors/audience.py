@@ -101,6 +101,8 @@ class AudienceUser:
     segment: int | None = None
     intent: float | None = None
     churn: float | None = None
+    intent_band: str | None = None
+    churn_band: str | None = None
 
 
 @dataclass
@@ -158,6 +160,16 @@ def _in_band(values: pd.Series, spec: tuple[str, float, float]) -> pd.Series:
         ranks = values.rank(pct=True, method="average")
         return (ranks > low) & (ranks <= high) if low > 0 else ranks <= high
     return (values >= low) & (values <= high)
+
+
+def band_names(values: pd.Series) -> pd.Series:
+    """Each value's named band (low / medium / high tertile among `values`), as the band
+    filters define them; missing values have none."""
+    ranks = values.rank(pct=True, method="average")
+    names = pd.Series([None] * len(values), index=values.index, dtype=object)
+    for name, (low, high) in BANDS.items():
+        names[(ranks > low) & (ranks <= high) if low > 0 else ranks <= high] = name
+    return names
 
 
 def _segments(con: duckdb.DuckDBPyConnection, source: str, required: bool) -> pd.Series | None:
@@ -229,7 +241,8 @@ def build_audience(ws: Workspace, source: str, target: AudienceTarget,
         segments = _segments(con, source, required=options.segment is not None)
         notes: list[str] = []
         backtest, calibration = None, Calibration("none", note="no backtest was run")
-        now = _filter(scorer, scorer.frame(None, False), None, segments, notes)
+        candidates = scorer.frame(None, False)
+        now = _filter(scorer, candidates, None, segments, notes)
         if options.backtest and span.max_us is not None:
             backtest, calibration = _backtest(scorer, now, segments, notes)
         elif options.backtest:
@@ -246,7 +259,9 @@ def build_audience(ws: Workspace, source: str, target: AudienceTarget,
         chosen = _select(p, options)
     finally:
         con.close()
-    users = [_user(now, i, float(p[i]), segments) for i in chosen]
+    bands = {c: band_names(candidates[c]) for c in ("intent", "churn")
+             if c in candidates and not candidates[c].isna().all()}
+    users = [_user(now, i, float(p[i]), segments, bands) for i in chosen]
     filters = {k: v for k, v in asdict(options).items()
                if k not in ("backtest", "backtest_epochs", "seed", "signals")
                and v not in (None, False) and (k != "buyer_days" or options.exclude_buyers)}
@@ -287,8 +302,10 @@ def _backtest(scorer: Scorer, now: pd.DataFrame, segments: pd.Series | None,
     return backtest, calibration
 
 
-def _user(frame: pd.DataFrame, i: int, p: float, segments: pd.Series | None) -> AudienceUser:
+def _user(frame: pd.DataFrame, i: int, p: float, segments: pd.Series | None,
+          bands: dict[str, pd.Series]) -> AudienceUser:
     row = frame.iloc[i]
+    uid = frame.index[i]
     last = row.get("last_us")
 
     def opt(name: str) -> float | None:
@@ -300,4 +317,10 @@ def _user(frame: pd.DataFrame, i: int, p: float, segments: pd.Series | None) -> 
     return AudienceUser(
         user_id=str(frame.index[i]), probability=round(p, 6), score=round(float(row["score"]), 8),
         last_active=None if last is None or pd.isna(last) else iso(int(last)),
-        segment=None if seg is None else int(seg), intent=opt("intent"), churn=opt("churn"))
+        segment=None if seg is None else int(seg), intent=opt("intent"), churn=opt("churn"),
+        intent_band=_band_of(bands, "intent", uid), churn_band=_band_of(bands, "churn", uid))
+
+
+def _band_of(bands: dict[str, pd.Series], column: str, user: Any) -> str | None:
+    name = bands[column].get(user) if column in bands else None
+    return None if name is None or pd.isna(name) else str(name)

@@ -230,7 +230,7 @@ def prefix_model(template: NextItemModel, sequences: Any, cache_key: tuple[Any, 
     log.info("audience backtest: training a next-item model on %d users before the cut",
              len(encoded))
     fit(model, split.train, split.valid.inputs if has_valid else None,
-        split.valid.targets if has_valid else None, options.train_config(),
+        split.valid.targets if has_valid else None, options.train_config(len(vocab)),
         train_types=split.train_types, valid_types=split.valid.type_inputs if has_valid else None)
     trained = NextItemModel(model=model, items=vocab, use_types=template.use_types,
                             max_len=template.max_len, meta={"version": "backtest-prefix"})

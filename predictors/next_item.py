@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,17 @@ import torch
 
 from core.errors import InputError
 from predictors.evaluation.evaluator import evaluate
-from predictors.evaluation.splits import leave_one_out_split
+from predictors.evaluation.splits import LeaveOneOutSplit, leave_one_out_split
 from predictors.models import ItemTransition, MostPopular, SASRec, SASRecConfig
 from predictors.sequences import IdVocab, batch_width, left_pad
+from predictors.training.recipe import NextItemOptions
+from predictors.training.recipe import quick_options as quick_options  # re-exported
 from predictors.training.runtime import select_device
-from predictors.training.sequence_trainer import TrainConfig, fit
+from predictors.training.sequence_trainer import fit
 from store.checkpoints import (
     NEXT_ITEM,
     check_checkpoint_matches,
+    data_extent,
     load_checkpoint,
     save_checkpoint,
 )
@@ -36,34 +39,6 @@ from store.workspace import Workspace
 log = logging.getLogger(__name__)
 
 TYPE_IDS = {name: i + 1 for i, name in enumerate(EVENT_TYPES)}
-
-
-@dataclass
-class NextItemOptions:
-    """Model and training parameters for `insight train` (defaults: the Beauty recipe)."""
-
-    d_model: int = 64
-    n_layers: int = 2
-    n_heads: int = 1
-    dropout: float = 0.5
-    max_len: int = 50
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    max_epochs: int = 200
-    patience: int = 10
-    max_train_minutes: float | None = None
-    seed: int = 0
-    use_event_types: bool = True
-    progress: bool = True
-
-    def train_config(self) -> TrainConfig:
-        """The trainer's view of these options."""
-        return TrainConfig(
-            max_len=self.max_len, batch_size=self.batch_size, lr=self.lr,
-            weight_decay=self.weight_decay, max_epochs=self.max_epochs, patience=self.patience,
-            max_train_minutes=self.max_train_minutes, seed=self.seed, progress=self.progress,
-        )
 
 
 @dataclass
@@ -129,37 +104,54 @@ class NextItemModel:
         return ids, scores, hidden.float().cpu().numpy()
 
 
-def _encode_all(sequences: UserSequences, use_types: bool
+def _encode_all(sequences: UserSequences, use_types: bool, base: IdVocab | None = None
                 ) -> tuple[IdVocab, list[list[int]], list[list[int]] | None]:
-    vocab = IdVocab.from_sequences(sequences.items)
+    """Sequences as ints; with `base`, its ids keep their ints and new ids are appended."""
+    vocab = IdVocab.from_dict(base.to_dict()) if base is not None else IdVocab()
+    for items in sequences.items:
+        for item in items:
+            vocab.add(item)
     encoded = [vocab.encode(items) for items in sequences.items]
     types = ([[TYPE_IDS[k] for k in kinds] for kinds in sequences.event_types]
              if use_types else None)
     return vocab, encoded, types
 
 
-def train_next_item(ws: Workspace, source: str, options: NextItemOptions) -> NextItemModel:
-    """Train on leave-one-out splits of `source`, evaluate, and save a checkpoint."""
+def read_training_data(ws: Workspace, source: str) -> tuple[UserSequences, dict[str, Any]]:
+    """Every user's sequence of `source` and its extent (recorded as `trained_on`).
+
+    Shared by a full and a resumed training; InputError when the source has no events.
+    """
     con = ws.connect()
     try:
         sequences = user_sequences(con, source)
+        extent = data_extent(con, source)
     finally:
         con.close()
     if len(sequences) == 0:
         raise InputError(f"source '{source}' has no events to train on")
-    distinct_types = {k for kinds in sequences.event_types for k in kinds}
-    use_types = options.use_event_types and len(distinct_types) > 1
-    vocab, encoded, types = _encode_all(sequences, use_types)
+    return sequences, extent
+
+
+def training_split(source: str, encoded: list[list[int]], types: list[list[int]] | None
+                   ) -> LeaveOneOutSplit:
+    """The leave-one-out split of encoded sequences; InputError when nobody can be validated."""
     split = leave_one_out_split(encoded, types)
     if len(split.valid) == 0:
         raise InputError(f"source '{source}': no user has 3 or more events; cannot train")
-    model_cfg = SASRecConfig(
-        n_items=len(vocab), max_len=options.max_len, d_model=options.d_model,
-        n_heads=options.n_heads, n_layers=options.n_layers, dropout=options.dropout,
-        n_types=len(EVENT_TYPES) if use_types else 0,
-    )
+    return split
+
+
+def train_next_item(ws: Workspace, source: str, options: NextItemOptions) -> NextItemModel:
+    """Train on leave-one-out splits of `source`, evaluate, and save a checkpoint."""
+    sequences, extent = read_training_data(ws, source)
+    distinct_types = {k for kinds in sequences.event_types for k in kinds}
+    use_types = options.use_event_types and len(distinct_types) > 1
+    vocab, encoded, types = _encode_all(sequences, use_types)
+    split = training_split(source, encoded, types)
+    model_cfg = options.model_config(len(vocab), len(EVENT_TYPES) if use_types else 0)
     model = SASRec(model_cfg)
-    train_cfg = options.train_config()
+    train_cfg = options.train_config(len(vocab))
     log.info("training next-item model on %s: %d users, %d items, types=%s", source,
              len(encoded), len(vocab), use_types)
     result = fit(model, split.train, split.valid.inputs, split.valid.targets, train_cfg,
@@ -167,20 +159,38 @@ def train_next_item(ws: Workspace, source: str, options: NextItemOptions) -> Nex
     metrics = evaluate_split(model, vocab, split, options.max_len, len(vocab))
     wrapped = NextItemModel(model=model, items=vocab, use_types=use_types,
                             max_len=options.max_len)
+    meta = checkpoint_meta(wrapped, options, result, metrics, len(encoded), extent)
+    return publish_next_item(ws, source, wrapped, meta)
 
-    def write(directory: Path) -> None:
-        torch.save(model.state_dict(), directory / "model.pt")
-        (directory / "items.json").write_text(json.dumps(vocab.to_dict()))
 
-    meta = {
-        "model_config": model_cfg.to_dict(),
+def checkpoint_meta(wrapped: NextItemModel, options: NextItemOptions, result: Any,
+                    metrics: dict[str, dict[str, float]], users: int,
+                    extent: dict[str, Any]) -> dict[str, Any]:
+    """The metadata of a next-item checkpoint (full or resumed training): config, options,
+    training summary, test metrics, sizes and the data extent it was trained on."""
+    return {
+        "model_config": wrapped.model.cfg.to_dict(),
         "options": asdict(options),
-        "use_types": use_types,
+        "use_types": wrapped.use_types,
         "training": {k: v for k, v in result.summary().items() if k != "history"},
         "metrics": metrics,
-        "users": len(encoded),
-        "items": len(vocab),
+        "users": users,
+        "items": len(wrapped.items),
+        "trained_on": extent,
     }
+
+
+def publish_next_item(ws: Workspace, source: str, wrapped: NextItemModel,
+                      meta: dict[str, Any]) -> NextItemModel:
+    """Save weights, vocabulary and `meta` as a new current version; the model gets its meta.
+
+    Shared by a full training and a resumed one (``predictors.training.resume``), so both
+    publish the same checkpoint layout through the atomic pointer switch.
+    """
+    def write(directory: Path) -> None:
+        torch.save(wrapped.model.state_dict(), directory / "model.pt")
+        (directory / "items.json").write_text(json.dumps(wrapped.items.to_dict()))
+
     version = save_checkpoint(ws, source, NEXT_ITEM, write, meta)
     wrapped.meta = {**meta, "version": version}
     return wrapped
@@ -243,9 +253,3 @@ def evaluate_next_item(ws: Workspace, source: str, checkpoint: Path | None = Non
              if loaded.use_types else None)
     split = leave_one_out_split(encoded, types)
     return evaluate_split(loaded.model, loaded.items, split, loaded.max_len, len(loaded.items))
-
-
-def quick_options(**overrides: Any) -> NextItemOptions:
-    """Small, fast settings for demos and CI (minutes on a laptop CPU)."""
-    return replace(NextItemOptions(d_model=32, max_epochs=8, patience=3, batch_size=128),
-                   **overrides)

@@ -7,6 +7,7 @@ users) and reports "skipped" with the reason when it does not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,9 @@ from store.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+ENGINES = ("local", "ray")
+"""Where `score_sources` runs the scoring: in this process, or on a Ray cluster."""
+
 
 @dataclass
 class TrainRequest:
@@ -41,6 +45,7 @@ class TrainRequest:
     epochs: int | None = None
     seed: int = 0
     horizon: str | None = None
+    resume: bool = False  # fine-tune the current next-item checkpoint (predictors.training.resume)
 
 
 def _open(workspace: Path) -> Workspace:
@@ -53,6 +58,8 @@ def train_source(workspace: Path, source: str | None, request: TrainRequest) -> 
     ws = _open(workspace)
     source = require_source(ws, source)
     results: dict[str, Any] = {"source": source}
+    if request.resume:
+        return {**results, **_resume(ws, source, request)}
     if NEXT_ITEM in request.kinds:
         options = quick_options(seed=request.seed) if request.quick else NextItemOptions(
             seed=request.seed)
@@ -78,6 +85,28 @@ def train_source(workspace: Path, source: str | None, request: TrainRequest) -> 
     return results
 
 
+def _resume(ws: Workspace, source: str, request: TrainRequest) -> dict[str, Any]:
+    """`insight train --resume`: fine-tune next-item; the other kinds need a full training."""
+    from predictors.training.resume import ResumeOptions, resume_next_item
+
+    if NEXT_ITEM not in request.kinds:
+        raise InputError(f"--resume fine-tunes the {NEXT_ITEM} model only; add --only "
+                         f"{NEXT_ITEM} or train the others without --resume")
+    schedule = ResumeOptions(seed=request.seed)
+    if request.epochs is not None:
+        schedule.max_epochs = request.epochs
+    model = resume_next_item(ws, source, schedule)
+    out: dict[str, Any] = {NEXT_ITEM: {
+        "version": model.version, "resumed_from": model.meta["resumed_from"],
+        "test": model.meta["metrics"], "best_epoch": model.meta["training"]["best_epoch"],
+        **{k: model.meta["resume"][k] for k in ("new_items", "sequences_trained", "seconds")}}}
+    for kind in request.kinds:
+        if kind != NEXT_ITEM:
+            out[kind] = {"skipped": "--resume fine-tunes next_item only; train "
+                                    f"`insight train --only {kind}` to refresh it"}
+    return out
+
+
 def evaluate_source(workspace: Path, source: str | None, checkpoint: Path | None) -> dict[str, Any]:
     """Evaluate the saved next-item model on the current data, with the saved other metrics."""
     ws = _open(workspace)
@@ -91,8 +120,18 @@ def score_sources(
     k: int = 10,
     batch_size: int = 1024,
     checkpoint: Path | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Write `user_scores` for each source that has a trained next-item model."""
+    """Write `user_scores` for each source that has a trained next-item model.
+
+    `engine` "local" scores in this process; "ray" runs the same batch scorer in Ray actors
+    (`predictors.ray_scoring`) on the cluster at `address` (None: a local Ray for this run),
+    with `workers` actors. Both publish the same table and report the same shape.
+    """
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; choose from {', '.join(ENGINES)}")
     ws = _open(workspace)
     if not ws.sources:
         raise InputError(f"workspace {ws.root} is empty; run `insight ingest` or `insight sample`")
@@ -101,14 +140,24 @@ def score_sources(
     if not chosen:
         raise InputError("no source has a trained model; run `insight train --source NAME`")
     results: dict[str, Any] = {}
-    for source in chosen:
-        require_source(ws, source)
-        model = load_next_item(ws, source, checkpoint)
-        extras = _extra_scores(ws, source)
-        report = score_users(ws, source, model, extras, k=k, batch_size=batch_size)
-        results[source] = {"users": report.users, "seconds": round(report.seconds, 2),
-                           "users_per_second": round(report.users_per_second, 1),
-                           "model_version": report.model_version}
+    with contextlib.ExitStack() as stack:
+        if engine == "ray":
+            from core.ray_cluster import ray_session
+            from predictors.ray_scoring import score_users_ray
+
+            stack.enter_context(ray_session(address))
+        for source in chosen:
+            require_source(ws, source)
+            model = load_next_item(ws, source, checkpoint)
+            extras = _extra_scores(ws, source)
+            if engine == "ray":
+                report = score_users_ray(ws, source, model, extras, checkpoint, k=k,
+                                         batch_size=batch_size, workers=workers)
+            else:
+                report = score_users(ws, source, model, extras, k=k, batch_size=batch_size)
+            results[source] = {"users": report.users, "seconds": round(report.seconds, 2),
+                               "users_per_second": round(report.users_per_second, 1),
+                               "model_version": report.model_version}
     return results
 
 

@@ -2,7 +2,8 @@
 
 Users stream out of DuckDB in record batches (bounded memory on the Python side), each batch
 is scored and appended to a Parquet file, and the result replaces the source's partition of
-`user_scores` atomically through the workspace manifest.
+`user_scores` atomically through the workspace manifest. The Ray engine
+(`predictors.ray_scoring`) runs the same `BatchScorer` in actors and the same `publish_scores`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -67,6 +70,45 @@ class ScoreReport:
     model_version: str
 
 
+BatchProducer = Callable[[duckdb.DuckDBPyConnection, int], Iterator[pa.Table]]
+"""Yields scored tables from a workspace connection and the number of users to score."""
+
+
+@dataclass
+class BatchScorer:
+    """Scores one batch of user histories into `user_scores` rows: the per-batch work that the
+    in-process engine and the Ray engine's actors (`predictors.ray_scoring`) share.
+
+    Batches are Arrow record batches or tables with the columns of `_SEQUENCES_SQL`.
+    """
+
+    source: str
+    next_item: NextItemModel | None
+    extras: pd.DataFrame | None
+    k: int
+    version: str
+    scored_at: dt.datetime
+
+    def __call__(self, batch: pa.RecordBatch | pa.Table) -> pa.Table:
+        """The `user_scores` rows (in `SCHEMA`) of the users in `batch`, in their order."""
+        return _score_batch(batch, self.source, self.next_item, self.extras, self.k,
+                            self.version, self.scored_at)
+
+
+def scores_version(next_item: NextItemModel | None, extras: pd.DataFrame | None) -> str:
+    """The `model_version` recorded with every score: the versions of the models used."""
+    versions = [next_item.version] if next_item is not None else []
+    if extras is not None and "model_version" in extras.attrs:
+        versions.append(str(extras.attrs["model_version"]))
+    return "+".join(versions) or "none"
+
+
+def sequence_batches(con: duckdb.DuckDBPyConnection, source: str,
+                     batch_size: int) -> Iterator[pa.RecordBatch]:
+    """Every user's ordered history of `source`, `batch_size` users at a time, by user id."""
+    yield from con.sql(_SEQUENCES_SQL, params=[source]).to_arrow_reader(batch_size)
+
+
 def score_users(
     ws: Workspace,
     source: str,
@@ -76,16 +118,27 @@ def score_users(
     batch_size: int = 1024,
     progress: bool | None = None,
 ) -> ScoreReport:
-    """Score every user of `source` and publish the `user_scores` partition for it.
+    """Score every user of `source` in this process and publish its `user_scores` partition.
 
     `extras` is indexed by user_id with any of the columns in `EXTRA_COLUMNS`.
     """
+    scorer = BatchScorer(source, next_item, extras, k, scores_version(next_item, extras),
+                         dt.datetime.now(dt.UTC))
+    return publish_scores(
+        ws, scorer, lambda con, _total: map(scorer, sequence_batches(con, source, batch_size)),
+        progress)
+
+
+def publish_scores(ws: Workspace, scorer: BatchScorer, produce: BatchProducer,
+                   progress: bool | None = None) -> ScoreReport:
+    """Write the tables that `produce(con, users)` yields as the source's `user_scores` partition.
+
+    The one writer of both engines: under the workspace lock, the batches stream into one
+    staged Parquet file that replaces the partition atomically, so readers see the old scores
+    or the new ones, never a mix.
+    """
+    source, version = scorer.source, scorer.version
     started = time.perf_counter()
-    scored_at = dt.datetime.now(dt.UTC)
-    versions = [next_item.version] if next_item is not None else []
-    if extras is not None and "model_version" in extras.attrs:
-        versions.append(str(extras.attrs["model_version"]))
-    version = "+".join(versions) or "none"
     con = ws.connect()
     with ws.lock(), ws.stage() as batch:
         try:
@@ -94,21 +147,18 @@ def score_users(
             ).fetchall()[0][0]
             if total == 0:
                 raise InputError(f"source '{source}' has no users to score")
-            reader = con.sql(_SEQUENCES_SQL, params=[source]).to_arrow_reader(batch_size)
             name = "user_scores-00000.parquet"
             batch.files[TABLE] = [name]
             written = 0
             with pq.ParquetWriter(batch.staging_dir / name, SCHEMA, compression="zstd") as out, \
                     tqdm(total=total, desc=f"score {source}", unit=" users",
                          disable=None if progress is None else not progress) as bar:
-                for record_batch in reader:
-                    table = _score_batch(record_batch, source, next_item, extras, k, version,
-                                         scored_at)
+                for table in produce(con, total):
                     out.write_table(table)
                     written += table.num_rows
                     bar.update(table.num_rows)
             meta = {"users": written, "model_version": version,
-                    "scored_at": scored_at.isoformat(timespec="seconds")}
+                    "scored_at": scorer.scored_at.isoformat(timespec="seconds")}
             ws.publish_derived(TABLE, batch, meta, partition=source)
         finally:
             con.close()
@@ -120,7 +170,7 @@ def score_users(
 
 
 def _score_batch(
-    record_batch: pa.RecordBatch,
+    record_batch: pa.RecordBatch | pa.Table,
     source: str,
     next_item: NextItemModel | None,
     extras: pd.DataFrame | None,

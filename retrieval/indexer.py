@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 from tqdm.auto import tqdm
 
 from retrieval.documents import (
@@ -151,7 +152,7 @@ class Indexer:
                     bar.update(1)
                     continue
                 pending.append((doc, digest))
-                if len(pending) >= self.batch_size:
+                if len(pending) >= self._window():
                     report.embedded += self._flush(collection, pending)
                     bar.update(len(pending))
                     pending = []
@@ -169,9 +170,20 @@ class Indexer:
                  report.embedded, report.unchanged, report.deleted, report.seconds)
         return report
 
-    def _flush(self, collection: str, batch: list[tuple[Document, str]]) -> int:
-        vectors = self.embedder.embed([doc.text for doc, _ in batch])
-        self.store.upsert(collection, [doc.id for doc, _ in batch], vectors,
-                          [doc.text for doc, _ in batch],
-                          [{**doc.metadata, HASH_KEY: digest} for doc, digest in batch])
-        return len(batch)
+    def _window(self) -> int:
+        """Documents gathered before they are embedded (one upsert batch in process)."""
+        return self.batch_size
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        """Vectors of `texts`, in order; the Ray engine (`retrieval.ray_index`) overrides it."""
+        return self.embedder.embed(texts)
+
+    def _flush(self, collection: str, window: list[tuple[Document, str]]) -> int:
+        vectors = self._embed([doc.text for doc, _ in window])
+        for start in range(0, len(window), self.batch_size):
+            batch = window[start:start + self.batch_size]
+            self.store.upsert(collection, [doc.id for doc, _ in batch],
+                              vectors[start:start + self.batch_size],
+                              [doc.text for doc, _ in batch],
+                              [{**doc.metadata, HASH_KEY: digest} for doc, digest in batch])
+        return len(window)

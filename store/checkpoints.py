@@ -20,10 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from core.errors import InputError
 from store.files import atomic_write_text
 from store.readers import source_fingerprint
 from store.workspace import Workspace
+
+Stamp = tuple[int, int] | None
+"""(mtime_ns, size) of a ``current.json`` pointer; None when there is none."""
 
 KEEP_VERSIONS = 3
 POINTER_FILE = "current.json"
@@ -55,6 +60,40 @@ def _pointed_version(base: Path) -> str | None:
 def current_version(ws: Workspace, source: str, kind: str) -> str | None:
     """The version of `kind` in use for `source`; None when none was trained."""
     return _pointed_version(model_dir(ws, source, kind))
+
+
+def pointer_stamp(root: Path, source: str, kind: str) -> Stamp:
+    """(mtime_ns, size) of the `current.json` of one source and kind; None when absent.
+
+    One ``stat``: the cheap test every long-lived reader (API, app) uses to notice that a new
+    version was published without reading any checkpoint.
+    """
+    try:
+        st = (models_root(root) / source / kind / POINTER_FILE).stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+def pointer_stamps(root: Path) -> dict[tuple[str, str], Stamp]:
+    """The pointer stamp of every (source, kind) with a model directory under workspace `root`."""
+    base = models_root(root)
+    if not base.exists():
+        return {}
+    return {(d.name, kind): pointer_stamp(root, d.name, kind)
+            for d in sorted(p for p in base.iterdir() if p.is_dir()) for kind in MODEL_KINDS}
+
+
+def data_extent(con: duckdb.DuckDBPyConnection, source: str) -> dict[str, Any]:
+    """How much data of `source` a model sees now: event count and the last event time.
+
+    Recorded in checkpoint metadata so that "events since the checkpoint" is well defined
+    when a model is later fine-tuned (``insight train --resume``); the time is None for
+    untimed sources.
+    """
+    n, last = con.execute("SELECT count(*), max(ts) FROM events WHERE source = ?",
+                          [source]).fetchone() or (0, None)
+    return {"events": int(n), "last_event_ts": None if last is None else str(last)}
 
 
 def current_models(root: Path) -> list[dict[str, Any]]:

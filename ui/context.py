@@ -4,7 +4,10 @@ Handlers run in Gradio's worker threads, several at once. A DuckDB connection mu
 shared between threads, so each request opens its own read-only connection (`connect`); the
 LLM backend is shared (its server queues requests) and the embedder is shared behind a lock
 (it switches torch's thread count while it runs). `access` tells each handler what the
-request's signed-in user may see and export (`ui.access`).
+request's signed-in user may see and export (`ui.access`). The current checkpoints
+(`model_cards`) are read again whenever a ``current.json`` pointer changes (one ``stat`` per
+pointer, as the API's `api.live_models`), so a model published by `insight train` (or
+`--resume`) shows without restarting the app.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from assistant.llm.backends import LLMBackend
 from core.settings import Settings
 from retrieval.search import Retriever
 from retrieval.store import REVIEWS
+from store.checkpoints import Stamp, current_models, pointer_stamps
 from store.workspace import Workspace
 from ui.access import Access, Pseudonyms, request_access
 
@@ -63,6 +67,7 @@ class AppContext:
     roles: dict[str, str] | None = None  # login name → role; None: no login asked
     pseudonyms: Pseudonyms = field(default_factory=Pseudonyms)
     _ws_lock: threading.Lock = field(default_factory=threading.Lock)
+    _cards: tuple[dict[tuple[str, str], Stamp], list[dict[str, Any]]] | None = None
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -73,6 +78,20 @@ class AppContext:
             yield con
         finally:
             con.close()
+
+    def model_cards(self) -> list[dict[str, Any]]:
+        """The current checkpoint of every source and kind with its metadata.
+
+        Cached until a pointer changes: a page load costs one ``stat`` per pointer, and a new
+        checkpoint replaces the cached list in one assignment (readers see old or new).
+        """
+        stamps = pointer_stamps(self.root)
+        cached = self._cards
+        if cached is None or cached[0] != stamps:
+            cached = (stamps, current_models(self.root))
+            self._cards = cached
+            log.info("model checkpoints (re)read: %d current", len(cached[1]))
+        return cached[1]
 
     def access(self, request: Any) -> Access:
         """What the user behind a Gradio request (`gr.Request`, or None) may see and export."""

@@ -1,5 +1,8 @@
 """The Models tab: test metrics of the current checkpoints beside their baselines, reliability
-diagrams of the probability models, and how fresh the data and scores are."""
+diagrams of the probability models, and how fresh the data and scores are.
+
+The metrics table is filled on every page load from `AppContext.model_cards`, so a newly
+published checkpoint shows without a restart; the reliability plots are drawn at start-up."""
 
 from __future__ import annotations
 
@@ -28,21 +31,24 @@ def reliability_figures(cards: list[dict]) -> list[tuple[str, object]]:
     return figures
 
 
+def metrics_frame(ctx: AppContext) -> pd.DataFrame:
+    """The metrics table of the checkpoints current now (a note when none is trained)."""
+    rows = data.metrics_rows(ctx.model_cards())
+    if not rows:
+        return pd.DataFrame({"models": ["No trained models yet: run `insight train --source S` "
+                                        "and `insight score`."]})
+    frame = pd.DataFrame(rows)
+    return frame[[c for c in frame.columns if c not in ("version", "trained")]
+                 + ["trained", "version"]]
+
+
 def build(ctx: AppContext) -> None:
     """Lay out the Models tab."""
-    cards = data.model_cards(ctx.root)
-    rows = data.metrics_rows(cards)
-    gr.Markdown("#### Test metrics of the current models (from their checkpoints)")
-    if rows:
-        frame = pd.DataFrame(rows)
-        frame = frame[[c for c in frame.columns if c not in ("version", "trained")]
-                      + ["trained", "version"]]
-        gr.Dataframe(value=frame, interactive=False, wrap=True,
-                     elem_id="models-metrics")
-    else:
-        gr.Markdown("No trained models yet: run `insight train --source S` and "
-                    "`insight score`.")
-    figures = reliability_figures(cards)
+    gr.Markdown("#### Test metrics of the current models (from their checkpoints, read again "
+                "on every page load)")
+    gr.Dataframe(value=lambda: metrics_frame(ctx), interactive=False, wrap=True,
+                 elem_id="models-metrics")
+    figures = reliability_figures(ctx.model_cards())
     if figures:
         gr.Markdown("#### Reliability (calibration on the test cut-off)")
         for start in range(0, len(figures), RELIABILITY_SHOWN):

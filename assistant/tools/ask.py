@@ -31,6 +31,7 @@ from assistant.llm.structured import structured
 from assistant.tools.follow_up import follow_up_plan, is_follow_up, rescope_dates
 from assistant.tools.population import apply_population, drafted_population
 from assistant.tools.profile import DataProfile, data_profile
+from assistant.tools.readings import stated_readings
 from assistant.tools.render import LABELS, render_answer
 from assistant.tools.resolve import Hints, parsed_with_certainty, resolve_question
 from assistant.tools.trace import ToolRun, TraceStep
@@ -134,6 +135,7 @@ class AskResult:
     periods: dict[str, list[str]] = field(default_factory=dict)
     plan_source: str = "llm"  # llm | llm+hints | rules | hints (draft invalid) | follow-up | none
     grounding: dict[str, Any] = field(default_factory=dict)
+    readings: list[str] = field(default_factory=list)  # "I read 'orders' as purchase events."
     privacy: dict[str, int] = field(default_factory=dict)  # min_group_size, hidden_groups
 
     def to_dict(self) -> dict[str, Any]:
@@ -145,7 +147,8 @@ class AskResult:
                 "hints": self.hints, "overrides": self.overrides,
                 "plan_source": self.plan_source, "periods": self.periods, "sql": self.sql,
                 "params": self.params, "privacy": self.privacy,
-                "grounding": self.grounding, **self.run.to_dict()}
+                "grounding": self.grounding, "readings": self.readings,
+                **self.run.to_dict()}
 
 
 def available_text(profile: DataProfile) -> str:
@@ -401,6 +404,8 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
     if not report.ok:  # cannot happen with the templates; never show an ungrounded number
         log.error("template answer failed grounding: %s", report.feedback())
         answer = "The result table has the answer; see the rows."
+    readings = stated_readings(question, common["plan"])
+    answer = " ".join([answer, *readings])
     if on_chunk is not None:
         run.mark_first_token()
         on_chunk(answer)
@@ -408,7 +413,7 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                      chart=result.chart,
                      grounding={"ok": report.ok, "numbers_checked": report.numbers_checked,
                                 "violations": [v.message for v in report.violations]},
-                     **common)
+                     readings=readings, **common)
 
 
 def _missing_events(plan: QueryPlan, profile: DataProfile) -> str | None:

@@ -89,7 +89,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"\bbuyers?\b|\bpurchasers?\b|\bpaying (customers?|users?|people)\b", "buyers"),
     (r"\busers?\b|customers?|visitors?|shoppers?|people|\bppl\b|reviewers?", "users"),
     (r"\bevents?\b|\bevnts?\b|interactions?|activity|actions?", "events"),
-    (r"\b(busiest|most active|peak\w*)\b", "events"),
+    (r"\b(busiest|most active|peak\w*|popular\w*)\b", "events"),
 ]
 """Keyword → metric, most specific first; the first match is the hint."""
 

@@ -28,6 +28,15 @@ def index(
     collection: Annotated[list[str] | None, typer.Option(
         help="Only this collection: reviews, items, behavior_summaries (repeatable).")] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    engine: Annotated[str, typer.Option(
+        help="local: embed in this process; ray: Ray Data actors (docs/scale-out.md).")]
+    = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray address for --engine ray: auto, HOST:PORT or ray://…; default: a local Ray.")]
+    = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Embedding actors for --engine ray (default: the cluster's GPUs, else CPUs).")]
+    = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
     """Embed new or changed reviews, items and behavior summaries; drop deleted ones."""
@@ -54,9 +63,19 @@ def index(
             if missing:
                 raise InputError(f"unknown source {', '.join(missing)}; known: "
                                  f"{', '.join(sorted(known))}")
-        indexer = create_indexer(settings.retrieval, Path(path), progress=progress,
-                                 mask_pii=settings.privacy.mask_pii)
-        return indexer.run(con, sources=source or None, collections=chosen)
+        if engine not in ("local", "ray"):
+            raise InputError(f"unknown engine {engine!r}; choose from local, ray")
+        if engine == "local":
+            indexer = create_indexer(settings.retrieval, Path(path), progress=progress,
+                                     mask_pii=settings.privacy.mask_pii)
+            return indexer.run(con, sources=source or None, collections=chosen)
+        from core.ray_cluster import ray_session
+        from retrieval.ray_index import create_ray_indexer
+
+        with ray_session(address):
+            indexer = create_ray_indexer(settings.retrieval, Path(path), progress=progress,
+                                         mask_pii=settings.privacy.mask_pii, workers=workers)
+            return indexer.run(con, sources=source or None, collections=chosen)
 
     started = time.perf_counter()
     report = run_guarded(action)

@@ -35,6 +35,9 @@ def train(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     horizon: Annotated[str | None, typer.Option(help="Intent/churn horizon, e.g. 1D, 180D.")]
     = None,
+    resume: Annotated[bool, typer.Option(
+        help="Fine-tune the current next_item checkpoint on the events since (short schedule; "
+             "new items get new embeddings); --epochs caps its epochs.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Train the predictors of a source and save versioned checkpoints in the workspace."""
@@ -42,7 +45,7 @@ def train(
 
     def action() -> dict[str, Any]:
         request = TrainRequest(kinds=_kinds(only), quick=quick, epochs=epochs, seed=seed,
-                               horizon=horizon)
+                               horizon=horizon, resume=resume)
         return train_source(workspace_path(workspace), source, request)
 
     results = run_guarded(action)
@@ -71,13 +74,23 @@ def score(
     batch_size: Annotated[int, typer.Option(help="Users per scoring batch.")] = 1024,
     checkpoint: Annotated[Path | None, typer.Option(help="A next_item checkpoint directory.")]
     = None,
+    engine: Annotated[str, typer.Option(
+        help="local: score in this process; ray: Ray Data actors (docs/scale-out.md).")]
+    = "local",
+    address: Annotated[str | None, typer.Option(
+        help="Ray address for --engine ray: auto, HOST:PORT or ray://…; default: a local Ray.")]
+    = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Model actors for --engine ray (default: the cluster's GPUs, else CPUs).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Fill the `user_scores` table for every user of the source(s)."""
     from predictors.pipeline import score_sources
 
     results = run_guarded(lambda: score_sources(workspace_path(workspace), source, k=k,
-                                                batch_size=batch_size, checkpoint=checkpoint))
+                                                batch_size=batch_size, checkpoint=checkpoint,
+                                                engine=engine, address=address,
+                                                workers=workers))
     _print(results, as_json, "scored")
 
 

@@ -95,9 +95,10 @@ def test_app_builds_and_exposes_its_endpoints(tmp_path: Path) -> None:
     assert len(llm) == 4 and all(f.concurrency_id == "llm" for f in llm)
     assert all(f.concurrency_limit == ctx.settings.ui.llm_concurrency_limit for f in llm)
     assert ctx.settings.ui.llm_concurrency_limit > 1 and ctx.settings.ui.concurrency_limit > 1
-    # no toggle decides masking: no checkbox anywhere, no event takes one as input
-    checkboxes = [b for b in blocks.blocks.values() if type(b).__name__ == "Checkbox"]
-    assert not checkboxes and not ctx.settings.model_dump()["ui"].get("mask_reviewer_names")
+    # no toggle decides masking: the only checkbox is the audience's "exclude recent buyers"
+    checkboxes = [b.label for b in blocks.blocks.values() if type(b).__name__ == "Checkbox"]
+    assert checkboxes == ["Exclude recent buyers (30 days)"]
+    assert not ctx.settings.model_dump()["ui"].get("mask_reviewer_names")
 
 
 def test_prose_views_pass_the_configured_prose_limit(tmp_path: Path) -> None:
