@@ -8,6 +8,9 @@ beside every record (status, text, badge, per-claim verdicts, seconds). A fallba
 failure; nothing is retried beyond what the tools do themselves.
 
     .venv/bin/python -m benchmarks.claims_eval --workspace /tmp/claims_ws --users 10
+
+With `--copy N` (and `--segments-workspace`) it runs the copy and segment-naming modes instead
+(`benchmarks.claims_copy_eval`, report `benchmarks/results/claims_eval_copy.json`).
 """
 
 from __future__ import annotations
@@ -49,23 +52,15 @@ def pick_users(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, s
 
 def run_tool(tool: str, source: str, user: str, con: Any, backend: Any,
              max_tokens: int) -> dict[str, Any]:
-    """One tool call, timed, as a record."""
-    from assistant.tools.explain import explain
-    from assistant.tools.persona import persona
-    from assistant.tools.summary import user_summary
+    """One prose tool call (the evaluation's shared dispatch), timed, as a record."""
+    from assistant.evaluation.runner import run_prose_tool
 
-    started = time.perf_counter()
-    if tool == "summary":
-        result = user_summary(user, source, con=con, backend=backend,
-                              prose_max_tokens=max_tokens)
-    elif tool == "persona":
-        result = persona(user, None, source, con=con, backend=backend,
-                         prose_max_tokens=max_tokens)
-    else:
+    item = None
+    if tool == "explain":
         item = con.execute("SELECT top_items[1] FROM user_scores WHERE source = ? AND "
                            "user_id = ?", [source, user]).fetchone()[0]
-        result = explain(user, item, source, con=con, backend=backend,
-                         prose_max_tokens=max_tokens)
+    started = time.perf_counter()
+    result = run_prose_tool(tool, source, user, con, backend, max_tokens, item)
     seconds = time.perf_counter() - started
     narration = result.narration
     load = round(os.getloadavg()[0], 2)  # other work on the same cores slows every call
@@ -79,22 +74,29 @@ def run_tool(tool: str, source: str, user: str, con: Any, backend: Any,
             "attempts": narration["attempts"]}
 
 
+def status_figures(mine: list[dict[str, Any]], share: str = "claims_kept_share"
+                   ) -> dict[str, Any]:
+    """Status rates and claims verified of proposed over one tool's records (`share` names the
+    verified share)."""
+    n = len(mine)
+    proposed = sum(r["claims_proposed"] for r in mine)
+    verified = sum(r["claims_verified"] for r in mine)
+    return {"n": n,
+            "fallback_rate": round(sum(r["status"] == "fallback" for r in mine) / n, 3),
+            "partial_rate": round(sum(r["status"] == "partial" for r in mine) / n, 3),
+            "ok_rate": round(sum(r["status"] == "ok" for r in mine) / n, 3),
+            "claims_proposed": proposed, "claims_verified": verified,
+            share: round(verified / proposed, 3) if proposed else None}
+
+
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Per-tool rates and medians."""
     out: dict[str, Any] = {}
     for tool in dict.fromkeys(r["tool"] for r in records):
         mine = [r for r in records if r["tool"] == tool]
         n = len(mine)
-        proposed = sum(r["claims_proposed"] for r in mine)
         out[tool] = {
-            "n": n,
-            "fallback_rate": round(sum(r["status"] == "fallback" for r in mine) / n, 3),
-            "partial_rate": round(sum(r["status"] == "partial" for r in mine) / n, 3),
-            "ok_rate": round(sum(r["status"] == "ok" for r in mine) / n, 3),
-            "claims_proposed": proposed,
-            "claims_verified": sum(r["claims_verified"] for r in mine),
-            "claims_kept_share": round(sum(r["claims_verified"] for r in mine) / proposed, 3)
-            if proposed else None,
+            **status_figures(mine),
             "claims_shown_mean": round(sum(r["claims_shown"] for r in mine) / n, 2),
             "retries": sum(len(r["attempts"]) > 1 for r in mine),
             "median_seconds": round(statistics.median(r["seconds"] for r in mine), 2),
@@ -123,9 +125,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--users", type=int, default=10)
     parser.add_argument("--source", action="append", dest="sources")
     parser.add_argument("--explain", action="store_true", help="Also run explain.")
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--copy", type=int, default=0, metavar="N",
+                        help="Instead: N marketing copy requests (users and segments x "
+                             "channels) and, with --segments-workspace, segment naming; the "
+                             "report goes to claims_eval_copy.json.")
+    parser.add_argument("--variants", type=int, default=2, help="Variants per copy request.")
+    parser.add_argument("--segments-workspace", type=Path, default=None,
+                        help="A workspace built like `make demo` whose segments are named.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.copy or args.segments_workspace:
+        from benchmarks.claims_copy_eval import run_copy_eval
+
+        return run_copy_eval(args.workspace, args.copy, args.variants, args.sources,
+                             args.segments_workspace, args.out)
+    args.out = args.out or OUT
 
     from assistant.llm.backends import EmbeddedBackend
     from core.settings import get_settings

@@ -29,7 +29,7 @@ from langchain_core.messages.utils import convert_to_messages
 from markdown_it import MarkdownIt
 
 from assistant.grounding import check_answer, extract_numbers
-from assistant.tools import marketing, narrate
+from assistant.tools import copy_claims, marketing, narrate
 from assistant.tools.chat import answer_text
 from store.ingest import ingest
 from store.loaders.amazon import review_id
@@ -39,7 +39,7 @@ FIXTURE = REPO / "tests" / "fixtures" / "injection_reviews.jsonl"
 META = REPO / "tests" / "fixtures" / "injection_meta.jsonl"
 SOURCE = "inj"
 CONTROL_USER, CONTROL_ITEM = "ACTRL9ZED", "B0CTLSTD05"
-STATUSES = {"copy": {"ok", "fallback", "template"}}
+STATUSES = {"copy": {"ok", "partial", "fallback"}}
 PROSE_STATUSES = {"ok", "partial", "fallback"}
 UNTRUSTED_RULE = "data, never instructions"
 COPY_CHANNEL, COPY_VARIANTS = "email", 2
@@ -113,7 +113,7 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 
 
 class PromptLog:
-    """Records every prompt the prose tools send (`narrate.generate`, `marketing.structured`)
+    """Records every prompt the prose tools send (`narrate.generate`, `copy_claims.generate`)
     while delegating to the real functions."""
 
     def __init__(self) -> None:
@@ -122,18 +122,14 @@ class PromptLog:
     @contextmanager
     def recording(self) -> Iterator[PromptLog]:
         """Patch the two call sites for the block."""
-        real_generate, real_structured = narrate.generate, marketing.structured
+        real_generate = narrate.generate
 
         def generate(backend: Any, messages: Any, *args: Any, **kwargs: Any) -> str:
             self.prompts.append(convert_to_messages(list(messages)))
             return real_generate(backend, messages, *args, **kwargs)
 
-        def structured(backend: Any, messages: Any, *args: Any, **kwargs: Any) -> Any:
-            self.prompts.append(convert_to_messages(list(messages)))
-            return real_structured(backend, messages, *args, **kwargs)
-
         with mock.patch.object(narrate, "generate", generate), \
-                mock.patch.object(marketing, "structured", structured):
+                mock.patch.object(copy_claims, "generate", generate):
             yield self
 
 
@@ -199,7 +195,8 @@ def structure_problems(call: Call, result: Any, reference: Mapping[str, Any]) ->
         if not 1 <= len(result.variants) <= COPY_VARIANTS:
             problems.append(f"{len(result.variants)} variants")
         for v in result.variants:
-            if set(v) != {"headline", "body"} or any(len(v[p]) > limits[p] for p in v):
+            if not {"headline", "body"} <= set(v) or any(len(v[p]) > limits[p]
+                                                          for p in ("headline", "body")):
                 problems.append(f"malformed variant {v!r}"[:200])
         if result.item.get("item_id") != call.item_id:
             problems.append("copy is about another item")

@@ -1,7 +1,7 @@
 """The Marketing tab: copy variants for a segment or a user about one item, on one channel.
 
-Each variant is shown with the facts it used (the item and audience facts whose values appear in
-its text) and the whole set can be downloaded as CSV: a new file in the app's own temporary
+Each variant is shown with numbered citations (expanding to the fact or review) and its claims
+badge, and the whole set can be downloaded as CSV: a new file in the app's own temporary
 folder, never a path the user names, every cell formula-neutralised (`ui.safe.write_csv`). Only
 roles in `privacy.export_roles` get the file (the download is hidden for the others and the
 handler refuses); a customer target is exported under its pseudonym for masked roles
@@ -22,7 +22,7 @@ import gradio as gr
 from assistant.llm.errors import LLMError
 from assistant.tools.marketing import CHANNELS, MAX_VARIANTS, marketing_copy
 from core.errors import InputError
-from ui import data
+from ui import audience_view, data
 from ui.access import Access, hide_user_id
 from ui.context import AppContext
 from ui.customer_view import error_html
@@ -51,23 +51,41 @@ def facts_used(variant: dict[str, str], facts: dict[str, Any]) -> dict[str, Any]
             if v not in (None, "") and any(f.lower() in text for f in _forms(v))}
 
 
+def _sources_html(sources: list[dict[str, Any]]) -> str:
+    """A variant's numbered citations, each expanding to the fact's value or the review."""
+    items = []
+    for source in sources:
+        body = source.get("snippet") if source.get("kind") == "review" else source.get("value")
+        title = f"[{source.get('n')}] {source.get('kind', 'source')}: {source.get('label', '')}"
+        items.append(f"<details><summary>{text_html(title, 200)}</summary>"
+                     f"<p>{text_html(body, 1000)}</p></details>")
+    return "".join(items) or "<p>none</p>"
+
+
+def _variant_card(number: int, variant: dict[str, Any]) -> str:
+    """One variant: headline, body with numbered citations, its badge and its sources."""
+    text = variant.get("text") or variant.get("body", "")
+    sources = variant.get("sources") or []
+    head = (f"<p class='bi-note'>{text_html(variant['badge'])} · "
+            f"{text_html(variant.get('status', ''))}</p>" if variant.get("badge") else "")
+    return (f"<div class='bi-card bi-variant'><h4>Variant {number}: "
+            f"{text_html(variant['headline'])}</h4><p>{text_html(text)}</p>{head}"
+            f"<details><summary>Facts used ({len(sources)})</summary>"
+            f"{_sources_html(sources)}</details></div>")
+
+
 def variants_html(result: Any) -> str:
-    """Variant cards, each with the facts it used, then the facts the model was given."""
+    """Variant cards (body with numbered citations, the claims badge, the sources each
+    citation expands to), then the drafts refused and the facts the model was given."""
     facts = {**{f"item.{k}": v for k, v in result.item.items()},
              **{f"audience.{k}": v for k, v in result.audience.items()}}
-    cards = []
-    for number, variant in enumerate(result.variants, start=1):
-        used = facts_used(variant, facts)
-        used_html = "".join(f"<li><b>{text_html(k)}</b>: {text_html(v, 200)}</li>"
-                            for k, v in used.items()) or "<li>none quoted directly</li>"
-        cards.append(
-            f"<div class='bi-card bi-variant'><h4>Variant {number}: "
-            f"{text_html(variant['headline'])}</h4><p>{text_html(variant['body'])}</p>"
-            f"<details><summary>Facts used ({len(used)})</summary><ul>{used_html}</ul>"
-            "</details></div>")
+    cards = [_variant_card(n, v) for n, v in enumerate(result.variants, start=1)]
     given = "".join(f"<li><b>{text_html(k)}</b>: {text_html(v, 300)}</li>"
                     for k, v in facts.items())
     notice = f"<p class='bi-note'>{text_html(result.notice)}</p>" if result.notice else ""
+    if getattr(result, "badge", None):
+        notice += (f"<p class='bi-note'>{text_html(result.badge)} · status "
+                   f"{text_html(result.status)}</p>")
     if result.rejected:
         reasons = "".join(f"<li>{text_html(r.get('headline'), 80)}: "
                           f"{text_html('; '.join(r.get('violations', [])), 300)}</li>"
@@ -209,4 +227,7 @@ def build(ctx: AppContext, users: list[tuple[str, str]],
     go.click(on_generate, inputs=[target, segment, user, item, channel, tone, count],
              outputs=[out, download], concurrency_id="llm",
              concurrency_limit=ctx.settings.ui.llm_concurrency_limit, api_name="copy")
+    with gr.Accordion("Audience: build, inspect, write copy, export", open=False,
+                      elem_id="aud-step"):
+        audience_view.build(ctx, folder, segments, generate)
     return {"user": user, "download": download}

@@ -97,6 +97,11 @@ def render_claims(verdicts: Sequence[Verdict], ev: EvidenceSet) -> Rendered:
     return Rendered(" ".join(sentences), sources, list(verdicts))
 
 
+def plain_text(text: str) -> str:
+    """Rendered prose without its citation markers (copy as sent, a description as stored)."""
+    return re.sub(r"\s+([.!?,;])", r"\1", NUMBERED_CITATION.sub("", text)).strip()
+
+
 def badge(verified: int, proposed: int) -> str:
     """The line shown beside the prose: "n of m claims verified"."""
     return f"{verified} of {proposed} claims verified"

@@ -63,7 +63,7 @@ def response_format(mode: str, ids: Iterable[str]) -> dict[str, Any] | None:
     return None
 
 
-def _draft(value: Any) -> ClaimDraft | None:
+def claim_draft(value: Any) -> ClaimDraft | None:
     """A draft from one parsed JSON object (None when it has no text)."""
     if not isinstance(value, dict):
         return None
@@ -76,10 +76,10 @@ def _draft(value: Any) -> ClaimDraft | None:
     return ClaimDraft(text.strip(), evidence, kind if kind in KINDS else "fact")
 
 
-def _objects(text: str) -> list[Any]:
-    """Every complete JSON object in the `claims` array of `text`, also when the answer was
-    cut off in the middle of a later claim."""
-    start = text.find("[", text.find('"claims"') if '"claims"' in text else 0)
+def json_objects(text: str, key: str = "claims") -> list[Any]:
+    """Every complete JSON object in the `key` array of `text`, also when the answer was
+    cut off in the middle of a later one."""
+    start = text.find("[", text.find(f'"{key}"') if f'"{key}"' in text else 0)
     if start < 0:
         return []
     decoder = json.JSONDecoder()
@@ -110,21 +110,27 @@ def tagged_claims(text: str, kind: str = "fact") -> list[ClaimDraft]:
     return drafts
 
 
-def parse_answer(raw: str) -> list[ClaimDraft]:
-    """The claims of a model answer: JSON (whole, fenced or truncated), else tagged prose."""
+def strip_fences(raw: str) -> str:
+    """An answer without the Markdown code fence a model may wrap its JSON in."""
     text = raw.strip()
     if text.startswith("```"):
         text = text.split("\n", 1)[1] if "\n" in text else ""
         text = text.rsplit("```", 1)[0].strip()
+    return text
+
+
+def parse_answer(raw: str) -> list[ClaimDraft]:
+    """The claims of a model answer: JSON (whole, fenced or truncated), else tagged prose."""
+    text = strip_fences(raw)
     if text.startswith("{") or text.startswith("["):
         try:
             value = json.loads(text)
             items = value.get("claims", []) if isinstance(value, dict) else value
         except json.JSONDecodeError:
-            items = _objects(text)
+            items = json_objects(text)
         if not isinstance(items, list):
             items = []
-        return [d for d in (_draft(v) for v in items[:MAX_CLAIMS * 2]) if d is not None]
+        return [d for d in (claim_draft(v) for v in items[:MAX_CLAIMS * 2]) if d is not None]
     return tagged_claims(text)
 
 

@@ -365,6 +365,19 @@ def check_zero(text: str, kind: str, ev: EvidenceSet) -> list[str]:
     return list(dict.fromkeys(reasons))
 
 
+PLACEHOLDERS = frozenset({"a short headline", "one sentence", "a call to action", "headline",
+                          "cta", "text", "name", "short name"})
+"""Shape examples of the prompts: a small model sometimes copies one instead of writing."""
+
+
+def vacuous(text: str, min_words: int = 2) -> list[Violation]:
+    """A text with fewer than `min_words` words ("...") or a prompt's placeholder copied."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    if len(words) < min_words or text.strip(" .!?").lower() in PLACEHOLDERS:
+        return [Violation("claim", text[:40], "write real words, not a placeholder")]
+    return []
+
+
 def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
                  extra_check: ExtraCheck | None = None) -> Verdict:
     """Apply every rule of the module docstring to one claim."""

@@ -3,8 +3,9 @@
 Operator questions (see `questions.py`) are answered with `ask`; accuracy needs the gold
 number (and entity) in the answer, or an honest refusal for unanswerable questions. Users
 (picked deterministically across sources) get a summary, a persona and an explanation; their
-citations are checked against id sets computed here from the Parquet files, their numbers
-with the grounding check, and sentences without citations are counted as unsupported claims.
+claims' evidence ids are checked against id sets computed here from the Parquet files, their
+numbers with the grounding check, and claims shown without evidence are counted as
+unsupported.
 Latency is measured per call (time to first answer chunk and to the full answer). The report
 is written as JSON.
 """
@@ -24,12 +25,10 @@ from tqdm.auto import tqdm
 
 from assistant.evaluation.gold import GoldData
 from assistant.evaluation.metrics import (
-    citation_stats,
     entity_matches,
     number_matches,
     percentile,
     ratio,
-    uncited_share,
 )
 from assistant.evaluation.questions import QUESTIONS, Question
 from assistant.grounding import check_numbers
@@ -161,49 +160,60 @@ def valid_ids(gold: GoldData, source: str, user: str, result: dict[str, Any],
             "I": items | ({item} if item else set()), "U": {user}}
 
 
-def _text_of(tool: str, data: dict[str, Any]) -> str:
-    return str(data.get({"summary": "summary", "persona": "prose",
-                         "explain": "explanation"}[tool], ""))
-
-
 TOOLS = ("summary", "persona", "explain")
+
+
+def run_prose_tool(tool: str, source: str, user: str, con: Any, backend: LLMBackend,
+                   prose_max_tokens: int = PROSE_MAX_TOKENS, item: str | None = None) -> Any:
+    """One prose tool (`summary`, `persona` or `explain` of `item`) about one user: the one
+    dispatch the evaluation and the claims benchmark share."""
+    if tool == "summary":
+        return user_summary(user, source, con=con, backend=backend,
+                            prose_max_tokens=prose_max_tokens)
+    if tool == "persona":
+        return persona(user, None, source, con=con, backend=backend,
+                       prose_max_tokens=prose_max_tokens)
+    if tool == "explain" and item is not None:
+        return explain(user, item, source, con=con, backend=backend,
+                       prose_max_tokens=prose_max_tokens)
+    raise InputError(f"unknown prose tool {tool!r} (or no item to explain); choose "
+                     f"{', '.join(TOOLS)}")
+
+
+def claim_citations(claims: list[dict[str, Any]], valid: dict[str, set[str]]
+                    ) -> tuple[int, int]:
+    """(evidence ids cited, ids valid) over claims' verdicts (`K:id` evidence), against the
+    independently computed id sets."""
+    cited = [e.split(":", 1) for c in claims for e in c.get("evidence", []) if ":" in e]
+    return len(cited), sum(ident in valid.get(kind, set()) for kind, ident in cited)
 
 
 def evaluate_user(tool: str, source: str, user: str, con: Any, backend: LLMBackend,
                   gold: GoldData, scores: pd.DataFrame,
                   prose_max_tokens: int = PROSE_MAX_TOKENS) -> dict[str, Any]:
-    """One tool's output about one user (prose capped at `prose_max_tokens`), scored."""
+    """One tool's output about one user (prose capped at `prose_max_tokens`), scored: the
+    citations are the evidence ids of the claims shown (and of the first draft's claims)."""
     item = explain_item(gold, scores, source, user) if tool == "explain" else None
-    if tool == "summary":
-        result = user_summary(user, source, con=con, backend=backend,
-                              prose_max_tokens=prose_max_tokens)
-    elif tool == "persona":
-        result = persona(user, None, source, con=con, backend=backend,
-                         prose_max_tokens=prose_max_tokens)
-    else:
-        assert item is not None
-        result = explain(user, item, source, con=con, backend=backend,
-                         prose_max_tokens=prose_max_tokens)
+    result = run_prose_tool(tool, source, user, con, backend, prose_max_tokens, item)
     data = result.to_dict()
-    text = _text_of(tool, data)
+    text = data["text"]
     valid = valid_ids(gold, source, user, data, item)
-    cited, ok = citation_stats(text, valid)
+    cited, ok = claim_citations(data["claims"], valid)
     attempts = data["narration"]["attempts"]
-    first = attempts[0]["text"] if attempts else ""
-    first_cited, first_ok = citation_stats(first, valid)
+    first_cited, first_ok = claim_citations(attempts[0]["claims"] if attempts else [], valid)
     # numbers may come from the returned facts, traits and reviews' fields, never review text
     shown_reviews = [{k: v for k, v in r.items() if k not in ("snippet", "text")}
                      for r in data.get("reviews", [])]
     numbers = check_numbers(text, data.get("facts", {}), data.get("traits", []),
                             shown_reviews, user)
-    uncited, total = uncited_share([text]) if data["status"] != "fallback" else (0, 0)
+    shown = data["claims"] if data["status"] != "fallback" else []
+    uncited, total = sum(not c.get("evidence") for c in shown), len(shown)
     return {"tool": tool, "source": source, "user_id": user, "item_id": item,
             "status": data["status"], "text": text, "citations": cited,
             "valid_citations": ok, "first_attempt_citations": first_cited,
             "first_attempt_valid_citations": first_ok,
             "first_attempt_violations": attempts[0]["violations"] if attempts else [],
             "rejected_attempts": [a["text"] for a in attempts if a["violations"]],
-            "auto_citations": data["narration"].get("auto_citations", 0),
             "numeric_faithful": not numbers, "unfaithful_numbers": [v.value for v in numbers],
             "llm_sentences": total, "uncited_llm_sentences": uncited,
             "first_token_s": data["first_token_s"], "latency_s": data["latency_s"],
@@ -254,7 +264,6 @@ def summarise(questions: list[dict[str, Any]], users: list[dict[str, Any]]) -> d
             "user_numeric_faithfulness": ratio(sum(r["numeric_faithful"] for r in users),
                                                len(users)),
             "unsupported_claim_rate": ratio(uncited, sentences),
-            "citations_attached_by_code": sum(r.get("auto_citations", 0) for r in users),
             "status_counts": pd.Series([f"{r['tool']}:{r['status']}" for r in users])
             .value_counts().sort_index().to_dict(),
             "latency_by_tool": {tool: _latency([r for r in users if r["tool"] == tool])

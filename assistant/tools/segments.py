@@ -1,14 +1,20 @@
-"""Names and descriptions for the predictors' segments, written by the LLM from computed facts.
+"""Names and descriptions for the predictors' segments: a short name and claims from computed
+facts.
 
 The predictors publish a `segments` table (one row of computed facts per segment and source).
-For each row the LLM proposes a short name and a 1–2 sentence description (JSON) from the facts
-and from what sets the segment apart (`segment_traits.contrasts`: its facts against all users
-of the source). Numbers must be in the facts, demographic words are rejected and a name may not
-repeat another segment's, with one retry; otherwise a computed name from the strongest contrast
-("Recently active", or "Segment N" when nothing stands out) and a description of the contrasts
-are stored. The results go to
-the derived workspace table `segment_names` (one partition per source), with the prompt ref,
-model and status of each row. Without a `segments` table the tool says so and does nothing.
+For each row the LLM proposes a short name and 1–3 claims describing the segment, each citing
+the facts it rests on: what sets the segment apart (`segment_traits.contrasts`: its facts
+against all users of the source), its size and what it shops for. The name is checked on its
+own (`check_proposal`: numbers, personal attributes, inverted behaviours, a name another
+segment has); each claim is verified on its own (`segment_claims`: numbers bound to the cited
+contrast, nothing about a behaviour the segment has none of, no missing value written as a
+thing), and refused claims are dropped. With no usable name or no verified claim the request
+is sent again once, naming what was wrong; a name is computed from the strongest contrast
+("Recently active", or "Segment N" when nothing stands out) only when no proposed name passes,
+and the description falls back to the contrasts as cited claims when no claim passes (status
+`fallback`). The results go to the derived workspace table `segment_names` (one partition per
+source), with the prompt ref, model and status of each row. Without a `segments` table the tool
+says so and does nothing.
 """
 
 from __future__ import annotations
@@ -24,11 +30,21 @@ import pyarrow as pa
 from langchain_core.messages.utils import convert_to_messages
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.claims.copy import schema_format
+from assistant.claims.named import MAX_DESCRIPTION_CLAIMS, named_schema, parse_named
+from assistant.claims.render import Rendered, badge, dedupe, plain_text, render_claims
+from assistant.claims.verify import Verdict, vacuous, verify_claims
 from assistant.grounding import Violation, check_numbers, check_personal
 from assistant.llm.backends import LLMBackend
-from assistant.llm.errors import StructuredOutputError
-from assistant.llm.structured import structured
+from assistant.tools.generation import generate
 from assistant.tools.narrate import retry_messages
+from assistant.tools.segment_claims import (
+    CONTEXT_FACTS,
+    description_check,
+    fact_lines,
+    fallback_claims,
+    segment_evidence,
+)
 from assistant.tools.segment_traits import (
     Contrast,
     contrasts,
@@ -44,10 +60,7 @@ from store.workspace import Workspace
 log = logging.getLogger(__name__)
 
 PROMPT = "segment_name"
-SIZE_FACTS = ("n_users", "share_of_users")
-CONTEXT_FACTS = ("top_categories", "top_brands")
-"""Besides the contrasts, the prompt shows the segment's size and what it shops for: every
-other fact is a mean the model tends to misread, and each prompt token costs time on a CPU."""
+NAME_MAX_TOKENS = 220
 SOURCE_TABLE = "segments"
 TABLE = "segment_names"
 SCHEMA = pa.schema([("source", pa.string()), ("segment", pa.int64()), ("name", pa.string()),
@@ -132,36 +145,85 @@ def check_proposal(proposal: SegmentName, evidence: Any, segment: int, taken: se
     return problems
 
 
-def _plain(facts: dict[str, Any]) -> str:
-    return "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in facts.items())
+@dataclass
+class Named:
+    """One segment's name, its description as verified claims, and how they were obtained."""
+
+    name: str
+    status: str
+    name_source: str
+    claims: list[Verdict]
+    rendered: Rendered
+    proposed: list[Verdict] = field(default_factory=list)
+
+    @property
+    def description(self) -> str:
+        """The description as stored: the claims as plain sentences."""
+        return plain_text(self.rendered.text)
+
+    def fields(self) -> dict[str, Any]:
+        """The per-segment fields of `--json`: status, text (as shown), badge, claims."""
+        verified = sum(c.verified for c in self.proposed)
+        shown = badge(verified, len(self.proposed))
+        return {"status": self.status, "name_source": self.name_source,
+                "text": self.rendered.text, "sources": self.rendered.sources,
+                "badge": shown if self.status != "fallback" else f"facts only ({shown} by the "
+                "model)", "claims": [c.to_dict() for c in self.proposed]}
+
+
+def _name_problems(name: str, segment: int, taken: set[str], facts: dict[str, Any],
+                   overall: dict[str, float]) -> list[Violation]:
+    """`check_proposal` on the name alone, plus its length (a short phrase)."""
+    if not 2 <= len(name) <= 60 or len(name.split()) > 6 or vacuous(name, 1):
+        return [Violation("name", name, "the name must be a short phrase of 2 to 4 words")]
+    proposal = SegmentName.model_construct(name=name, description="")
+    return check_proposal(proposal, {"facts": facts}, segment, taken, facts, overall)
 
 
 def _name_one(backend: LLMBackend, source: str, segment: int, facts: dict[str, Any],
-              overall: dict[str, float], taken: set[str]) -> tuple[SegmentName, str]:
+              overall: dict[str, float], taken: set[str]) -> Named:
     found = contrasts(facts, overall)
+    evidence = segment_evidence(segment, source, facts, found)
     prompt = load_prompt(PROMPT)
-    distinctive = "\n".join(f"- {c.phrase()}" for c in found) or "- (close to the average)"
-    size = {k: facts[k] for k in SIZE_FACTS if k in facts}
     context = {k: facts[k] for k in CONTEXT_FACTS if k in facts}
-    messages: list[Any] = prompt.render(
-        segment=segment, source=source, size=_plain(size), distinctive=distinctive,
-        facts=_plain(context) or "(none)",
+    messages: list[Any] = convert_to_messages(prompt.render(
+        segment=segment, source=source, facts=fact_lines(evidence),
+        shops_for="cite F:top_categories / F:top_brands" if context else
+        "no category or brand data: do not write about what they shop for",
         suggested=fallback_name(segment, facts, found, taken).name,
-        taken=", ".join(sorted(taken)) or "none")
-    evidence = {"facts": facts, "distinctive": distinctive}
+        taken=", ".join(sorted(taken)) or "none"))
+    shape = schema_format(str(getattr(backend, "structured_mode", "")),
+                          named_schema(evidence.ids()))
+    extra = description_check(facts, overall)
+    name, proposed = "", []
     for attempt in (1, 2):
-        try:
-            proposal = structured(backend, messages, SegmentName)
-        except StructuredOutputError as exc:
-            log.warning("segment %s/%s: %s", source, segment, exc)
-            break
-        problems = check_proposal(proposal, evidence, segment, taken, facts, overall)
-        if not problems:
-            return proposal, "ok" if attempt == 1 else "retried"
-        feedback = "; ".join(p.message for p in problems)
-        log.info("segment %s/%s rejected (attempt %d): %s", source, segment, attempt, feedback)
-        messages = retry_messages(convert_to_messages(messages), problems)
-    return fallback_name(segment, facts, found, taken), "fallback"
+        raw = generate(backend, messages, max_tokens=NAME_MAX_TOKENS,
+                       extra_body={"response_format": shape} if shape else None)
+        draft_name, drafts = parse_named(raw)
+        verdicts = verify_claims(drafts, evidence, extra)
+        proposed += verdicts
+        problems = _name_problems(draft_name, segment, taken, facts, overall)
+        if not name and not problems:
+            name = draft_name
+        kept = dedupe([v for v in proposed if v.verified])[:MAX_DESCRIPTION_CLAIMS]
+        if name and kept:
+            status = "ok" if attempt == 1 and all(v.verified for v in proposed) else "partial"
+            return Named(name, status, "model", kept, render_claims(kept, evidence), proposed)
+        feedback = problems + [Violation("claim", "", f"{v.text[:80]!r}: {r}")
+                               for v in verdicts if not v.verified for r in v.reasons]
+        if not verdicts:
+            feedback.append(Violation("claim", "", "give 1 to 3 claims that cite the facts"))
+        log.info("segment %s/%s rejected (attempt %d): %s", source, segment, attempt,
+                 "; ".join(p.message for p in feedback)[:300])
+        messages = retry_messages(messages, feedback[:6])
+    computed = fallback_name(segment, facts, found, taken)
+    template = [v for v in verify_claims(fallback_claims(found, facts), evidence) if v.verified]
+    kept = dedupe([v for v in proposed if v.verified])[:MAX_DESCRIPTION_CLAIMS]
+    if name:  # the model's name passed, none of its claims did: computed description
+        return Named(name, "fallback", "model", template, render_claims(template, evidence),
+                     proposed)
+    return Named(computed.name, "fallback", "computed", kept or template,
+                 render_claims(kept or template, evidence), proposed)
 
 
 def name_segments(workspace: Path, backend: LLMBackend,
@@ -191,18 +253,20 @@ def name_segments(workspace: Path, backend: LLMBackend,
     overall = {source: overall_values([r for r in records if r["source"] == source])
                for source in {str(r["source"]) for r in records}}
     taken: dict[str, set[str]] = {}
+    details: list[dict[str, Any]] = []
     for record in records:
         source, segment = str(record["source"]), int(record["segment"])
         facts = segment_facts(record)
         names = taken.setdefault(source, set())
         with run.step(f"name {source} segment {segment}") as step:
-            proposal, status = _name_one(backend, source, segment, facts, overall[source], names)
-            step.status = "fallback" if status == "fallback" else "ok"
-            step.detail = proposal.name
-        names.add(proposal.name.strip().lower())
-        rows.append({"source": source, "segment": segment, "name": proposal.name,
-                     "description": proposal.description, "status": status,
+            named = _name_one(backend, source, segment, facts, overall[source], names)
+            step.status = "fallback" if named.status == "fallback" else "ok"
+            step.detail = f"{named.name} ({named.name_source} name, {len(named.claims)} claims)"
+        names.add(named.name.strip().lower())
+        rows.append({"source": source, "segment": segment, "name": named.name,
+                     "description": named.description, "status": named.status,
                      "prompt_ref": prompt_ref, "model": backend.model, "generated_at": now})
+        details.append(named.fields())
     published: list[str] = []
     for source in sorted({r["source"] for r in rows}):
         part = [r for r in rows if r["source"] == source]
@@ -211,5 +275,6 @@ def name_segments(workspace: Path, backend: LLMBackend,
                          partition=source)
         published.append(source)
     run.finish()
-    return SegmentNamesResult([{**r, "generated_at": now.isoformat()} for r in rows], run,
+    return SegmentNamesResult([{**r, "generated_at": now.isoformat(), **d}
+                               for r, d in zip(rows, details, strict=True)], run,
                               published=published)

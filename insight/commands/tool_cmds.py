@@ -92,7 +92,12 @@ def _print_prose(result: Any) -> None:
     console.print(escape(result.text), highlight=False)
     _print_notice(result)
     console.print(f"[dim]{escape(result.badge)} · status {result.status}[/]", highlight=False)
-    for source in result.sources:
+    _print_sources(result.sources)
+
+
+def _print_sources(sources: list[dict[str, Any]]) -> None:
+    """What each numbered citation points to: a fact's value, a review's snippet."""
+    for source in sources:
         detail = source.get("value") if source["kind"] != "review" else source.get("snippet")
         console.print(f"[dim]\\[{source['n']}] {escape(source['label'])}: "
                       f"{escape(str(detail)[:160])}[/]", highlight=False)
@@ -217,9 +222,14 @@ def copy_cmd(
 
     def render(result: Any) -> None:
         for i, v in enumerate(result.variants, start=1):
-            console.print(f"[bold]{i}. {escape(v['headline'])}[/]\n{escape(v['body'])}",
+            console.print(f"[bold]{i}. {escape(v['headline'])}[/]\n{escape(v['text'])}",
                           highlight=False)
+            console.print(f"[dim]{escape(v['badge'])} · status {v['status']}[/]",
+                          highlight=False)
+            _print_sources(v["sources"])
         _print_notice(result)
+        console.print(f"[dim]{escape(result.badge)} · status {result.status}[/]",
+                      highlight=False)
 
     _run_tool(workspace, as_json, lambda ctx: marketing_copy(
         item, con=ctx["con"], backend=ctx["backend"], user_id=user, segment=segment,
@@ -312,7 +322,9 @@ def name_segments_cmd(
             console.print(f"[yellow]skipped:[/] {escape(result.skipped)}")
         for row in result.rows:
             console.print(f"{row['source']} {row['segment']}: [bold]{escape(row['name'])}[/] "
-                          f"— {escape(row['description'])} [dim]({row['status']})[/]")
+                          f"— {escape(row['text'])} [dim]({row['badge']} · {row['status']})[/]",
+                          highlight=False)
+            _print_sources(row.get("sources", []))
 
     _emit(run_guarded(action), as_json, render)
 

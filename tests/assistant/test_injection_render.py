@@ -122,25 +122,34 @@ def test_obedient_model_renders_nothing_injected(con: duckdb.DuckDBPyConnection,
 
 
 def test_copy_with_review_markup_is_rejected(con: duckdb.DuckDBPyConnection) -> None:
-    """A variant that copies a review's markup or a link is dropped, not shown cleaned."""
+    """A claim that copies a review's markup or a link is dropped, not shown cleaned; the
+    variant keeps its clean claims."""
     from assistant.tools.marketing import marketing_copy
 
+    def claim(text: str) -> dict[str, Any]:
+        return {"evidence": ["F:item_title"], "kind": "fact", "text": text}
+
     def respond(request: dict[str, Any]) -> str:
+        if "Parts to rewrite" in request["messages"][-1]["content"]:  # the repair: still bad
+            return json.dumps({"claims": [claim("Visit www.evil.example for it."),
+                                          claim("Works ‹img src=x›.")]})
         return json.dumps({"variants": [
-            {"headline": "A mic for your voice",
-             "body": 'Works ‹img src=x onerror="alert(document.cookie)"› Good mic.'},
-            {"headline": "Hear yourself clearly", "body": "Visit www.evil.example for it."},
-            {"headline": "Record with confidence", "body": "A USB Condenser Microphone by "
-                                                          "Vocalis for clear voice recordings."}]})
+            {"headline": "Record with confidence", "cta": "Take a look",
+             "claims": [claim('Works ‹img src=x onerror="alert(document.cookie)"› Good mic.'),
+                        claim("Visit www.evil.example for it."),
+                        claim("A USB Condenser Microphone for clear voice recordings.")]}]})
 
     with scripted_server(respond) as server:
         result = marketing_copy("B0INJMIC02", con=con, backend=FakeBackend(server.url),
-                                user_id="AINJ6FOX", source="inj", n_variants=1)
-    assert result.status == "ok"
-    assert result.variants == [{"headline": "Record with confidence", "body": (
-        "A USB Condenser Microphone by Vocalis for clear voice recordings.")}]
-    assert [r["body"] for r in result.rejected[:2]] == ["Works  Good mic.", "Visit  for it."]
-    assert all("write plain text" in " ".join(r["violations"]) for r in result.rejected[:2])
+                                user_id="AINJ6FOX", source="inj", channel="push",
+                                n_variants=1)
+    assert result.status == "partial", result.rejected
+    assert [(v["headline"], v["body"]) for v in result.variants] == [(
+        "Record with confidence",
+        "A USB Condenser Microphone for clear voice recordings. Take a look.")]
+    refused = [c for c in result.variants[0]["claims"] if not c["verified"]]
+    assert len(refused) == 4  # two drafts, two repairs
+    assert all(any("plain text" in r for r in c["reasons"]) for c in refused)
 
 
 @pytest.mark.parametrize("draft", ["Demanding shopper.", 'Demanding [R:94246c9678abaabb0f25">].'])

@@ -168,14 +168,21 @@ def test_marketing_copy_drops_bad_variants(sample_con: duckdb.DuckDBPyConnection
                               "price IS NOT NULL ORDER BY item_id LIMIT 1").fetchone()[0]
     user = sample_con.execute("SELECT user_id FROM reviews WHERE source = 'gift_cards' AND "
                               "item_id = ? LIMIT 1", [item]).fetchone()[0]
-    answer = {"variants": [{"headline": "A gift they can choose", "body": "Let them pick."},
-                           {"headline": "50% off today", "body": "Free gift card!"}]}
+    claim = {"evidence": ["F:item_brand"], "kind": "fact", "text": "Sold by Amazon."}
+    answer = {"variants": [{"headline": "A gift they can choose", "claims": [claim],
+                            "cta": "Let them pick"},
+                           {"headline": "50% off today", "claims": [
+                               {"evidence": ["F:item_title"], "kind": "fact",
+                                "text": "Free gift card!"}], "cta": "Hurry"}],
+              "claims": [{"evidence": ["F:item_title"], "kind": "fact", "text": "50% off!"}]}
     with scripted_server(lambda request: json.dumps(answer)) as server:
         result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
                                 user_id=user, channel="push", n_variants=2)
-    assert result.variants == [{"headline": "A gift they can choose", "body": "Let them pick."}]
+    assert [(v["headline"], v["body"]) for v in result.variants] == [
+        ("A gift they can choose", "Sold by Amazon. Let them pick.")]
+    assert result.status == "partial"
     assert result.rejected and all(r["violations"] for r in result.rejected)
-    assert result.run.prompt_refs == ["marketing_copy@2"]
+    assert result.run.prompt_refs == ["marketing_copy@3", "copy_repair@1"]
 
 
 def test_copy_speaks_for_the_shop_not_as_a_reviewer() -> None:
@@ -197,7 +204,7 @@ def test_copy_for_an_item_with_nothing_to_describe_skips_the_llm(
     with scripted_server(lambda request: requests.append(request) or "{}") as server:
         result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
                                 user_id=user, channel="push")
-    assert requests == [] and result.status == "template"
+    assert requests == [] and result.status == "fallback"
     assert f"item {item} has no title" in result.notice
     assert result.variants[0]["headline"] == f"item {item}"
 
@@ -265,7 +272,8 @@ def test_chat_reports_unknown_user(sample_con: duckdb.DuckDBPyConnection) -> Non
 
 def test_segment_names_skip_then_publish(tmp_path: Path) -> None:
     root = build_sample(tmp_path / "ws")
-    reply = json.dumps({"name": "Busy browsers", "description": "They view a lot."})
+    reply = json.dumps({"name": "Busy browsers", "claims": [
+        {"evidence": ["F:n_users"], "kind": "fact", "text": "The segment holds 70 users."}]})
     with scripted_server(lambda request: reply) as server:
         skipped = name_segments(root, FakeBackend(server.url))
         assert skipped.skipped and not skipped.rows
@@ -278,10 +286,12 @@ def test_segment_names_skip_then_publish(tmp_path: Path) -> None:
     con = Workspace.open(root).connect()
     rows = con.execute("SELECT segment, name, status, prompt_ref, description FROM "
                        "segment_names ORDER BY segment").fetchall()
-    # The model repeats its name for segment 1: refused, and the computed name is stored.
-    assert [r[:4] for r in rows] == [(0, "Busy browsers", "ok", "segment_name@2"),
-                                     (1, "Browsers", "fallback", "segment_name@2")]
-    assert rows[1][4] == ("Differs most in share of purchases: 0.01 vs 0.179 overall "
+    # The model repeats its name for segment 1 (and its claim's 70 is not segment 1's size):
+    # refused, and the computed name and description are stored.
+    assert [r[:4] for r in rows] == [(0, "Busy browsers", "ok", "segment_name@3"),
+                                     (1, "Browsers", "fallback", "segment_name@3")]
+    assert rows[0][4] == "The segment holds 70 users."
+    assert rows[1][4] == ("It differs in share of purchases: 0.01 vs 0.179 overall "
                           "(17.9 times lower).")
 
 
@@ -298,7 +308,8 @@ def test_segment_contrasts_pick_what_sets_a_segment_apart() -> None:
 
 
 @pytest.mark.parametrize("name", ["ask_plan", "user_summary", "persona", "explain",
-                                  "marketing_copy", "chat_router", "segment_name"])
+                                  "marketing_copy", "copy_repair", "chat_router",
+                                  "segment_name"])
 def test_prompts_are_versioned_and_warn_about_review_text(name: str) -> None:
     from prompts import load_prompt
 
@@ -330,20 +341,6 @@ def test_model_guesses_are_not_trusted(sample_con: duckdb.DuckDBPyConnection) ->
     assert {"source", "dates"} <= set(overrides)
     assert not _names_period("Which day had the most events?")
     assert _names_period("How many events since March?")
-
-
-def test_attribution_cites_only_exact_evidence() -> None:
-    from assistant.tools.attribution import attribute
-
-    facts = {"events": 42, "reviews_written": 42, "top_category": "electronics.smartphone"}
-    reviews = {"r1": "Boutique quality compressor pedal with great tone"}
-    text, added = attribute("They wrote 42 reviews. Mostly electronics.smartphone. The compressor "
-                            "pedal has boutique quality tone. They seem kind. Spent 17.", facts,
-                            reviews)
-    assert text == ("They wrote 42 reviews [F:reviews_written]. Mostly electronics.smartphone "
-                    "[F:top_category]. The compressor pedal has boutique quality tone [R:r1]. "
-                    "They seem kind. Spent 17.")
-    assert added == 3
 
 
 def test_most_question_ignores_a_lowest_first_draft(

@@ -184,10 +184,14 @@ def test_marketer_export_is_neutralised_and_support_gets_none(sample_root: Path,
                            "item_id = ? LIMIT 1", [item]).fetchone()[0]
     finally:
         con.close()
-    answer = {"variants": [{"headline": '=HYPERLINK("evil")',  # a URL gets it rejected
-                            "body": "+Let them pick the card they like."},
-                           {"headline": "A gift they can choose",
-                            "body": "-Let them pick the card they like."}]}
+    def claims(first: str) -> list[dict[str, Any]]:
+        return [{"evidence": ["F:item_title"], "kind": "suggestion", "text": first},
+                {"evidence": ["F:item_brand"], "kind": "fact", "text": "It is sold by Amazon."}]
+
+    answer = {"variants": [{"headline": '=HYPERLINK("evil")', "cta": "Take a look",
+                            "claims": claims("+Let them pick the card they like.")},
+                           {"headline": "A gift they can choose", "cta": "Take a look",
+                            "claims": claims("-Let them pick the card they like.")}]}
     with scripted_server(lambda request: json.dumps(answer)) as server:
         ctx = AppContext(root=sample_root, settings=Settings(),
                          backend=FakeBackend(server.url))  # type: ignore[arg-type]

@@ -1,0 +1,226 @@
+"""Copy variants built from verified claims, each part checked and repaired on its own.
+
+The model proposes variants as a headline, body claims (text, evidence ids, kind) and a call to
+action (`assistant.claims.copy`). Each claim is verified on its own (`assistant.claims.verify`:
+ids of this request, numbers bound to the cited fact's measure, names in the evidence, review
+overlap, nothing about what is zero) plus the copy guardrails (`copy_rules.part_problems`);
+the headline and call to action pass the guardrails, the catalogue-name and zero checks and
+the channel's lengths. Every refused part of every variant is sent back once, in one request,
+with its reasons (`prompts/copy_repair.md`): a replacement that passes takes its place, a claim
+that still fails is dropped. A variant survives when its headline and call to action pass and
+at least the channel's minimum of claims remain (trailing claims are dropped to fit the body's
+length); its body is the claims rendered as sentences, then the call to action.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+from assistant.claims.copy import (
+    CopyDraft,
+    copy_schema,
+    parse_copy,
+    repair_schema,
+    schema_format,
+)
+from assistant.claims.render import badge, dedupe, plain_text, render_claims
+from assistant.claims.schema import ClaimDraft, parse_answer
+from assistant.claims.verify import (
+    EvidenceSet,
+    Verdict,
+    check_names,
+    check_zero,
+    vacuous,
+    verify_claim,
+)
+from assistant.grounding import Violation
+from assistant.llm.backends import LLMBackend
+from assistant.tools.copy_rules import CHANNELS, length_problems, part_problems
+from assistant.tools.generation import generate
+from assistant.tools.trace import ToolRun
+from prompts import load_prompt
+
+log = logging.getLogger(__name__)
+
+REPAIR_PROMPT = "copy_repair"
+MAX_REPAIRS = 8
+TOKENS_PER_PART = 60
+
+
+@dataclass
+class CopyChecks:
+    """What every part of one request's copy is checked against."""
+
+    channel: str
+    evidence: EvidenceSet
+    facts_text: str
+    number_facts: Any
+
+    def claim(self, draft: ClaimDraft) -> Verdict:
+        """A body claim's verdict: the claim rules plus the copy guardrails."""
+        return verify_claim(draft, self.evidence, lambda text: part_problems(
+            text, self.facts_text, self.number_facts) + vacuous(text))
+
+    def phrase(self, part: str, text: str) -> list[str]:
+        """The reasons a headline or call to action fails (empty: it passes)."""
+        if part == "cta" and not text.strip():
+            return []
+        problems = part_problems(text, self.facts_text, self.number_facts)
+        problems += length_problems(part, text, self.channel) + vacuous(text, 1)
+        reasons = [p.message for p in problems]
+        ids = self.evidence.ids()
+        reasons += check_names(text.lower(), ids, self.evidence)  # catalogue names only
+        reasons += check_zero(text, "suggestion", self.evidence)
+        return list(dict.fromkeys(reasons))
+
+
+@dataclass
+class Outcome:
+    """One variant after its checks: the parts kept, every claim's verdict, and the result."""
+
+    headline: str
+    cta: str
+    claims: list[Verdict] = field(default_factory=list)
+    headline_reasons: list[str] = field(default_factory=list)
+    cta_reasons: list[str] = field(default_factory=list)
+    repaired: bool = False
+    text: str = ""
+    body: str = ""
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    shown: list[Verdict] = field(default_factory=list)
+
+    @property
+    def refused(self) -> bool:
+        """Whether any proposed part was refused (then the variant is at best `partial`)."""
+        return self.repaired or any(not c.verified for c in self.claims)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The variant as returned: what is sent (headline, body), what is shown (text with
+        numbered citations, sources, badge), its status and every claim's verdict."""
+        verified = sum(c.verified for c in self.claims)
+        return {"headline": self.headline, "body": self.body, "cta": self.cta,
+                "status": "partial" if self.refused else "ok", "text": self.text,
+                "badge": badge(verified, len(self.claims)),
+                "claims": [c.to_dict() for c in self.claims], "sources": self.sources}
+
+
+def check_drafts(drafts: Sequence[CopyDraft], checks: CopyChecks) -> list[Outcome]:
+    """Every part of every proposed variant checked on its own."""
+    return [Outcome(d.headline, d.cta, [checks.claim(c) for c in d.claims],
+                    checks.phrase("headline", d.headline), checks.phrase("cta", d.cta))
+            for d in drafts]
+
+
+def _failed_parts(outcomes: list[Outcome]) -> list[tuple[int, str, int, str, list[str]]]:
+    """(variant, part, claim index, text, reasons) of every refused part, at most
+    `MAX_REPAIRS`."""
+    parts = []
+    for v, o in enumerate(outcomes):
+        if o.headline_reasons:
+            parts.append((v, "headline", -1, o.headline, o.headline_reasons))
+        if o.cta_reasons:
+            parts.append((v, "cta", -1, o.cta, o.cta_reasons))
+        parts += [(v, "claim", i, c.text, c.reasons) for i, c in enumerate(o.claims)
+                  if not c.verified]
+    return parts[:MAX_REPAIRS]
+
+
+def repair(outcomes: list[Outcome], checks: CopyChecks, backend: LLMBackend, run: ToolRun,
+           values: dict[str, Any]) -> int:
+    """Send every refused part back once with its reasons (one request); a replacement that
+    passes takes the part's place. Returns how many parts were repaired."""
+    parts = _failed_parts(outcomes)
+    if not parts:
+        return 0
+    listing = "\n".join(
+        f"{n}. {what} of variant {v + 1}: {text[:160]!r}; problems: {'; '.join(reasons)[:300]}"
+        for n, (v, what, _, text, reasons) in enumerate(parts, start=1))
+    prompt = load_prompt(REPAIR_PROMPT)
+    run.use_prompt(prompt.ref)
+    messages = prompt.render(**values, parts=listing.replace("<", "‹").replace(">", "›"),
+                             count=len(parts))
+    shape = schema_format(str(getattr(backend, "structured_mode", "")),
+                          repair_schema(checks.evidence.ids(), len(parts)))
+    with run.step(f"repair {len(parts)} refused part(s)") as step:
+        raw = generate(backend, messages, run, max_tokens=TOKENS_PER_PART * len(parts) + 40,
+                       extra_body={"response_format": shape} if shape else None)
+        replacements = parse_answer(raw) if raw.lstrip().startswith(("{", "[")) else []
+        fixed = 0
+        for (v, what, _i, _, _), new in zip(parts, replacements, strict=False):
+            outcome = outcomes[v]
+            outcome.repaired = True
+            if what == "claim":
+                verdict = checks.claim(new)
+                outcome.claims.append(verdict)  # the replacement's verdict is kept beside
+                fixed += verdict.verified
+            else:
+                reasons = checks.phrase(what, new.text)
+                if not reasons:
+                    setattr(outcome, what, new.text)
+                    setattr(outcome, f"{what}_reasons", [])
+                    fixed += 1
+        step.detail = f"{fixed} of {len(parts)} parts repaired"
+    return fixed
+
+
+def _cta_sentence(cta: str) -> str:
+    cta = cta.strip()
+    return cta if not cta or cta[-1] in ".!?" else f"{cta}."
+
+
+def assemble(outcome: Outcome, checks: CopyChecks) -> bool:
+    """Render a variant's verified claims (dropping trailing ones to fit the channel's body
+    length) and its call to action; False when the variant cannot be shown."""
+    low, high = CHANNELS[checks.channel]["claims"]
+    limit = CHANNELS[checks.channel]["body"]
+    if outcome.headline_reasons or outcome.cta_reasons:
+        return False
+    kept = dedupe([c for c in outcome.claims if c.verified])[:high]
+    cta = _cta_sentence(outcome.cta)
+    while len(kept) >= low:
+        shown = render_claims(kept, checks.evidence)
+        body = f"{plain_text(shown.text)} {cta}".strip()
+        if len(body) <= limit:
+            outcome.text = f"{shown.text} {cta}".strip()
+            outcome.body, outcome.sources, outcome.shown = body, shown.sources, kept
+            return True
+        kept = kept[:-1]
+    return False
+
+
+def variant_reasons(outcome: Outcome) -> list[str]:
+    """Why a variant was not shown (for the rejected list)."""
+    reasons = [f"headline: {r}" for r in outcome.headline_reasons]
+    reasons += [f"call to action: {r}" for r in outcome.cta_reasons]
+    reasons += [f"{c.text[:80]!r}: {r}" for c in outcome.claims if not c.verified
+                for r in c.reasons]
+    return reasons or ["too few verified claims fit the channel"]
+
+
+def retry_feedback(outcomes: list[Outcome]) -> list[Violation]:
+    """What an earlier draft got wrong, for a whole new request."""
+    found = [Violation("claim", "", r) for o in outcomes for r in variant_reasons(o)][:6]
+    return found or [Violation("claim", "", "no variants could be read from the answer; "
+                               "answer with the JSON shape asked for")]
+
+
+def draft_variants(backend: LLMBackend, messages: list[BaseMessage], run: ToolRun,
+                   checks: CopyChecks, n_variants: int, attempt: int) -> list[Outcome]:
+    """One request for variants, every part checked."""
+    low, high = CHANNELS[checks.channel]["claims"]
+    shape = schema_format(str(getattr(backend, "structured_mode", "")),
+                          copy_schema(checks.evidence.ids(), n_variants, high, low))
+    with run.step(f"write variants (attempt {attempt})") as step:
+        raw = generate(backend, messages, run, on_chunk=lambda _: run.mark_first_token(),
+                       max_tokens=TOKENS_PER_PART * (high + 2) * n_variants + 40,
+                       extra_body={"response_format": shape} if shape else None)
+        outcomes = check_drafts(parse_copy(raw), checks)
+        claims = [c for o in outcomes for c in o.claims]
+        step.detail = (f"{len(outcomes)} variants, {sum(c.verified for c in claims)} of "
+                       f"{len(claims)} claims verified")
+    return outcomes

@@ -1,0 +1,288 @@
+"""Claim-level marketing copy and segment descriptions: each copy claim verified with the copy
+guardrails, refused parts repaired or dropped, the status values, numbered citations without
+raw tags, segment descriptions as claims against the contrast facts, and the `--json` shape
+(scripted model)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from assistant.claims.copy import parse_copy
+from assistant.claims.schema import ClaimDraft
+from assistant.claims.verify import EvidenceSet
+from assistant.tools.copy_claims import CopyChecks
+from assistant.tools.marketing import marketing_copy
+from assistant.tools.segment_claims import description_check, segment_evidence
+from assistant.tools.segment_traits import contrasts
+from assistant.tools.segments import name_segments
+from core.settings import get_settings
+from insight.commands import tool_cmds
+from store.workspace import Workspace
+from tests.assistant.toolkit import (
+    FakeBackend,
+    build_sample,
+    sample_con,
+    sample_ws,
+    scripted_server,
+)
+
+__all__ = ["sample_con", "sample_ws"]
+
+RAW_TAG = re.compile(r"\[[A-Z]:")
+ITEM = {"item_id": "B01", "title": "Fender Guitar Strings", "brand": "Fender", "price": 5.99}
+
+
+def _checks(channel: str = "email", zero: frozenset[str] = frozenset()) -> CopyChecks:
+    facts = {"item_id": "B01", "item_title": ITEM["title"], "item_brand": "Fender",
+             "item_price": 5.99, "mean_rating_given": 4.5}
+    evidence = EvidenceSet(facts=facts, context={"item_id": "B01", "user_id": "U1"}, zero=zero,
+                           names=frozenset({"fender", "gibson"}))
+    return CopyChecks(channel, evidence, json.dumps(ITEM), {"item": ITEM})
+
+
+@pytest.mark.parametrize(("text", "evidence", "reason"), [
+    ("Fender Guitar Strings now for only 4.99.", ["F:item_price"], "4.99"),
+    ("Fender strings at 20% off.", ["F:item_brand"], "promotional"),
+    ("Gibson made these strings.", ["F:item_title"], "'Gibson' is not in the cited"),
+    ("Fender strings for 5.99.", ["F:someone_elses_fact"], "is not a fact of this request"),
+    ("A review by another customer loves them.", ["R:other_users_review"], "not a review"),
+    ("I love these Fender strings.", ["F:item_brand"], "speaks as a reviewer"),
+    ("...", ["F:item_title"], "placeholder"),
+])
+def test_copy_claim_that_breaks_a_rule_is_refused(text: str, evidence: list[str],
+                                                  reason: str) -> None:
+    verdict = _checks().claim(ClaimDraft(text, evidence, "fact"))
+    assert not verdict.verified and any(reason in r for r in verdict.reasons), verdict.reasons
+
+
+def test_copy_claim_from_the_facts_passes() -> None:
+    verdict = _checks().claim(ClaimDraft("Fender Guitar Strings cost 5.99.",
+                                         ["F:item_title", "F:item_price"], "fact"))
+    assert verdict.verified, verdict.reasons
+
+
+def test_claim_about_what_is_zero_is_refused() -> None:
+    checks = _checks(zero=frozenset({"purchases"}))
+    again = checks.claim(ClaimDraft("Buy Fender strings again, like your last purchase.",
+                                    ["F:item_brand"], "suggestion"))
+    assert not again.verified and any("no purchases" in r for r in again.reasons)
+    assert checks.phrase("cta", "Buy again") != []
+    fresh = checks.claim(ClaimDraft("You might want Fender Guitar Strings.",
+                                    ["F:item_title"], "suggestion"))
+    assert fresh.verified, fresh.reasons
+
+
+def test_parser_reads_variants_also_when_cut_off() -> None:
+    whole = {"variants": [{"headline": "H1", "claims": [
+        {"evidence": ["F:a"], "kind": "fact", "text": "One."}], "cta": "Go"}]}
+    [draft] = parse_copy(json.dumps(whole))
+    assert (draft.headline, draft.cta, draft.claims[0].evidence) == ("H1", "Go", ["F:a"])
+    cut = json.dumps({"variants": [whole["variants"][0], whole["variants"][0]]})[:-40]
+    assert len(parse_copy(cut)) == 1
+    assert parse_copy("not json") == []
+
+
+def _gift(con: duckdb.DuckDBPyConnection) -> tuple[str, str]:
+    item = con.execute("SELECT item_id FROM items WHERE source = 'gift_cards' AND price IS NOT "
+                       "NULL ORDER BY item_id LIMIT 1").fetchone()[0]
+    user = con.execute("SELECT user_id FROM reviews WHERE source = 'gift_cards' AND "
+                       "item_id = ? ORDER BY user_id LIMIT 1", [item]).fetchone()[0]
+    return item, user
+
+
+def _claim(text: str, *evidence: str, kind: str = "fact") -> dict[str, Any]:
+    return {"evidence": list(evidence), "kind": kind, "text": text}
+
+
+def test_variant_with_one_bad_claim_keeps_the_good_ones(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    title = sample_con.execute("SELECT title FROM items WHERE source = 'gift_cards' AND "
+                               "item_id = ?", [item]).fetchone()[0]
+    answer = {"variants": [{"headline": "A gift they can choose", "cta": "Send one today",
+                            "claims": [_claim(f"The {title} lets them pick.", "F:item_title"),
+                                       _claim("Only 19.99 this week.", "F:item_price"),
+                                       _claim("It comes from Amazon.", "F:item_brand")]}]}
+    still_bad = {"claims": [_claim("Now 19.99.", "F:item_price")]}
+    replies = iter([answer, still_bad])
+    with scripted_server(lambda request: json.dumps(next(replies))) as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="email", n_variants=1)
+        repair_prompt = server.requests[1]["messages"][-1]["content"]
+    assert len(server.requests) == 2 and "19.99" in repair_prompt  # one targeted repair
+    assert result.status == "partial" and not result.notice
+    [variant] = result.variants
+    assert variant["status"] == "partial" and variant["badge"] == "2 of 4 claims verified"
+    assert variant["body"] == f"The {title} lets them pick. It comes from Amazon. Send one today."
+    assert variant["text"] == (f"The {title} lets them pick [1]. It comes from Amazon [2]. "
+                               "Send one today.")
+    assert [s["id"] for s in variant["sources"]] == ["F:item_title", "F:item_brand"]
+    assert [c["verified"] for c in variant["claims"]] == [True, False, True, False]
+    assert not RAW_TAG.search(result.text) and "19.99" not in result.text
+
+
+def test_refused_claim_is_replaced_by_its_repair(sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    answer = {"variants": [{"headline": "For any occasion", "cta": "Take a look",
+                            "claims": [_claim("Free shipping on it.", "F:item_title")]}]}
+    fixed = {"claims": [_claim("It is sold by Amazon.", "F:item_brand")]}
+    replies = iter([answer, fixed])
+    with scripted_server(lambda request: json.dumps(next(replies))) as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="push", n_variants=1)
+    assert result.status == "partial"
+    assert result.variants[0]["body"] == "It is sold by Amazon. Take a look."
+    assert result.run.prompt_refs == ["marketing_copy@3", "copy_repair@1"]
+
+
+def test_all_claims_verified_is_ok_and_nothing_left_is_fallback(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    good = {"variants": [{"headline": "A gift they can choose", "cta": "Take a look",
+                          "claims": [_claim("It is sold by Amazon.", "F:item_brand")]}]}
+    with scripted_server(lambda request: json.dumps(good)) as server:
+        ok = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                            user_id=user, channel="push", n_variants=1)
+    assert ok.status == "ok" and ok.variants[0]["status"] == "ok" and len(server.requests) == 1
+    bad = {"variants": [{"headline": "50% off", "cta": "Hurry",
+                         "claims": [_claim("Free today.", "F:item_title")]}],
+           "claims": [_claim("Free, 50% off.", "F:item_title")]}
+    with scripted_server(lambda request: json.dumps(bad)) as server:
+        fallback = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                  user_id=user, channel="push", n_variants=1)
+    assert len(server.requests) == 3  # draft, repair, one whole retry
+    assert fallback.status == "fallback" and fallback.notice
+    assert fallback.variants[0]["status"] == "fallback"
+    assert fallback.badge.startswith("facts only (0 of ")
+    assert re.search(r"\[1[],]", fallback.text) and not RAW_TAG.search(fallback.text)
+    assert len(fallback.variants[0]["body"]) <= 140
+    assert all(c["verified"] for c in fallback.variants[0]["claims"])
+    assert {r["attempt"] for r in fallback.rejected} == {1, 2}
+
+
+def test_item_with_nothing_to_describe_is_a_fallback_without_the_llm(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = sample_con.execute("SELECT item_id, user_id FROM events WHERE source = "
+                                    "'taobao' ORDER BY item_id LIMIT 1").fetchone()
+    with scripted_server(lambda request: "{}") as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="push")
+        assert server.requests == []
+    assert result.status == "fallback" and f"item {item} has no title" in result.notice
+    assert result.variants[0]["text"].startswith(f"Take another look at item {item} [1]")
+
+
+FACTS = {"n_users": 50, "share_of_users": 0.4, "mean_share_purchase": 0.01,
+         "mean_share_cart": 0.0, "buyers_share": 0.0}
+OVERALL = {"mean_share_purchase": 0.179, "mean_share_cart": 0.02, "buyers_share": 0.2}
+
+
+@pytest.mark.parametrize(("text", "evidence", "verified"), [
+    ("Their share of purchases is 0.01 against 0.179 overall.", ["F:mean_share_purchase"],
+     True),
+    ("They buy 17.9 times less often than other shoppers.", ["F:mean_share_purchase"], True),
+    ("They primarily shop for none.", ["F:n_users"], False),  # a missing value as a thing
+    ("They often add items to their cart.", ["F:n_users"], False),  # zero cart adds
+    ("They have a high share of purchases.", ["F:mean_share_purchase"], False),  # inverted
+    ("Their share of purchases is 0.02.", ["F:mean_share_purchase"], False),  # wrong number
+    ("The segment holds 50 users.", ["F:n_users"], True),
+])
+def test_segment_description_claims(text: str, evidence: list[str], verified: bool) -> None:
+    from assistant.claims.verify import verify_claim
+
+    found = contrasts(FACTS, OVERALL)
+    ev = segment_evidence(1, "taobao", FACTS, found)
+    result = verify_claim(ClaimDraft(text, evidence), ev, description_check(FACTS, OVERALL))
+    assert result.verified is verified, result.reasons
+
+
+def _segments_ws(root: Path) -> Path:
+    build_sample(root)
+    table = pa.table({"source": ["taobao", "taobao"], "segment": [0, 1], "n_users": [70, 50],
+                      "mean_share_purchase": [0.3, 0.01]})
+    Workspace.open(root).write_derived("segments", table, {}, partition="taobao")
+    return root
+
+
+def test_segment_names_with_claims_and_fallback(tmp_path: Path) -> None:
+    root = _segments_ws(tmp_path / "ws")
+    first = {"name": "Busy buyers", "claims": [
+        _claim("Their share of purchases is 0.3 against 0.179 overall.", "F:mean_share_purchase"),
+        _claim("They primarily shop for none.", "F:n_users")]}
+    repeat = {"name": "Busy buyers", "claims": [_claim("They buy a lot.", "F:n_users")]}
+    replies = iter([first, repeat, repeat])
+    with scripted_server(lambda request: json.dumps(next(replies))) as server:
+        result = name_segments(root, FakeBackend(server.url))
+    zero, one = result.rows
+    assert (zero["name"], zero["status"], zero["name_source"]) == ("Busy buyers", "partial",
+                                                                   "model")
+    assert zero["text"] == "Their share of purchases is 0.3 against 0.179 overall [1]."
+    assert zero["description"] == "Their share of purchases is 0.3 against 0.179 overall."
+    assert [c["verified"] for c in zero["claims"]] == [True, False]
+    assert zero["badge"] == "1 of 2 claims verified"
+    # segment 1: the model repeats a taken name twice → the computed name, status fallback
+    assert (one["name"], one["status"], one["name_source"]) == ("Browsers", "fallback",
+                                                                "computed")
+    assert "[1]" in one["text"] and not RAW_TAG.search(one["text"])
+    con = Workspace.open(root).connect()
+    stored = con.execute("SELECT name, status, prompt_ref FROM segment_names ORDER BY segment"
+                         ).fetchall()
+    assert stored == [("Busy buyers", "partial", "segment_name@3"),
+                      ("Browsers", "fallback", "segment_name@3")]
+
+
+def _cli(monkeypatch: pytest.MonkeyPatch, url: str, args: list[str]) -> Any:
+    app = typer.Typer(pretty_exceptions_enable=False)
+    tool_cmds.register(app)
+    monkeypatch.setenv("INSIGHT_LLM__BACKEND", "openai-compatible")
+    monkeypatch.setenv("INSIGHT_LLM__BASE_URL", url)
+    monkeypatch.setenv("INSIGHT_LLM__MAX_RETRIES", "0")
+    get_settings.cache_clear()
+    try:
+        return CliRunner().invoke(app, args)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_cli_json_of_copy_and_segment_names(sample_ws: Path, sample_con: duckdb.DuckDBPyConnection,
+                                            tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    item, user = _gift(sample_con)
+    good = {"variants": [{"headline": "A gift they can choose", "cta": "Take a look",
+                          "claims": [_claim("It is sold by Amazon.", "F:item_brand")]}]}
+    with scripted_server(lambda request: json.dumps(good)) as server:
+        shown = _cli(monkeypatch, server.url, ["copy", "--item", item, "--user", user,
+                                               "--channel", "push", "--variants", "1",
+                                               "-w", str(sample_ws), "--json"])
+        human = _cli(monkeypatch, server.url, ["copy", "--item", item, "--user", user,
+                                               "--channel", "push", "--variants", "1",
+                                               "-w", str(sample_ws)])
+    assert shown.exit_code == 0, shown.output
+    data = json.loads(shown.stdout)
+    assert list(data)[:2] == ["status", "text"] and data["status"] == "ok"
+    [variant] = data["variants"]
+    assert {"status", "text", "claims", "headline", "body", "sources", "badge"} <= set(variant)
+    assert variant["text"] == "It is sold by Amazon [1]. Take a look."
+    assert data["text"] == f"A gift they can choose\n{variant['text']}"
+    assert variant["claims"][0]["verified"] is True
+    assert human.exit_code == 0 and "1 of 1 claims verified" in human.stdout
+    assert "[1] item brand: Amazon" in human.stdout and not RAW_TAG.search(human.stdout)
+
+    root = _segments_ws(tmp_path / "ws")
+    reply = {"name": "Busy buyers", "claims": [
+        _claim("Their share of purchases is 0.3 against 0.179 overall.", "F:mean_share_purchase")]}
+    with scripted_server(lambda request: json.dumps(reply)) as server:
+        named = _cli(monkeypatch, server.url, ["name-segments", "-w", str(root), "--json"])
+    assert named.exit_code == 0, named.output
+    rows = json.loads(named.stdout)["rows"]
+    assert {"status", "text", "claims", "badge", "name", "description"} <= set(rows[0])
+    assert [r["status"] for r in rows] == ["ok", "fallback"]
