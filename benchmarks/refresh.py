@@ -180,7 +180,7 @@ def tune(data: Path, cut: str, options: NextItemOptions,
 def run(data: Path, cut: str, options: NextItemOptions,
         schedule: ResumeOptions) -> dict[str, Any]:
     """The whole benchmark in a temporary workspace; returns the report."""
-    machine = machine_info("cpu", runtime={"torch_threads": options.train_config().num_threads})
+    machine = machine_info("cpu", runtime={"torch_threads": options.num_threads})
     with tempfile.TemporaryDirectory(prefix="refresh-") as tmp:
         ws, t0_model, t0_seconds, counts = _grown_workspace(Path(tmp), data, cut, options)
         sequences, _ = read_training_data(ws, SOURCE)
