@@ -40,10 +40,11 @@ import json
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,7 @@ DATA_REL = Path("shared/data/amazon_musical_instruments_2014_5core/"
                 "reviews_Musical_Instruments_5.json.gz")
 SOURCE = "instruments"
 NDCG_RATIO_MIN, TIME_RATIO_MAX = 0.95, 0.25
+TUNE_TIME_RATIO = 0.20
 
 
 def split_reviews(path: Path, cut: int, out: Path) -> tuple[Path, Path, dict[str, int]]:
@@ -150,31 +152,44 @@ def _grown_workspace(tmp: Path, data: Path, cut: str, options: NextItemOptions
     return Workspace.open(root), t0_model, t0_seconds, counts
 
 
-def tune(data: Path, cut: str, options: NextItemOptions,
-         schedules: list[ResumeOptions]) -> dict[str, Any]:
+def tune(data: Path, cut: str, options: NextItemOptions, schedules: list[ResumeOptions],
+         seeds: tuple[int, ...] = (0, 1, 2)) -> dict[str, Any]:
     """Validation-only choice of the resume schedule (no test figure is computed or read).
 
-    Rule fixed in advance: among schedules whose wall time is <= 25% of the full retrain's in
-    this run, the best validation NDCG@10 (ties: the faster one).
+    Rule fixed in advance: every schedule and the full retrain run once per seed on copies of
+    the same grown workspace; among schedules whose mean wall time is <= 20% of the full
+    retrain's mean (the criterion's 25% less a margin for timing noise), the best mean
+    validation NDCG@10 (ties: the faster one).
     """
     with tempfile.TemporaryDirectory(prefix="refresh-tune-") as tmp:
         ws, _, _, _ = _grown_workspace(Path(tmp), data, cut, options)
-        rows = []
-        for n, schedule in enumerate(schedules):
-            copy = Path(tmp) / f"ws-{n}"
-            shutil.copytree(ws.root, copy)
-            model, seconds = _timed(f"resume {asdict(schedule)}", lambda c=copy, s=schedule:
-                                    resume_next_item(Workspace.open(c), SOURCE, s))
-            rows.append({"schedule": asdict(schedule), "seconds": round(seconds, 2),
-                         "valid_ndcg10": model.meta["training"]["best_valid"]["NDCG@10"],
-                         "epochs_run": model.meta["training"]["epochs_run"]})
-        full, full_s = _timed("full retrain", lambda: train_next_item(ws, SOURCE, options))
-    fits = [r for r in rows if r["seconds"] <= TIME_RATIO_MAX * full_s] or rows
+        rows = [_tune_row(ws, Path(tmp), {"schedule": asdict(s)},
+                          lambda w, seed, s=s: resume_next_item(w, SOURCE, replace(s, seed=seed)),
+                          seeds) for s in schedules]
+        full = _tune_row(ws, Path(tmp), {}, lambda w, seed: train_next_item(
+            w, SOURCE, replace(options, seed=seed)), seeds)
+    fits = [r for r in rows if r["seconds"] <= TUNE_TIME_RATIO * full["seconds"]] or rows
     best = max(fits, key=lambda r: (r["valid_ndcg10"], -r["seconds"]))
-    return {"rule": tune.__doc__, "full_retrain": {
-        "seconds": round(full_s, 2), "valid_ndcg10": full.meta["training"]["best_valid"][
-            "NDCG@10"], "epochs_run": full.meta["training"]["epochs_run"]},
-        "schedules": rows, "chosen": best["schedule"]}
+    return {"rule": tune.__doc__, "seeds": list(seeds), "full_retrain": full,
+            "schedules": rows, "chosen": best["schedule"]}
+
+
+def _tune_row(ws: Workspace, tmp: Path, row: dict[str, Any], call: Any,
+              seeds: tuple[int, ...]) -> dict[str, Any]:
+    """Mean wall time and validation NDCG@10 of `call(workspace copy, seed)` over the seeds."""
+    seconds, ndcg, epochs = [], [], []
+    for seed in seeds:
+        copy = tmp / "ws-copy"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(ws.root, copy)
+        model, took = _timed(f"{row or 'full retrain'} seed {seed}",
+                             lambda c=copy, s=seed: call(Workspace.open(c), s))
+        seconds.append(took)
+        ndcg.append(model.meta["training"]["best_valid"]["NDCG@10"])
+        epochs.append(model.meta["training"]["epochs_run"])
+    return {**row, "seconds": round(statistics.mean(seconds), 2),
+            "valid_ndcg10": statistics.mean(ndcg), "valid_ndcg10_per_seed": ndcg,
+            "epochs_run": epochs}
 
 
 def run(data: Path, cut: str, options: NextItemOptions,
@@ -236,26 +251,88 @@ def run(data: Path, cut: str, options: NextItemOptions,
     }
 
 
+def over_seeds(data: Path, cut: str, n_seeds: int) -> dict[str, Any]:
+    """The protocol once per seed (T0 model, resume and full retrain all take the seed).
+
+    Added after two single runs (``refresh.json``) showed the verdict of one run is decided by
+    noise on this data: a full retrain early-stopped at its first epoch in one of them. The
+    criterion is unchanged and applies to the means over seeds; nothing is chosen here.
+    """
+    runs = [run(data, cut, NextItemOptions(progress=False, seed=seed),
+                ResumeOptions(progress=False, seed=seed)) for seed in range(n_seeds)]
+    ndcg = {k: [r[k]["test_on_T1"]["test_filtered"]["NDCG@10"] for r in runs]
+            for k in ("resume", "full_retrain")}
+    secs = {k: [r[k]["seconds"] for r in runs] for k in ("resume", "full_retrain")}
+    stale = [r["t0_checkpoint"]["test_on_T1_without_refresh"]["test_filtered"]["NDCG@10"]
+             for r in runs]
+    ndcg_ratio = statistics.mean(ndcg["resume"]) / statistics.mean(ndcg["full_retrain"])
+    time_ratio = statistics.mean(secs["resume"]) / statistics.mean(secs["full_retrain"])
+    per_seed = [{"seed": n, **{f"{k}_ndcg10": ndcg[k][n] for k in ndcg},
+                 **{f"{k}_seconds": secs[k][n] for k in secs},
+                 "t0_without_refresh_ndcg10": stale[n],
+                 "full_retrain_epochs": runs[n]["full_retrain"]["epochs_run"],
+                 "resume_epochs": runs[n]["resume"]["epochs_run"], **runs[n]["ratios"]}
+                for n in range(n_seeds)]
+    return {"benchmark": "next-item refresh over seeds", "protocol": over_seeds.__doc__,
+            "single_run_protocol": runs[0]["protocol"], "data": runs[0]["data"],
+            "options": runs[0]["options"], "resume_schedule": runs[0]["resume_schedule"],
+            "machine": runs[0]["machine"], "per_seed": per_seed,
+            "means": {"resume_ndcg10": statistics.mean(ndcg["resume"]),
+                      "full_retrain_ndcg10": statistics.mean(ndcg["full_retrain"]),
+                      "t0_without_refresh_ndcg10": statistics.mean(stale),
+                      "resume_seconds": statistics.mean(secs["resume"]),
+                      "full_retrain_seconds": statistics.mean(secs["full_retrain"])},
+            "ratios": {"ndcg10_resume_over_full": round(ndcg_ratio, 4),
+                       "time_resume_over_full": round(time_ratio, 4),
+                       "ndcg10_ratio_per_seed_min_max": [
+                           min(p["ndcg10_resume_over_full"] for p in per_seed),
+                           max(p["ndcg10_resume_over_full"] for p in per_seed)]},
+            "criterion": {"ndcg10_ratio_min": NDCG_RATIO_MIN, "time_ratio_max": TIME_RATIO_MAX,
+                          "on": "means over seeds",
+                          "passed": ndcg_ratio >= NDCG_RATIO_MIN and time_ratio <= TIME_RATIO_MAX},
+            "cost": {"peak_rss_mib": round(peak_rss_mib(), 1)}}
+
+
+def earlier_runs(path: Path) -> list[dict[str, Any]]:
+    """The runs recorded in the report about to be replaced (a miss stays on the record)."""
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    summary = {k: old.get(k) for k in ("resume_schedule", "ratios", "criterion")}
+    summary["date"] = old.get("date") or old.get("machine", {}).get("date")
+    summary["seconds"] = {k: old.get(k, {}).get("seconds") for k in ("resume", "full_retrain")}
+    return [*old.get("earlier_runs", []), summary]
+
+
 def main() -> None:
     """Parse arguments, run, write the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else "")
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--cut", default="2014-01-01", help="T0 (UTC date or datetime)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "benchmarks/results/refresh.json")
+    parser.add_argument("--seeds", type=int, default=0,
+                        help="run the protocol once per seed 0..N-1 (writes refresh_seeds.json)")
     parser.add_argument("--tune", action="store_true",
                         help="validation-only schedule choice (writes refresh_tuning.json)")
     args = parser.parse_args()
     setup_logging()
     data = find_data(args.data, DATA_REL, "Amazon Musical Instruments 2014")
     if args.tune:
-        grid = [ResumeOptions(max_epochs=e, patience=p, replay_fraction=r, progress=False)
-                for e, p in ((1, 1), (2, 1), (3, 1), (5, 2)) for r in (0.0, 0.25, 0.5, 1.0)]
+        grid = [ResumeOptions(max_epochs=e, patience=1, replay_fraction=r, lr_mult=lr,
+                              batch_size=b, progress=False)
+                for e in (1, 2, 3) for r in (0.5, 1.0) for lr in (1.0, 2.0) for b in (None, 256)]
         tuning = tune(data, args.cut, NextItemOptions(progress=False), grid)
         write_report(args.out.with_name("refresh_tuning.json"), tuning)
         logger.info("chosen schedule %s", tuning["chosen"])
         return
+    if args.seeds:
+        out = args.out.with_name("refresh_seeds.json")
+        write_report(out, over_seeds(data, args.cut, args.seeds))
+        logger.info("wrote %s", out)
+        return
     report = run(data, args.cut, NextItemOptions(progress=False),
                  ResumeOptions(progress=False))
+    report["earlier_runs"] = earlier_runs(args.out)
     write_report(args.out, report)
     logger.info("ratios %s; passed %s; wrote %s", report["ratios"],
                 report["criterion"]["passed"], args.out)

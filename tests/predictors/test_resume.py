@@ -87,7 +87,9 @@ def test_resume_grows_items_and_switches_pointer(
     assert len(model.items) > len(old_items)  # items first seen after the cut
     table = model.model.item_weight.detach().cpu()
     assert table.shape[0] == len(model.items) + 1
-    assert not torch.equal(table[: old_table.shape[0]], old_table)  # fine-tuned
+    _, meta = load_checkpoint(ws, "taobao", NEXT_ITEM)
+    kept_start = meta["training"]["best_epoch"] == 0  # the fine-tune validated worse
+    assert torch.equal(table[: old_table.shape[0]], old_table) == kept_start
     assert current_version(ws, "taobao", NEXT_ITEM) == model.version != old_version
     _, meta = load_checkpoint(ws, "taobao", NEXT_ITEM)  # fingerprint of the grown data
     assert meta["resumed_from"] == old_version
@@ -143,3 +145,35 @@ def test_app_and_api_pick_up_a_resumed_checkpoint_without_restart(
     assert after in versions and before not in versions
     assert live.get("taobao").versions[NEXT_ITEM] == after
     assert live.get("taobao").next_item.version == after  # type: ignore[union-attr]
+
+
+def test_resume_keeps_the_checkpoint_when_fine_tuning_validates_worse(
+        tmp_path: Path, grown: tuple[Workspace, str, list[str]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    import predictors.training.resume as resume_module
+
+    root = tmp_path / "ws"
+    shutil.copytree(grown[0].root, root)
+    ws = Workspace.open(root)
+    start_path, start_meta = load_checkpoint(ws, "taobao", NEXT_ITEM, check_data=False)
+    start_table = torch.load(start_path / "model.pt", weights_only=True)["item_emb.weight"]
+    real_fit = resume_module.fit
+
+    def ruinous_fit(model, *args, **kwargs):  # noqa: ANN001, ANN202 - the trainer's signature
+        result = real_fit(model, *args, **kwargs)
+        with torch.no_grad():
+            for param in model.parameters():
+                param.normal_()  # weights that rank at random
+        result.best_valid = {**result.best_valid, "NDCG@10": 0.0}
+        return result
+
+    monkeypatch.setattr(resume_module, "fit", ruinous_fit)
+    model = resume_next_item(ws, "taobao", ResumeOptions(max_epochs=1, progress=False))
+    table = model.model.item_weight.detach().cpu()
+    assert torch.equal(table[: start_table.shape[0]], start_table)
+    _, meta = load_checkpoint(ws, "taobao", NEXT_ITEM)
+    assert meta["training"]["best_epoch"] == 0
+    assert meta["resumed_from"] == start_meta["version"]
+
