@@ -1,7 +1,8 @@
 """Put the real `ask` tool through the operator question set and score it strictly.
 
-`benchmarks/operator_questions/questions.jsonl` holds what operators type, with gold answers
-computed from the raw shared files; `strict.py` scores a *structured* answer record. This
+`benchmarks/operator_questions/questions.jsonl` (splits dev and test) and
+`questions_dev2.jsonl` (split dev2) hold what operators type, with gold answers computed from
+the raw shared files; `strict.py` scores a *structured* answer record. This
 module is the runner between them:
 
 * `answer_record` (in `answer_record.py`) turns an `AskResult` into that record from the
@@ -31,6 +32,7 @@ from tqdm.auto import tqdm
 from assistant.evaluation.answer_record import answer_record, asked_text, wanted_n
 from assistant.evaluation.metrics import percentile, ratio
 from assistant.evaluation.strict import (
+    SPLITS,
     StrictVerdict,
     lenient_score,
     load_questions,
@@ -311,8 +313,8 @@ def evaluate_operators(workspace: Path, split: str = "dev", mode: str = "both",
              "both": ("rules", "llm"), "all": MODES}.get(mode)
     if modes is None:
         raise InputError(f"--mode must be rules, llm, llm-always, both or all, not {mode!r}")
-    if split not in ("dev", "test"):
-        raise InputError(f"--split must be dev or test, not {split!r}")
+    if split not in SPLITS:
+        raise InputError(f"--split must be one of {', '.join(SPLITS)}, not {split!r}")
     folder = find_shared_data(shared)
     if build:
         build_operator_workspace(workspace, folder)

@@ -32,6 +32,9 @@ from typing import Any
 
 QUESTIONS_PATH = (Path(__file__).resolve().parents[2] / "benchmarks" / "operator_questions"
                   / "questions.jsonl")
+DEV2_PATH = QUESTIONS_PATH.with_name("questions_dev2.jsonl")
+"""The second development set (split "dev2"), written after tuning on dev: never tuned on."""
+SPLITS = ("dev", "test", "dev2")
 
 _UNITS: dict[str, tuple[str, ...]] = {
     "count": ("count", "number", "n", "int", "integer", "events", "users", "items", "reviews",
@@ -66,8 +69,10 @@ class StrictVerdict:
     checks: dict[str, bool] = field(default_factory=dict)
 
 
-def load_questions(path: Path = QUESTIONS_PATH, split: str | None = None) -> list[dict[str, Any]]:
-    """The operator questions (one JSON object per line), optionally one split only."""
+def load_questions(path: Path | None = None, split: str | None = None) -> list[dict[str, Any]]:
+    """The operator questions (one JSON object per line), optionally one split only; `path`
+    defaults to `DEV2_PATH` for split "dev2", else to `QUESTIONS_PATH`."""
+    path = path or (DEV2_PATH if split == "dev2" else QUESTIONS_PATH)
     with path.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     return [r for r in rows if split is None or r.get("split") == split]

@@ -33,8 +33,14 @@ from assistant.tools.population import apply_population, drafted_population
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.readings import stated_readings
 from assistant.tools.render import LABELS, render_answer
-from assistant.tools.resolve import Hints, parsed_with_certainty, resolve_question
+from assistant.tools.resolve import (
+    GENERIC_METRICS,
+    Hints,
+    parsed_with_certainty,
+    resolve_question,
+)
 from assistant.tools.trace import ToolRun, TraceStep
+from assistant.tools.unexplained import unexplained_note, unexplained_words
 from prompts import load_prompt
 
 log = logging.getLogger(__name__)
@@ -195,6 +201,9 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
         return drafted
 
     metric = values.get("metric")
+    if metric == "unsupported" and not hints.population.found() and (
+            hints.unexplained or hints.metric in (None, *GENERIC_METRICS)):
+        return None, overrides  # the model and code agree: nothing here measures this
     if metric in (None, "unsupported") or metric not in METRICS:
         metric = pick("metric", hints.metric, None if metric == "unsupported" else metric)
     if hints.population.metric is not None:  # who is counted, read with certainty
@@ -317,6 +326,7 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
         step.detail = f"{len(profile.sources)} sources"
     with run.step("resolve question") as step:
         hints = resolve_question(question, profile, con)
+        hints.unexplained = unexplained_words(question, hints, profile.sources)
         step.detail = hints.for_prompt()
     if hints.unsupported:
         run.steps.append(TraceStep("plan with LLM", "skipped",
@@ -404,7 +414,7 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
     if not report.ok:  # cannot happen with the templates; never show an ungrounded number
         log.error("template answer failed grounding: %s", report.feedback())
         answer = "The result table has the answer; see the rows."
-    readings = stated_readings(question, common["plan"])
+    readings = stated_readings(question, common["plan"]) + unexplained_note(hints.unexplained)
     answer = " ".join([answer, *readings])
     if on_chunk is not None:
         run.mark_first_token()

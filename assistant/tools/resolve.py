@@ -152,6 +152,7 @@ class Hints:
     max_rating: int | None = None
     metrics: list[str] = field(default_factory=list)  # 2+ metrics asked together, in order
     population: Population = field(default_factory=Population)  # who is counted (see module)
+    unexplained: list[str] = field(default_factory=list)  # words no pattern accounts for
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, empty fields left out."""
@@ -167,7 +168,8 @@ class Hints:
                  ("date_from", self.date_from and f"{self.date_from} date_to={self.date_to}"),
                  ("compare_previous_period", self.compare and "true"),
                  ("category", ",".join(self.categories)), ("brand", ",".join(self.brands)),
-                 ("item_id", ",".join(self.item_ids))] + self.population.for_prompt()
+                 ("item_id", ",".join(self.item_ids))] + self.population.for_prompt() + [
+                 ("unknown_words", ",".join(self.unexplained))]
         return " ".join(f"{key}={value}" for key, value in hints if value) or "none"
 
 
@@ -178,9 +180,9 @@ GENERIC_METRICS = frozenset({"users", "events"})
 def parsed_with_certainty(hints: Hints) -> bool:
     """Whether code read the whole plan with certainty, so the LLM is not asked (answers in
     well under 2 s): a construction of its own (who is counted, two metrics asked together)
-    or a specific metric word, with nothing unsupported. Generic words ("users", "activity")
-    and questions without a metric word go to the LLM."""
-    if hints.unsupported:
+    or a specific metric word, with nothing unsupported or unexplained. Generic words
+    ("users", "activity") and questions without a metric word go to the LLM."""
+    if hints.unsupported or hints.unexplained:
         return False
     if hints.population.found() or len(hints.metrics) >= 2:
         return True

@@ -16,6 +16,11 @@ Split: canonical questions are grouped by family (plain/casual, hard, dialogue, 
 ordered within a family by (hard_kind, sha256 of the canonical id), and alternately given to
 dev and test, so every phrasing of one canonical question lands in the same half, the halves are
 of about equal size per kind, and each hard kind appears in both halves.
+
+Other question files (``--file questions_dev2.jsonl --split-name dev2``) extend the set without
+touching it: their canonical ids start with `EXTENSION_PREFIX` (their gold functions are in
+`gold_dev2.py`), each file is checked against its own functions only, and every row gets the
+split named by ``--split-name``.
 """
 
 from __future__ import annotations
@@ -33,15 +38,22 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from benchmarks.operator_questions import gold_musical, gold_rees46, gold_taobao  # noqa: E402
+from benchmarks.operator_questions import (  # noqa: E402
+    gold_dev2,
+    gold_musical,
+    gold_rees46,
+    gold_taobao,
+)
 from benchmarks.operator_questions.raw import REGISTRY, Raw, find_shared  # noqa: E402
 
 QUESTIONS = Path(__file__).resolve().with_name("questions.jsonl")
+EXTENSION_PREFIX = "d2_"
+"""Canonical ids of the extension files (`questions_dev2.jsonl`); the frozen set has none."""
 KINDS = ("plain", "casual", "hard", "dialogue", "unanswerable")
 HARD_KINDS = ("set_difference", "conditional_share", "time_bucket_peak", "two_period_compare",
               "two_group_compare", "top_n_ties", "two_metrics", "ratio", "per_user_distribution")
 MIN_PHRASINGS = 3
-_MODULES = (gold_taobao, gold_rees46, gold_musical)  # imported for their registrations
+_MODULES = (gold_taobao, gold_rees46, gold_musical, gold_dev2)  # imported for their registrations
 
 log = logging.getLogger("operator_questions.gold")
 
@@ -63,8 +75,9 @@ def write_questions(rows: list[dict[str, Any]], path: Path = QUESTIONS) -> None:
             fh.write(json.dumps(ordered, ensure_ascii=False) + "\n")
 
 
-def validate(rows: list[dict[str, Any]]) -> list[str]:
-    """Structural problems of the set (empty when it is well formed)."""
+def validate(rows: list[dict[str, Any]], extension: bool = False) -> list[str]:
+    """Structural problems of the set (empty when it is well formed); `extension`: the file is
+    an extension (`EXTENSION_PREFIX` ids), checked against the extension's functions only."""
     problems = []
     ids = Counter(r["id"] for r in rows)
     problems += [f"duplicate id {i}" for i, n in ids.items() if n > 1]
@@ -86,8 +99,10 @@ def validate(rows: list[dict[str, Any]]) -> list[str]:
             problems.append(f"{canonical}: phrasings of different families")
         if canonical not in REGISTRY:
             problems.append(f"{canonical}: no gold function")
-    problems += [f"{name}: gold function without questions"
-                 for name in REGISTRY if name not in by_canonical]
+    problems += [f"{canonical}: an id of the other file" for canonical in by_canonical
+                 if canonical.startswith(EXTENSION_PREFIX) != extension]
+    problems += [f"{name}: gold function without questions" for name in REGISTRY
+                 if name.startswith(EXTENSION_PREFIX) == extension and name not in by_canonical]
     return problems
 
 
@@ -99,8 +114,11 @@ def _hash(canonical: str) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def assign_splits(rows: list[dict[str, Any]]) -> dict[str, str]:
-    """canonical_id → "dev" | "test" (see the module docstring)."""
+def assign_splits(rows: list[dict[str, Any]], name: str | None = None) -> dict[str, str]:
+    """canonical_id → "dev" | "test" (see the module docstring), or → `name` for every
+    question when a split name is given (an extension file)."""
+    if name is not None:
+        return {row["canonical_id"]: name for row in rows}
     families: dict[str, dict[str, str]] = defaultdict(dict)
     for row in rows:
         families[_family(row)][row["canonical_id"]] = row.get("hard_kind") or ""
@@ -142,7 +160,7 @@ def differences(rows: list[dict[str, Any]], gold: dict[str, dict[str, Any]],
 
 def counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Questions per kind and split (and per hard kind)."""
-    table: dict[str, dict[str, int]] = defaultdict(lambda: {"dev": 0, "test": 0})
+    table: dict[str, Counter[str]] = defaultdict(Counter)
     for row in rows:
         table[row["kind"]][row["split"]] += 1
         if row["kind"] == "hard":
@@ -157,19 +175,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="recompute and compare; exit 1 on any difference")
     parser.add_argument("--shared", type=Path, default=None, help="the shared/data folder")
-    parser.add_argument("--questions", type=Path, default=QUESTIONS)
+    parser.add_argument("--file", "--questions", dest="questions", type=Path, default=QUESTIONS,
+                        help="the question file [questions.jsonl]")
+    parser.add_argument("--split-name", default=None,
+                        help="the split of every row of a file other than questions.jsonl "
+                             "(e.g. dev2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    extension = args.questions.resolve() != QUESTIONS
+    if extension != (args.split_name is not None):
+        parser.error("--split-name is required for, and only for, a file other than "
+                     "questions.jsonl")
 
     rows = read_questions(args.questions)
-    problems = validate(rows)
+    problems = validate(rows, extension)
     if problems:
         for problem in problems:
             log.error("invalid: %s", problem)
         return 1
     canonicals = sorted({r["canonical_id"] for r in rows})
     gold = compute_gold(Raw(find_shared(args.shared)), canonicals)
-    split = assign_splits(rows)
+    split = assign_splits(rows, args.split_name)
     if args.check:
         diffs = differences(rows, gold, split)
         for diff in diffs:
@@ -182,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         row["split"] = split[row["canonical_id"]]
     write_questions(rows, args.questions)
     for kind, by_split in sorted(counts(rows).items()):
-        log.info("%-34s dev %3d  test %3d", kind, by_split["dev"], by_split["test"])
+        log.info("%-34s %s", kind, "  ".join(f"{s} {n:3d}" for s, n in sorted(by_split.items())))
     return 0
 
 

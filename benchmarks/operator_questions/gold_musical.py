@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-from benchmarks.operator_questions.raw import Raw, gold, register_distinct
+from benchmarks.operator_questions.raw import Raw, gold, register_distinct, register_unanswerable
 from benchmarks.operator_questions.records import (
     Record,
     compare,
     count,
     number,
     pair,
-    unanswerable,
     when,
     which,
 )
@@ -140,7 +139,7 @@ def h_mi_busiest_month(raw: Raw) -> Record:
 def h_mi_busiest_week(raw: Raw) -> Record:
     """ISO week (named by its Monday, YYYY-MM-DD) with the most reviews."""
     days = raw.musical["ts"].dt.tz_localize(None).dt.normalize()
-    monday = (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.strftime("%Y-%m-%d")
+    monday = (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
     by_week = raw.musical.groupby(monday).size()
     return when(by_week.idxmax(), by_week.max())
 
@@ -204,15 +203,4 @@ _MISSING = {
 }
 
 
-def _register_unanswerable() -> None:
-    for canonical, reason in _MISSING.items():
-
-        def fn(_: Raw, reason: str = reason) -> Record:
-            return unanswerable(reason)
-
-        fn.__name__ = canonical
-        fn.__doc__ = f"Unanswerable: {reason}."
-        gold()(fn)
-
-
-_register_unanswerable()
+register_unanswerable(_MISSING)

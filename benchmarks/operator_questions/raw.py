@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchmarks.operator_questions.records import Record, count
+from benchmarks.operator_questions.records import Record, count, unanswerable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -104,3 +104,13 @@ def register_distinct(frame: str, columns: dict[str, str], filters: dict[str, An
     id → the column whose distinct non-empty values are counted."""
     for canonical, column in columns.items():
         register(canonical, partial(_distinct, frame, column), filters)
+
+
+def _unanswerable(reason: str, _: Raw) -> Record:
+    return unanswerable(reason)
+
+
+def register_unanswerable(missing: dict[str, str]) -> None:
+    """Register questions the data cannot answer: canonical id → why (what no source records)."""
+    for canonical, reason in missing.items():
+        register(canonical, partial(_unanswerable, reason))

@@ -131,9 +131,12 @@ def _drive(page: Any, url: str, expected: Any, tmp_path: Path) -> None:
     with saved.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["user_id"] for r in rows] == shown  # the same pseudonyms, in the same order
-    # the server's models are retrained in another process: equal up to float noise
-    assert [float(r["probability"]) for r in rows] == pytest.approx(
-        [u.probability for u in expected.users], abs=1e-3)
+    # the backtest's next-item model is retrained in the server's process, whose thread count
+    # (and so the order of float sums) may differ: equal up to that noise, which CI has seen
+    # reach 1.1e-3 in a calibrated probability
+    got = [float(r["probability"]) for r in rows]
+    assert got == pytest.approx([u.probability for u in expected.users], abs=5e-3)
+    assert got == sorted(got, reverse=True)  # the most likely buyers first
     page.locator("#aud-copy-go").click()  # no LLM in this app: a plain error, not a crash
     page.locator("#aud-copy").get_by_text("runs without a language model").wait_for()
     assert "aimed at segment" in page.locator("#aud-copy").inner_text()
