@@ -31,6 +31,9 @@ class Metric:
 
 
 _FUNNEL = "count(*) FILTER (WHERE event_type = '{a}')"
+_PER = [("views", "view", "view events"), ("carts", "cart", "add-to-cart events"),
+        ("favs", "fav", "favourite events"), ("purchases", "purchase", "purchase events")]
+"""Event kinds with per-user and per-session means: (metric prefix, event type, label)."""
 
 METRICS: dict[str, Metric] = {
     m.name: m
@@ -111,6 +114,23 @@ METRICS: dict[str, Metric] = {
                population=("purchase",)),
         Metric("median_events_per_user", "median(user_rows) FILTER (WHERE user_row = 1)",
                "events", "median number of events per user (of the kinds filtered)"),
+        Metric("min_purchase_price", "min(price) FILTER (WHERE event_type = 'purchase')",
+               "events", "lowest price paid in one purchase", "money", needs="price",
+               population=("purchase",)),
+        Metric("mean_price", "avg(price)", "events",
+               "mean price of the events' items (filter an event type: viewed, bought)",
+               "money", needs="price"),
+        Metric("sessions", "count(DISTINCT session_id)", "events",
+               "distinct sessions (with an event type filter: sessions with such an event)",
+               needs="session_id"),
+        *[Metric(f"{name}_per_user", f"{_FUNNEL.format(a=kind)} / nullif(count(DISTINCT "
+                 "user_id), 0)", "events", f"mean {label} per user (of all users)")
+          for name, kind, label in _PER],
+        *[Metric(f"{name}_per_session", f"{_FUNNEL.format(a=kind)} / nullif(count(DISTINCT "
+                 "session_id), 0)", "events", f"mean {label} per session", needs="session_id")
+          for name, kind, label in _PER],
+        Metric("events_per_session", "count(*) / nullif(count(DISTINCT session_id), 0)",
+               "events", "mean events per session", needs="session_id"),
         Metric("first_event_date", "CAST(min(ts) AS DATE)", "events", "date of the first event",
                "date"),
         Metric("last_event_date", "CAST(max(ts) AS DATE)", "events", "date of the latest event",
@@ -119,6 +139,16 @@ METRICS: dict[str, Metric] = {
                needs="rating"),
         Metric("review_count", "count(*)", "reviews", "number of reviews"),
         Metric("reviewers", "count(DISTINCT user_id)", "reviews", "distinct users who reviewed"),
+        Metric("reviews_per_item", "count(*) / nullif(count(DISTINCT item_id), 0)",
+               "reviews", "mean number of reviews per reviewed item"),
+        Metric("mean_helpful_votes", "avg(coalesce(helpful_votes, 0))", "reviews",
+               "mean helpful votes per review", needs="helpful_votes"),
+        Metric("unhelpful_reviews", "count(*) FILTER (WHERE coalesce(helpful_votes, 0) = 0)",
+               "reviews", "reviews with no helpful vote", needs="helpful_votes"),
+        Metric("helpful_review_share",
+               "avg(CASE WHEN helpful_votes >= 1 THEN 1.0 ELSE 0.0 END)", "reviews",
+               "share of reviews with at least one helpful vote", "rate",
+               needs="helpful_votes"),
         Metric("median_reviews_per_user", "median(user_rows) FILTER (WHERE user_row = 1)",
                "reviews", "median number of reviews per reviewer"),
         Metric("first_review_date", "CAST(min(ts) AS DATE)", "reviews",
@@ -144,12 +174,14 @@ DIMENSIONS: dict[str, str] = {
     "day": "date_trunc('day', ts)",
     "week": "date_trunc('week', ts)",
     "month": "date_trunc('month', ts)",
+    "year": "date_trunc('year', ts)",
 }
 """Group-by dimensions: name → SQL expression over the fact relation."""
 
 DIMENSIONS_BY_RELATION: dict[str, set[str]] = {
     "events": {"source", "event_type", "category", "brand", "item_id", "segment", "day", "week",
-               "month"},
-    "reviews": {"source", "item_id", "category", "brand", "segment", "day", "week", "month"},
+               "month", "year"},
+    "reviews": {"source", "item_id", "category", "brand", "segment", "day", "week", "month",
+                "year"},
     "scores": {"source", "segment"},
 }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from assistant.analytics.catalog import DIMENSIONS, METRICS
 from assistant.analytics.plan import QueryPlan, UserCondition
 
-TIME_DIMENSIONS = ("day", "week", "month")
+TIME_DIMENSIONS = ("day", "week", "month", "year")
 PER_USER_METRICS = frozenset({"median_events_per_user", "median_reviews_per_user"})
 """Metrics over each user's row count (the `user_rows` / `user_row` window columns)."""
 USERS_COLUMN = "group_users"
@@ -57,7 +57,8 @@ def _fact_sql(relation: str, plan: QueryPlan, has_scores: bool) -> str:
                 f"FROM events f {scores_join}")
     if relation == "reviews":
         return (f"SELECT f.source, f.user_id, f.item_id, CAST('review' AS VARCHAR) AS event_type, "
-                f"f.ts, f.rating, i.category, i.brand, {score_cols} FROM reviews f "
+                f"f.ts, f.rating, f.helpful_votes, i.category, i.brand, {score_cols} "
+                f"FROM reviews f "
                 f"LEFT JOIN items i ON i.source = f.source AND i.item_id = f.item_id "
                 f"{scores_join}")
     if not has_scores:
@@ -116,8 +117,11 @@ def _user_condition(condition: UserCondition) -> tuple[str, list[object]]:
     if condition.never:
         return f"{key} NOT IN (SELECT {key} FROM events {kind})", params
     counted = "count(DISTINCT session_id)" if condition.sessions else "count(*)"
+    at_most, bounds = "", [condition.min_count]
+    if condition.max_count is not None:
+        at_most, bounds = f" AND {counted} <= ?", [condition.min_count, condition.max_count]
     return (f"{key} IN (SELECT {key} FROM events {kind} GROUP BY source, user_id "
-            f"HAVING {counted} >= ?)", [*params, condition.min_count])
+            f"HAVING {counted} >= ?{at_most})", [*params, *bounds])
 
 
 def compile_plan(
@@ -174,8 +178,15 @@ def compile_plan(
     keep_zero = "true" if time_series or not plan.descending else f"{HIDDEN_COLUMN} = 0"
     # One row per group that is large enough; when none is, one all-NULL row still carries
     # the number of hidden groups (the LEFT JOIN keeps `hidden`).
-    sql = (f"{cte}, grouped AS (SELECT {select} FROM filtered GROUP BY "
-           f"{', '.join(plan.group_by)}), "
+    # a ranking names known values: rows without a brand / category are no "top brand"
+    known = "" if time_series else " WHERE " + " AND ".join(
+        f"{DIMENSIONS[d]} IS NOT NULL" for d in plan.group_by)
+    enough = ""
+    if plan.min_rows is not None:  # "items with at least 10 reviews"
+        enough = " HAVING count(*) >= ?"
+        params.append(plan.min_rows)
+    sql = (f"{cte}, grouped AS (SELECT {select} FROM filtered{known} GROUP BY "
+           f"{', '.join(plan.group_by)}{enough}), "
            f"hidden AS (SELECT count(*) AS {HIDDEN_COLUMN} FROM grouped "
            f"WHERE {USERS_COLUMN} > 0 AND {USERS_COLUMN} < ?) "
            f"SELECT grouped.*, hidden.{HIDDEN_COLUMN} FROM hidden LEFT JOIN grouped "

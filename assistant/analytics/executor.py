@@ -20,6 +20,7 @@ from assistant.analytics.catalog import METRICS
 from assistant.analytics.compiler import (
     DEFAULT_MIN_GROUP_SIZE,
     HIDDEN_COLUMN,
+    TIME_DIMENSIONS,
     USERS_COLUMN,
     CompiledQuery,
     PlanError,
@@ -177,6 +178,8 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
         assert start is not None and end is not None  # guaranteed by plan validation
         length = (end - start).days + 1
         previous = (start - dt.timedelta(days=length), start - dt.timedelta(days=1))
+        if plan.compare_from is not None and plan.compare_to is not None:
+            previous = (plan.compare_from, plan.compare_to)  # the other period, as asked
         periods = {"current": [start.isoformat(), end.isoformat()],
                    "previous": [previous[0].isoformat(), previous[1].isoformat()]}
         before_q = compile_plan(plan, scores, period=previous, apply_limit=False,
@@ -266,7 +269,7 @@ def chart_spec(plan: QueryPlan, columns: list[str]) -> dict[str, Any] | None:
         return None
     x = plan.group_by[0]
     y = "change" if plan.order_by == "change" else plan.metrics[0]
-    temporal = x in ("day", "week", "month")
+    temporal = x in TIME_DIMENSIONS
     mark = "line" if temporal else "bar"
     unit = "count" if y == "change" else METRICS[y].unit
     spec: dict[str, Any] = {

@@ -29,12 +29,16 @@ class UserCondition(BaseModel):
 
     event_type: EventTypeName | None = Field(None, description="None: any event")
     min_count: int = Field(1, ge=1, le=100_000)
+    max_count: int | None = Field(None, ge=1, le=100_000,
+                                  description="at most this many (= min_count: exactly)")
     sessions: bool = Field(False, description="count distinct sessions, not events")
     never: bool = Field(False, description="users with no such event at all")
 
     @model_validator(mode="after")
     def _meaningful(self) -> UserCondition:
-        if self.never and (self.min_count != 1 or self.sessions):
+        if self.max_count is not None and self.max_count < self.min_count:
+            raise ValueError("max_count is below min_count")
+        if self.never and (self.min_count != 1 or self.sessions or self.max_count):
             raise ValueError("a 'never' condition takes no count")
         if self.never and self.event_type is None:
             raise ValueError("a 'never' condition needs an event type")
@@ -92,6 +96,13 @@ class QueryPlan(BaseModel):
     compare_previous_period: bool = Field(
         False, description="Also compute the metrics for the equally long period just before "
         "date_from..date_to, and the change.")
+    min_rows: int | None = Field(
+        None, ge=1, le=1_000_000, description="Grouped plans: keep only the groups with at "
+        "least this many rows ('items with at least 10 reviews').")
+    compare_from: dt.date | None = Field(
+        None, description="With compare_previous_period: the other period's first day, when a "
+        "question names it ('dec 2 vs dec 5'); default: the period just before.")
+    compare_to: dt.date | None = Field(None, description="the other period's last day")
     share_condition: Filters | None = Field(
         None, description="Answer with the share of the metric that meets these extra filters "
         "(added to `filters`): e.g. buyers with users=[cart] → the share of buyers who carted.")
@@ -112,6 +123,15 @@ class QueryPlan(BaseModel):
                 raise ValueError("a comparison needs date_from and date_to")
             if relation == "scores":
                 raise ValueError("scores have no history to compare")
+        if self.min_rows is not None and not self.group_by:
+            raise ValueError("min_rows applies to grouped plans")
+        if (self.compare_from is None) != (self.compare_to is None):
+            raise ValueError("compare_from and compare_to go together")
+        if self.compare_from is not None:
+            if not self.compare_previous_period:
+                raise ValueError("compare_from needs compare_previous_period")
+            if self.compare_to is not None and self.compare_from > self.compare_to:
+                raise ValueError("compare_from is after compare_to")
         if self.order_by == "change" and not self.compare_previous_period:
             raise ValueError("order_by 'change' needs compare_previous_period")
         if self.share_condition is not None:

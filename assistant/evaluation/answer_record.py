@@ -56,7 +56,7 @@ def _ranked(result: AskResult, key: str) -> list[dict[str, Any]]:
     plan = result.plan or {}
     rows = [r for r in result.rows if r.get(key) is not None]
     dim = plan["group_by"][0]
-    if dim in ("day", "week", "month") and plan.get("order_by") is None:
+    if dim in ("day", "week", "month", "year") and plan.get("order_by") is None:
         rows = sorted(rows, key=lambda r: r[key], reverse=bool(plan.get("descending", True)))
     return rows
 
@@ -127,7 +127,7 @@ def answer_record(result: AskResult, question: Mapping[str, Any]) -> dict[str, A
     if not rows:
         return record
     top = _leaders(rows, key, wanted_n(asked_text(question)))
-    keys = [r[dim] for r in top]
+    keys = [str(r[dim])[:4] if dim == "year" else r[dim] for r in top]  # as the answer says
     descending = bool(plan.get("descending", True))
     record.update(primary_entity=keys[0] if len(keys) == 1 else keys,
                   primary_value=rows[0][key], unit=_unit(metric),

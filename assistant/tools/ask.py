@@ -29,6 +29,8 @@ from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
 from assistant.tools.follow_up import follow_up_plan, is_follow_up, rescope_dates
+from assistant.tools.measures import EVENT_FILTERED
+from assistant.tools.periods import names_period
 from assistant.tools.population import apply_population, drafted_population
 from assistant.tools.profile import DataProfile, data_profile
 from assistant.tools.readings import stated_readings
@@ -40,7 +42,13 @@ from assistant.tools.resolve import (
     resolve_question,
 )
 from assistant.tools.trace import ToolRun, TraceStep
-from assistant.tools.unexplained import unexplained_note, unexplained_words
+from assistant.tools.unexplained import (
+    spelled,
+    typo_note,
+    unexplained_note,
+    unexplained_words,
+    unmatched_subject,
+)
 from prompts import load_prompt
 
 log = logging.getLogger(__name__)
@@ -170,20 +178,6 @@ def _mentioned(value: str | None, question: str) -> bool:
     return bool(value) and str(value).lower() in question.lower()
 
 
-PERIOD_WORDS = re.compile(
-    r"\d{4}|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
-    r"\b(today|yesterday|tonight|weekend|since|until)\b|"
-    r"\b(last|past|this|previous|next|first|second|third|final)\s+(\w+\s+)?"
-    r"(day|days|week|weeks|month|months|quarter|year|years|hours?)\b",
-    re.IGNORECASE)
-"""A named period ("in 2016", "last 3 weeks", "since March"), not just a grouping word."""
-
-
-def _names_period(question: str) -> bool:
-    """Whether the question mentions a period at all (else model dates are invented)."""
-    return bool(PERIOD_WORDS.search(question))
-
-
 def _compatible(metric: str, group_by: str | None) -> bool:
     return group_by is None or group_by in DIMENSIONS_BY_RELATION[METRICS[metric].relation]
 
@@ -229,7 +223,7 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
     brands = hints.brands or ([values["brand"]] if _mentioned(values.get("brand"), question)
                               else [])
     date_from, date_to = hints.date_from, hints.date_to
-    if date_from is None and _names_period(question) and values.get("date_from"):
+    if date_from is None and names_period(question) and values.get("date_from"):
         # a period code could not read: take the model's dates (no rows → "no data")
         date_from, date_to = values["date_from"], values.get("date_to") or values["date_from"]
         if date_to < date_from:
@@ -252,7 +246,7 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
     else:
         filters.update(date_from=None, date_to=None)
         compare = False
-    if relation == "events" and hints.event_type and metric in ("users", "events"):
+    if relation == "events" and hints.event_type and metric in EVENT_FILTERED:
         filters["event_type"] = [hints.event_type]
     metrics = [metric]
     together = [m for m in hints.metrics if METRICS[m].relation == relation]
@@ -266,6 +260,10 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
                             "compare_previous_period": compare}
     apply_population(plan, hints.population if hints.population.found()
                      else drafted_population(values))
+    if group_by and hints.min_rows is not None:
+        plan["min_rows"] = hints.min_rows
+    if compare and hints.other_period is not None:
+        plan.update(compare_from=hints.other_period[0], compare_to=hints.other_period[1])
     if compare and group_by and hints.direction:
         plan["order_by"] = "change"
     elif group_by in TIME_DIMENSIONS:
@@ -325,8 +323,10 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
         profile = profile or data_profile(con)
         step.detail = f"{len(profile.sources)} sources"
     with run.step("resolve question") as step:
-        hints = resolve_question(question, profile, con)
-        hints.unexplained = unexplained_words(question, hints, profile.sources)
+        read, typos = spelled(question, profile.sources)  # "actualy purchsed": typos fixed
+        hints = resolve_question(read, profile, con)
+        hints.unexplained = unexplained_words(read, hints, profile.sources)
+        hints.unsupported = hints.unsupported or unmatched_subject(read, hints.unexplained)
         step.detail = hints.for_prompt()
     if hints.unsupported:
         run.steps.append(TraceStep("plan with LLM", "skipped",
@@ -414,7 +414,8 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
     if not report.ok:  # cannot happen with the templates; never show an ungrounded number
         log.error("template answer failed grounding: %s", report.feedback())
         answer = "The result table has the answer; see the rows."
-    readings = stated_readings(question, common["plan"]) + unexplained_note(hints.unexplained)
+    readings = (typo_note(typos) + stated_readings(question, common["plan"])
+                + unexplained_note(hints.unexplained))
     answer = " ".join([answer, *readings])
     if on_chunk is not None:
         run.mark_first_token()

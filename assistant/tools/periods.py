@@ -10,11 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from assistant.grounding import MONTH_WORDS, MONTHS
+from assistant.grounding import MONTH_WORDS
 
 ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 US_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})(?![\d/])")
 """12/1 = December 1st (month first, as US operators write it); the year from the anchor."""
+
+
+_NAMES = "|".join(sorted(MONTH_WORDS, key=len, reverse=True))
+MONTH_YEAR = re.compile(rf"\b({_NAMES})\.?,?\s+(?:of\s+)?(?:(\d{{4}})\b|'(\d{{2}})\b)")
+"""A month with its year: "march 2014", "mar 2014", "march '14"."""
+BARE_YEAR = re.compile(r"(?<![\d/-])((?:19|20)\d{2})(?![\d/-])(?!\s*\+|\s+(users?|people|"
+                       r"events?|times|items?|products?|reviews?|purchases?|orders?)\b)")
+"""A year written alone ("top product 2013"), not a count ("2000 users")."""
 
 
 def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
@@ -67,9 +75,10 @@ def find_dates(question: str, anchor: dt.date | None, bare: bool = False
         return min(iso[:2]), max(iso[:2]), "between dates"
     if len(iso) == 1:
         return iso[0], iso[0], "on date"
-    month = re.search(r"\b(" + "|".join(MONTHS) + r")\s+(\d{4})\b", text)
+    month = MONTH_YEAR.search(text)
     if month:
-        start, end = _month_range(int(month.group(2)), MONTHS[month.group(1)])
+        year = int(month.group(2)) if month.group(2) else 2000 + int(month.group(3))
+        start, end = _month_range(year, MONTH_WORDS[month.group(1)])
         return start, end, month.group(0)
     period = _month_day(text, anchor, bare)
     if period is not None:
@@ -78,7 +87,7 @@ def find_dates(question: str, anchor: dt.date | None, bare: bool = False
     if ym and 1 <= int(ym.group(2)) <= 12:
         start, end = _month_range(int(ym.group(1)), int(ym.group(2)))
         return start, end, ym.group(0)
-    year = re.search(r"\b(?:in|during|for|of)\s+((?:19|20)\d{2})\b", text)
+    year = re.search(r"\b(?:in|during|for|of)\s+((?:19|20)\d{2})\b", text) or BARE_YEAR.search(text)
     if year:
         y = int(year.group(1))
         return dt.date(y, 1, 1), dt.date(y, 12, 31), year.group(0)
@@ -133,3 +142,53 @@ def find_rating_range(text: str) -> tuple[int | None, int | None]:
     if exact:
         return int(exact.group(1)), int(exact.group(1))
     return None, None
+
+
+TWO_SIDES = re.compile(r"\b(vs\.?|versus|or|compared? (to|with)|against)\b|\bfrom\b.+\bto\b")
+"""Words that set two named periods against each other ("dec 2 vs dec 3", "from 12/2 to
+12/3"); "between A and B" is one range, not two periods."""
+
+
+def _days_named(text: str, anchor: dt.date | None) -> list[tuple[int, dt.date]]:
+    """(position, day) of every day the text names, with or without a year."""
+    found = [(m.start(), dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+             for m in ISO_DATE.finditer(text)]
+    shapes = [US_DATE, re.compile(rf"\b({_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?\b"),
+              re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_NAMES})\b")]
+    taken = [(m.start(), m.end()) for m in ISO_DATE.finditer(text)]
+    for shape in shapes:
+        for m in shape.finditer(text):
+            if any(s <= m.start() < e for s, e in taken):
+                continue
+            period = _month_day(m.group(0), anchor)
+            if period is not None and period[0] == period[1]:
+                found.append((m.start(), period[0]))
+                taken.append((m.start(), m.end()))
+    return sorted(found)
+
+
+def find_two_periods(question: str, anchor: dt.date | None
+                     ) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]] | None:
+    """(later period, earlier period) when the question sets two named days against each
+    other ("were there more purchases on dec 2 or on dec 3?"), else None."""
+    text = question.lower()
+    if not TWO_SIDES.search(text) or re.search(r"\bbetween\b", text):
+        return None
+    days = sorted({day for _, day in _days_named(text, anchor)})
+    if len(days) != 2:
+        return None
+    return (days[1], days[1]), (days[0], days[0])
+
+
+PERIOD_WORDS = re.compile(
+    r"\d{4}|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|"
+    r"\b(today|yesterday|tonight|weekend|since|until)\b|"
+    r"\b(last|past|this|previous|next|first|second|third|final)\s+(\w+\s+)?"
+    r"(day|days|week|weeks|month|months|quarter|year|years|hours?)\b",
+    re.IGNORECASE)
+"""A named period ("in 2016", "last 3 weeks", "since March"), not just a grouping word."""
+
+
+def names_period(question: str) -> bool:
+    """Whether the question mentions a period at all (else model dates are invented)."""
+    return bool(PERIOD_WORDS.search(question))

@@ -36,6 +36,9 @@ MIN_COUNT = [
     rf"\bmore than {_N}\b", r"\b(twice|thrice)\b", r"\b(repeat|returning|came back)\b",
 ]
 """Ways to say "N or more times"; "more than N" means N + 1, "repeat"/"came back" means 2."""
+EXACT_COUNT = [rf"\bexactly {_N}\b", rf"\bonly {_N}\b(?![ -]?(stars?|\*))", r"\bjust once\b",
+               r"\bone.time\b", r"\bonly once\b"]
+"""Ways to say "exactly N times" ("one-time buyers", "made only 1 purchase")."""
 SESSIONS = r"\bsessions?\b|\bvisits?\b|\bcame back\b"
 MEDIAN = r"\b(median|typical\w*)\b"
 FIRST = r"\b(first|earliest|oldest|start\w*|begin\w*)\b"
@@ -85,6 +88,18 @@ def _count_of(match: re.Match[str]) -> int:
     if match.group(0).startswith("more than"):
         number += 1
     return number
+
+
+def _exact_count(text: str) -> tuple[int, int] | None:
+    """(N, position) for "exactly N times" phrasings, else None."""
+    for pattern in EXACT_COUNT:
+        m = re.search(pattern, text)
+        if m:
+            token = next((g for g in m.groups() if g), "once")
+            value = WORD_NUMBERS.get(token)
+            return (value if value is not None else int(token) if token.isdigit() else 1,
+                    m.start())
+    return None
 
 
 def _min_count(text: str) -> tuple[int, int] | None:
@@ -137,7 +152,8 @@ def read_population(text: str, has_condition_filter: bool, has_rating: bool) -> 
         return found
     never = re.search(NEVER, text)
     negated = [k for s, _, k in events if never and s > never.start()] if never else []
-    counted = _min_count(text)
+    exact = _exact_count(text)
+    counted = exact or _min_count(text)
     sessions = bool(re.search(SESSIONS, text)) and counted is not None
     conditions: list[dict[str, Any]] = []
     if negated:
@@ -148,7 +164,8 @@ def read_population(text: str, has_condition_filter: bool, has_rating: bool) -> 
         near = [k for s, _, k in events if abs(s - counted[1]) < 40]
         kind = near[0] if near else (kinds[0] if kinds else None)
         if kind is not None:
-            conditions.append({"event_type": kind, "min_count": counted[0]})
+            conditions.append({"event_type": kind, "min_count": counted[0],
+                               **({"max_count": counted[0]} if exact else {})})
     positive = [k for k in kinds if k not in negated]
     if re.search(SHARE_CUE, text) and re.search(PEOPLE + r"|\breviews?\b", text):
         return _share(found, positive, conditions, has_condition_filter, has_rating, text)

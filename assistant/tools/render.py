@@ -33,6 +33,14 @@ LABELS = {
     "first_event_date": "date of the first event", "last_event_date": "date of the latest event",
     "first_review_date": "date of the first review",
     "last_review_date": "date of the latest review",
+    "min_purchase_price": "lowest purchase price", "mean_price": "average price",
+    "sessions": "distinct sessions", "events_per_session": "events per session",
+    **{f"{kind}_per_{unit}": f"{label} per {unit}" for kind, label in (
+        ("views", "views"), ("carts", "add-to-cart events"), ("favs", "favourite events"),
+        ("purchases", "purchases")) for unit in ("user", "session")},
+    "reviews_per_item": "reviews per item", "mean_helpful_votes": "average helpful votes",
+    "unhelpful_reviews": "reviews with no helpful vote",
+    "helpful_review_share": "share of reviews with a helpful vote",
 }
 EVENT_WORDS = {"view": "view", "cart": "add-to-cart", "fav": "favourite", "purchase": "purchase",
                "remove_from_cart": "remove-from-cart", "review": "review"}
@@ -76,6 +84,8 @@ def fmt_key(dimension: str, value: Any) -> str:
     if value is None:
         return "(unknown)"
     text = str(value)
+    if dimension == "year":
+        return text[:4]
     if dimension == "month":
         return text[:7]
     if dimension == "week":
@@ -94,6 +104,10 @@ def user_condition_text(condition: Any) -> str:
     if condition.sessions:
         return f"at least {condition.min_count} sessions"
     noun = f"{kind} event" if kind else "event"
+    if condition.max_count is not None:
+        n, most = condition.min_count, condition.max_count
+        exact = f"exactly {n}" if n == most else f"{n} to {most}"
+        return f"{exact} {noun}" + ("" if most == 1 else "s")
     if condition.min_count == 1:
         return f"an {noun}" if noun[0] in "aeiou" else f"a {noun}"
     return f"at least {condition.min_count} {noun}s"
@@ -128,6 +142,9 @@ def scope_text(result: AnalyticsResult) -> str:
     if f.source:
         parts.append(f"in {', '.join(f.source)}")
     parts += filter_parts(f)
+    if result.plan.min_rows is not None:
+        rows = "reviews" if result.plan.relation == "reviews" else "events"
+        parts.append(f"among those with at least {result.plan.min_rows} {rows}")
     if f.date_from and f.date_to:
         if f.date_from == f.date_to:
             parts.append(f"on {f.date_from.isoformat()}")
@@ -167,7 +184,7 @@ def _grouped(result: AnalyticsResult) -> str:
     ranked = [r for r in result.rows if r.get(m) is not None]
     if not ranked:
         return f"No {LABELS.get(m, m)} data{scope_text(result)}."
-    time_series = dim in ("day", "week", "month") and plan.order_by is None
+    time_series = dim in ("day", "week", "month", "year") and plan.order_by is None
     if time_series:  # rows come in time order; name the peak
         ranked = sorted(ranked, key=lambda r: r[m], reverse=plan.descending)
     top = ranked[0]
@@ -183,6 +200,9 @@ def _compared(result: AnalyticsResult) -> str:
     m = plan.metrics[0]
     prev = result.periods.get("previous", ["?", "?"])
     period = f"the previous period ({prev[0]} to {prev[1]})"
+    if plan.compare_from is not None:  # a period the question named, not the one just before
+        period = (f"the other period, {prev[0]}" if prev[0] == prev[1] else
+                  f"the other period ({prev[0]} to {prev[1]})")
     if not plan.group_by:
         row = result.rows[0]
         now = fmt_value(m, row.get(m))

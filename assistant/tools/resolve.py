@@ -17,7 +17,9 @@ from typing import Any
 
 import duckdb
 
-from assistant.tools.periods import find_dates, find_rating_range
+from assistant.analytics.catalog import METRICS
+from assistant.tools.measures import refine_measure
+from assistant.tools.periods import find_dates, find_rating_range, find_two_periods
 from assistant.tools.population import Population, read_population
 from assistant.tools.profile import DataProfile
 
@@ -44,7 +46,7 @@ PEOPLE = r"\b(users?|customers?|people|ppl|shoppers?|visitors?|persons?)\b"
 BUY = r"\b(purchas\w*|bought|buys?|buying|orders?|sales?)\b"
 MEAN = r"\b(average|avg|mean|on avg|typical\w*)\b"
 HOW_MANY = r"(\b(how many|number of|no\.? of|num of|count of|total)\b|#\s*(of\b)?)"
-DISTINCT = r"(\b(distinct|different|diff|unique|product)\s+)?"
+DISTINCT = r"(\b(distinct|different|diff|unique|product)\s+){0,2}"
 METRIC_WORDS: list[tuple[str, str]] = [
     (rf"{MEAN}.*\b(buyers?|purchasers?)\b|\bper (buyer|purchaser)\b", "purchases_per_buyer"),
     (rf"{MEAN}.*\b(events?|actions?|interactions?)\b.*\b(per|each|a|an)\b.*{PEOPLE}"
@@ -77,6 +79,7 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"intent|purchase probability|likely to buy", "mean_intent"),
     (r"scored users|users (were|are) scored|users scored", "segment_size"),
     (r"rating|\bstars?\b|rated", "mean_rating"),
+    (rf"\breviewers?\b|{PEOPLE}\s+(who\s+)?(reviewed|wrote|left)\b", "reviewers"),
     (r"\breviews?\b|reviewed", "review_count"),
     (r"\bhow many times\b.*\b(add\w* (\w+ )?to (the |their )?cart|carted)\b", "carts"),
     (rf"{PEOPLE}.*\b(add\w* (\w+ )?to (the |their )?cart|carted)\b"
@@ -103,13 +106,15 @@ GROUP_WORDS: list[tuple[str, str]] = [
     (r"\b(days?|daily|dates?)\b", "day"),
     (r"\b(weeks?|weekly)\b", "week"),
     (r"\b(months?|monthly)\b", "month"),
+    (r"\b(years?|yearly|annual\w*)\b", "year"),
 ]
-GROUP_CUES = (r"\b(which|what|top|best|worst|per|by|each|every|most|least|highest|lowest|rank|"
+GROUP_CUES = (r"\b(which|what|top|best|worst|per|by|each|every|most|(?<!at )least|highest|"
+              r"lowest|rank|"
               r"busiest|peak)\b")
 FALL = r"\b(fell|fall|falls|fallen|drop|dropped|drops|declin\w*|decreas\w*|shrank|lost|down)\b"
 RISE = r"\b(grew|grow|grows|grown|rose|rise|rises|increas\w*|gain\w*|up|jump\w*)\b"
 COMPARE = r"\b(compared?|versus|vs\.?|than the|week before|previous|prior|change[ds]?)\b"
-LOW = r"\b(least|lowest|fewest|smallest|worst|bottom)\b"
+LOW = r"\b((?<!at )least|lowest|fewest|smallest|worst|bottom)\b"
 HIGH = r"\b(most|highest|largest|biggest|greatest|best|top|busiest|peak|maximum)\b"
 SIDES = r"\b(or|vs\.?|versus|compared?|than|against)\b"
 RANKING = r"\b(which|most|highest|lowest|least|fewest|peak|busiest|top|best|worst)\b"
@@ -153,12 +158,17 @@ class Hints:
     metrics: list[str] = field(default_factory=list)  # 2+ metrics asked together, in order
     population: Population = field(default_factory=Population)  # who is counted (see module)
     unexplained: list[str] = field(default_factory=list)  # words no pattern accounts for
+    other_period: tuple[dt.date, dt.date] | None = None  # "dec 2 vs dec 3": the earlier day
+    min_rows: int | None = None  # "items with at least 10 reviews": groups that small are out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form, empty fields left out."""
-        data = asdict(self)
-        return {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in data.items()
-                if v not in (None, [], False)}
+        def plain(value: Any) -> Any:
+            if isinstance(value, dt.date):
+                return value.isoformat()
+            return [plain(v) for v in value] if isinstance(value, tuple) else value
+
+        return {k: plain(v) for k, v in asdict(self).items() if v not in (None, [], False)}
 
     def for_prompt(self) -> str:
         """A short line of `key=value` hints for the LLM."""
@@ -167,6 +177,7 @@ class Hints:
                  ("event_type", self.event_type), ("group_by", self.group_by),
                  ("date_from", self.date_from and f"{self.date_from} date_to={self.date_to}"),
                  ("compare_previous_period", self.compare and "true"),
+                 ("compare_with", self.other_period and self.other_period[0]),
                  ("category", ",".join(self.categories)), ("brand", ",".join(self.brands)),
                  ("item_id", ",".join(self.item_ids))] + self.population.for_prompt() + [
                  ("unknown_words", ",".join(self.unexplained))]
@@ -247,7 +258,11 @@ def find_sources(question: str, names: list[str]) -> list[str]:
     return found
 
 
-JOINED = r"(\band\b|&|\+|\bplus\b|\bas well as\b|\balong with\b)"
+MIN_ROWS = (r"\b(items?|products?|asins?|ones|brands?|categor\w*|those)\s+(with|w/|having|that "
+            r"(have|got))\s+(?P<q>at least|over|more than|min(imum)?( of)?)?\s*(?P<n>\d+)\s*\+?"
+            r"\s*(reviews?|ratings?|events?)\b|\((?P<n2>\d+)\+\s*(reviews?|ratings?)\)")
+"""A minimum size for ranked groups: "items with at least 10 reviews", "asin (10+ reviews)"."""
+JOINED = r"(\band\b|&|\s\+\s|\bplus\b|\bas well as\b|\balong with\b)"
 
 
 def metrics_asked_together(text: str) -> list[str]:
@@ -289,7 +304,8 @@ def _values_in_question(con: duckdb.DuckDBPyConnection, question: str, column: s
                         sources: list[str]) -> list[str]:
     """Category / brand values of the sources in scope named in the question."""
     text = question.lower()
-    words = set(re.findall(r"[\w.&'-]{3,}", text)) - STOP_VALUES
+    words = set(re.findall(r"[\w.&'-]{3,}", text))
+    words = (words | {w[:-1] for w in words if w.endswith("s") and len(w) > 4}) - STOP_VALUES
     if not words:
         return []
     scope = "AND list_contains(?, source)" if sources else ""
@@ -323,6 +339,27 @@ def _sources_having(con: duckdb.DuckDBPyConnection, brands: list[str],
     rows = con.execute("SELECT DISTINCT source FROM events WHERE list_contains(?, brand) OR "
                        "list_contains(?, category) ORDER BY 1", [brands, categories]).fetchall()
     return [r[0] for r in rows]
+
+
+def _anchor_where_data_is(question: str, profile: DataProfile, hints: Hints) -> None:
+    """A day without a year and without a source ("on 12/2") read in the newest year of all
+    the data may fall where no source has events; read it in the year of the first source
+    whose data covers it instead (sources with the metric's events first)."""
+    def covered(day: dt.date) -> bool:
+        return any(s.first_date and s.last_date and s.first_date <= day <= s.last_date
+                   for s in profile.sources.values())
+
+    if hints.date_from is None or covered(hints.date_from):
+        return
+    needed = set(METRICS[hints.metric].population) if hints.metric in METRICS else set()
+    for name in sorted(profile.sources, key=lambda s: not needed <= set(
+            profile.sources[s].event_types)):
+        anchor = profile.anchor([name])
+        start, end, phrase = find_dates(question, anchor)
+        if start is not None and covered(start):
+            hints.anchor, hints.date_from, hints.date_to, hints.date_phrase = (
+                anchor, start, end, phrase)
+            return
 
 
 def resolve_question(question: str, profile: DataProfile,
@@ -363,6 +400,10 @@ def resolve_question(question: str, profile: DataProfile,
     if (fell or grew or re.search(COMPARE, text)) and hints.date_from is not None:
         hints.compare = True
         hints.direction = "fell" if fell else ("grew" if grew else None)
+    two = find_two_periods(question, hints.anchor)
+    if two is not None:  # two named days set against each other: the later one is "now"
+        (hints.date_from, hints.date_to), hints.other_period = two
+        hints.compare, hints.direction = True, None
     if con is not None:
         hints.categories = _values_in_question(con, question, "category", hints.sources)
         hints.brands = _values_in_question(con, question, "brand", hints.sources)
@@ -371,4 +412,23 @@ def resolve_question(question: str, profile: DataProfile,
             hints.sources = _sources_having(con, hints.brands, hints.categories)
     hints.population = read_population(text, bool(hints.brands or hints.categories),
                                        (hints.min_rating, hints.max_rating) != (None, None))
+    if not hints.sources and hints.date_from is not None:
+        _anchor_where_data_is(question, profile, hints)
+    measure = refine_measure(text)
+    if measure is not None:  # a mean, price, helpful-vote or distinct-among measure
+        hints.metric, hints.event_type, hints.metrics = measure.metric, measure.event_type, []
+        hints.population = Population()
+        if measure.ungrouped(text):
+            hints.group_by = None
+    enough = re.search(MIN_ROWS, text)
+    if enough and hints.group_by in ("item_id", "brand", "category"):
+        number = int(enough.group("n") or enough.group("n2"))
+        hints.min_rows = number + 1 if re.match(r"(over|more than)", enough.group("q") or "") \
+            else number
+        hints.population = Population()  # the count is of the group's rows, not of users'
+    if hints.group_by is None and re.search(SIDES, text):
+        for dim, named in (("brand", hints.brands), ("category", hints.categories)):
+            if len(named) >= 2:  # "huawei or xiaomi?": the two brands side by side
+                hints.group_by = dim
+                break
     return hints

@@ -13,6 +13,7 @@ explained when some pattern spells it (or its stem, for patterns such as ``purch
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable
 from functools import lru_cache
@@ -20,7 +21,7 @@ from functools import lru_cache
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from assistant.grounding import MONTH_WORDS
-from assistant.tools import follow_up, periods, population, readings, resolve
+from assistant.tools import follow_up, measures, periods, population, readings, resolve
 from assistant.tools.resolve import Hints, short_forms, source_aliases
 
 _FILLER_TEXT = """
@@ -40,12 +41,20 @@ FILLER = frozenset(_FILLER_TEXT.split())
 
 MIN_LENGTH = 4
 """Shorter tokens (ids, abbreviations such as "tb", "avg") are left to the resolver."""
+TYPO_MIN_LENGTH = 5
+TYPO_CUTOFF = 0.85
+"""A word of 5+ letters this close (difflib ratio) to one word of the vocabulary is a typo."""
+SUBJECT_CUE = (r"(a|an|the|which|by|with|w/|via|from|using|use|used|uses|per|to|of|their|"
+               r"any|paid)")
+"""Words before a noun: an unknown word right after one names a thing ("used a coupon", "paid
+by card", "from the mobile app"), which no figure here can stand for. Not "what", which
+mostly starts a verb ("what went on")."""
 
 
 def _pattern_texts() -> Iterable[str]:
     """Every regex source the resolver and its helpers read questions with (not the words of
     data no source has: those are what is unexplained)."""
-    for module in (resolve, population, periods, follow_up):
+    for module in (resolve, population, periods, follow_up, measures):
         for value in vars(module).values():
             if value is resolve.UNSUPPORTED:
                 continue
@@ -93,21 +102,60 @@ def unexplained_words(question: str, hints: Hints, sources: Iterable[str]) -> li
     patterns, the data's names found in it, nor common English account for."""
     known, stems = _vocabulary()
     text = question.lower()
-    names: set[str] = set()
-    for source in sources:
-        for form in (*source_aliases(source), *short_forms(source)):
-            names.update(re.findall(r"[a-z]+", form))
+    names = _names_of(sources)
     for value in (*hints.categories, *hints.brands, *hints.item_ids):
         names.update(re.findall(r"[a-z]+", str(value).lower()))
     if hints.date_phrase:
         names.update(re.findall(r"[a-z]+", hints.date_phrase.lower()))
     out: list[str] = []
     for word in re.findall(r"[a-z][a-z']*[a-z]", text):
-        if len(word) < MIN_LENGTH or word in names or word in out:
+        if len(word) < MIN_LENGTH or word in names or word.rstrip("s") in names or word in out:
             continue
         if not _explained(word, known, stems):
             out.append(word)
     return out
+
+
+def _names_of(sources: Iterable[str]) -> set[str]:
+    names: set[str] = set()
+    for source in sources:
+        for form in (*source_aliases(source), *short_forms(source)):
+            names.update(re.findall(r"[a-z]+", form))
+    return names
+
+
+def spelled(question: str, sources: Iterable[str]) -> tuple[str, dict[str, str]]:
+    """The question with typos of the vocabulary's words fixed ("how many customers actualy
+    purchsed" → "… actually purchased"), and what was fixed (typo → word)."""
+    known, stems = _vocabulary()
+    names = _names_of(sources)
+    candidates = sorted(w for w in known if len(w) >= MIN_LENGTH)
+    fixed: dict[str, str] = {}
+    for word in set(re.findall(r"[a-z]+", question.lower())):
+        if len(word) < TYPO_MIN_LENGTH or word in names or _explained(word, known, stems):
+            continue
+        match = difflib.get_close_matches(word, candidates, n=1, cutoff=TYPO_CUTOFF)
+        if match:
+            fixed[word] = match[0]
+    text = question
+    for typo, word in fixed.items():
+        text = re.sub(rf"\b{typo}\b", word, text, flags=re.IGNORECASE)
+    return text, fixed
+
+
+def unmatched_subject(question: str, words: list[str]) -> str | None:
+    """What a refusal says when an unexplained word names a thing ("anything called
+    'coupon'"), else None: a figure that leaves the thing out answers another question."""
+    text = question.lower()
+    named = [w for w in words if re.search(rf"(^|[\s,]){SUBJECT_CUE}\s+{re.escape(w)}\b", text)]
+    if not named:
+        return None
+    return "anything called " + " or ".join(f"'{w}'" for w in named[:2])
+
+
+def typo_note(fixed: dict[str, str]) -> list[str]:
+    """ "I read 'purchsed' as 'purchased'." for each typo fixed."""
+    return [f"I read '{typo}' as '{word}'." for typo, word in sorted(fixed.items())]
 
 
 def unexplained_note(words: list[str]) -> list[str]:

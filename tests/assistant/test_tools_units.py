@@ -328,7 +328,8 @@ def test_grouped_citations_are_split() -> None:
 
 def test_model_guesses_are_not_trusted(sample_con: duckdb.DuckDBPyConnection) -> None:
     """A source or dates the question never names are dropped from the model's draft."""
-    from assistant.tools.ask import _names_period, draft_model, to_plan
+    from assistant.tools.ask import draft_model, to_plan
+    from assistant.tools.periods import names_period
 
     profile = data_profile(sample_con)
     model = draft_model(list(profile.sources))
@@ -339,8 +340,8 @@ def test_model_guesses_are_not_trusted(sample_con: duckdb.DuckDBPyConnection) ->
                               profile)
     assert plan is not None and plan.filters.source == [] and plan.filters.date_from is None
     assert {"source", "dates"} <= set(overrides)
-    assert not _names_period("Which day had the most events?")
-    assert _names_period("How many events since March?")
+    assert not names_period("Which day had the most events?")
+    assert names_period("How many events since March?")
 
 
 def test_most_question_ignores_a_lowest_first_draft(

@@ -10,7 +10,12 @@ import pytest
 from assistant.evaluation.answer_record import DOUBT
 from assistant.tools.ask import ask
 from assistant.tools.resolve import Hints, parsed_with_certainty
-from assistant.tools.unexplained import unexplained_note, unexplained_words
+from assistant.tools.unexplained import (
+    spelled,
+    unexplained_note,
+    unexplained_words,
+    unmatched_subject,
+)
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 
 __all__ = ["sample_con", "sample_ws"]
@@ -60,11 +65,40 @@ def test_unexplained_words_make_code_unsure() -> None:
 
 def test_offline_answer_says_which_words_it_left_out(sample_con: Any) -> None:
     plain = ask("how many users in taobao?", sample_con, None, min_group_size=1)
-    odd = ask("how many users used a coupon in taobao?", sample_con, None, min_group_size=1)
+    odd = ask("how many users arrived late in taobao?", sample_con, None, min_group_size=1)
     assert plain.answerable and odd.answerable
-    assert "coupon" not in plain.answer
-    assert "'coupon'" in odd.answer and DOUBT.search(odd.answer)
+    assert "arrived" not in plain.answer
+    assert "'arrived', 'late'" in odd.answer and DOUBT.search(odd.answer)
     assert odd.answer.split(" I ")[0] == plain.answer.split(" I ")[0]  # same figure first
+
+
+@pytest.mark.parametrize(("question", "thing"), [
+    ("how many users used a coupon in taobao?", "'coupon'"),
+    ("how many ppl paid w/ paypal on taobao", "'paypal'"),
+    ("What share of taobao events come from the mobile app?", "'mobile'"),
+])
+def test_an_unknown_thing_is_refused_not_left_out(sample_con: Any, question: str,
+                                                  thing: str) -> None:
+    result = ask(question, sample_con, None, min_group_size=1)
+    assert not result.answerable and result.plan_source == "none"
+    assert f"no source records anything called {thing}" in result.answer
+
+
+def test_unknown_verbs_are_not_things() -> None:
+    assert unmatched_subject("how many events were logged in taobao", ["logged"]) is None
+    assert unmatched_subject("how many sessions included a purchase", ["included"]) is None
+    assert unmatched_subject("revenue lost to promo codes", ["promo"]) == "anything called 'promo'"
+
+
+def test_typos_of_known_words_are_fixed_and_said(sample_con: Any) -> None:
+    text, fixed = spelled("how many customers actualy purchsed on taobao", SOURCES)
+    assert fixed == {"actualy": "actually", "purchsed": "purchased"}
+    assert text == "how many customers actually purchased on taobao"
+    assert spelled("how many rees46 purchases of xiaomi", SOURCES)[1] == {}  # names stay
+    typo = ask("how many purchses in taobao?", sample_con, None, min_group_size=1)
+    plain = ask("how many purchases in taobao?", sample_con, None, min_group_size=1)
+    assert typo.rows == plain.rows and typo.answerable
+    assert "I read 'purchses' as 'purchases'." in typo.answer and "could not" not in typo.answer
 
 
 def test_model_and_code_agreeing_on_unsupported_refuse(sample_con: Any) -> None:
@@ -73,11 +107,11 @@ def test_model_and_code_agreeing_on_unsupported_refuse(sample_con: Any) -> None:
 
     with scripted_server(respond) as server:
         backend = FakeBackend(server.url)
-        odd = ask("how many users used a coupon in taobao?", sample_con, backend,
+        odd = ask("how many taobao users arrived late?", sample_con, backend,
                   min_group_size=1)
         certain = ask("how many purchases in taobao?", sample_con, backend, min_group_size=1)
         hinted = server.requests[0]["messages"][-1]["content"]
     assert not odd.answerable and "can't answer" in odd.answer
-    assert "unknown_words=coupon" in hinted
+    assert "unknown_words=arrived,late" in hinted
     assert certain.answerable and certain.plan_source == "rules"  # no LLM call, no refusal
     assert len(server.requests) == 1

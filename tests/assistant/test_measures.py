@@ -1,0 +1,169 @@
+"""Means per user / session / item, prices, helpful votes, distinct things among one kind of
+event, exact counts, minimum group sizes, two named days and yearly groups: read off the
+question by code, compiled to SQL, and equal to the same figure computed with pandas from the
+workspace's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from assistant.analytics.plan import QueryPlan, UserCondition
+from assistant.tools.ask import ask
+from assistant.tools.measures import refine_measure
+from assistant.tools.periods import find_dates, find_two_periods
+from tests.assistant.toolkit import sample_con, sample_ws
+
+__all__ = ["sample_con", "sample_ws"]
+
+
+@pytest.mark.parametrize(("question", "metric", "event_type"), [
+    ("avg carts per user tb", "carts_per_user", None),  # over all users: no event filter
+    ("on avg how many times does a taobao user add to cart", "carts_per_user", None),
+    ("views per session rees", "views_per_session", None),
+    ("avg # of views in a rees46 session", "views_per_session", None),
+    ("# sessions w/ a purchase", "sessions", "purchase"),
+    ("how many rees46 sessions included a purchase?", "sessions", "purchase"),
+    ("what is the average price of viewed products in rees46?", "mean_price", "view"),
+    ("cheapest thing sold?", "min_purchase_price", None),
+    ("avg reviews per asin", "reviews_per_item", None),
+    ("avg helpful votes MI", "mean_helpful_votes", None),
+    ("how many reviews did nobody find helpful", "unhelpful_reviews", None),
+    ("% of 1* reviews with a helpful vote MI", "helpful_review_share", None),
+    ("# of unique items bought tb", "items", "purchase"),
+    ("in how many categorys did ppl buy smth on taobao", "categories", "purchase"),
+])
+def test_measure_shapes(question: str, metric: str, event_type: str | None) -> None:
+    found = refine_measure(question.lower())
+    assert found is not None and (found.metric, found.event_type) == (metric, event_type)
+
+
+@pytest.mark.parametrize("question", [
+    "how many items were sold in rees46",  # the number of purchases
+    "top 3 taobao categories by number of favourites",  # a ranking
+    "purchases per category, top 5",  # a breakdown
+    "which items with at least 10 reviews have the highest average rating",
+])
+def test_other_shapes_are_left_to_the_keywords(question: str) -> None:
+    assert refine_measure(question.lower()) is None
+
+
+def _events(con: Any, source: str) -> pd.DataFrame:
+    return con.execute("SELECT * FROM events WHERE source = ?", [source]).df()
+
+
+def _value(result: Any) -> float:
+    assert result.answerable, result.answer
+    (row,) = result.rows
+    return float(next(v for k, v in row.items() if isinstance(v, (int, float))))
+
+
+def test_means_and_distinct_counts_match_pandas(sample_con: Any) -> None:
+    tb, r46 = _events(sample_con, "taobao"), _events(sample_con, "rees46")
+    cases = [
+        ("avg carts per user in taobao", (tb.event_type == "cart").sum() / tb.user_id.nunique()),
+        ("how many distinct items were bought in taobao",
+         tb[tb.event_type == "purchase"].item_id.nunique()),
+        ("views per session in rees46",
+         (r46.event_type == "view").sum() / r46.session_id.nunique()),
+        ("how many rees46 sessions had a purchase",
+         r46[r46.event_type == "purchase"].session_id.nunique()),
+        ("average price of viewed products in rees46", r46[r46.event_type == "view"].price.mean()),
+        ("lowest price paid in rees46", r46[r46.event_type == "purchase"].price.min()),
+    ]
+    for question, expected in cases:
+        got = _value(ask(question, sample_con, None, min_group_size=1))
+        assert got == pytest.approx(float(expected), rel=1e-9), question
+
+
+def test_review_measures_match_pandas(sample_con: Any) -> None:
+    reviews = sample_con.execute(
+        "SELECT * FROM reviews WHERE source = 'musical_instruments'").df()
+    votes = reviews.helpful_votes.fillna(0)
+    cases = [
+        ("avg reviews per item in musical instruments", len(reviews) / reviews.item_id.nunique()),
+        ("average helpful votes per review in musical instruments", votes.mean()),
+        ("how many musical instruments reviews have no helpful votes", (votes == 0).sum()),
+    ]
+    for question, expected in cases:
+        got = _value(ask(question, sample_con, None, min_group_size=1))
+        assert got == pytest.approx(float(expected), rel=1e-9), question
+
+
+def test_exactly_once_buyers(sample_con: Any) -> None:
+    tb = _events(sample_con, "taobao")
+    per_user = tb[tb.event_type == "purchase"].groupby("user_id").size()
+    result = ask("how many taobao users bought exactly once?", sample_con, None,
+                 min_group_size=1)
+    assert _value(result) == (per_user == 1).sum()
+    assert "exactly 1 purchase event" in result.answer
+    with pytest.raises(ValidationError):
+        UserCondition(event_type="purchase", min_count=3, max_count=2)
+
+
+def test_items_with_enough_reviews_rank_on_their_own(sample_con: Any) -> None:
+    reviews = sample_con.execute(
+        "SELECT * FROM reviews WHERE source = 'musical_instruments'").df()
+    sizes = reviews.groupby("item_id").rating.agg(["size", "mean"])
+    enough = sizes[sizes["size"] >= 5]
+    best = enough["mean"].max()
+    result = ask("which musical instruments items with at least 5 reviews have the highest "
+                 "average rating?", sample_con, None, min_group_size=1)
+    assert result.plan["min_rows"] == 5
+    assert result.rows[0]["mean_rating"] == pytest.approx(best)
+    assert result.rows[0]["item_id"] in set(enough[enough["mean"] == best].index)
+    assert "among those with at least 5 reviews" in result.answer
+    with pytest.raises(ValidationError):
+        QueryPlan(metrics=["mean_rating"], min_rows=5)  # only groups have a size
+
+
+def test_rankings_name_known_values(sample_con: Any) -> None:
+    result = ask("which brand had the most add to cart events in taobao and rees46?",
+                 sample_con, None, min_group_size=1)
+    assert result.rows and all(r["brand"] is not None for r in result.rows)
+    assert "(unknown)" not in result.answer
+
+
+def test_month_and_year_forms() -> None:
+    anchor = dt.date(2014, 7, 22)
+    march = (dt.date(2014, 3, 1), dt.date(2014, 3, 31))
+    assert find_dates("MI reviews in mar 2014", anchor)[:2] == march
+    assert find_dates("# of reviews march '14", anchor)[:2] == march
+    assert find_dates("unique reviewers 2013", anchor)[:2] == (dt.date(2013, 1, 1),
+                                                               dt.date(2013, 12, 31))
+    assert find_dates("how many users made 2000 events", anchor)[:2] == (None, None)
+
+
+def test_two_named_days_are_compared_with_each_other(sample_con: Any) -> None:
+    anchor = dt.date(2017, 12, 3)
+    dec2, dec3 = dt.date(2017, 12, 2), dt.date(2017, 12, 3)
+    assert find_two_periods("tb buys dec 2 vs dec 3", anchor) == ((dec3, dec3), (dec2, dec2))
+    assert find_two_periods("from 12/1 to 12/3, up or down?", anchor)[1] == (
+        dt.date(2017, 12, 1), dt.date(2017, 12, 1))
+    assert find_two_periods("between 2017-11-25 and 2017-12-01", anchor) is None
+    tb = _events(sample_con, "taobao")
+    day = tb.ts.dt.tz_convert("UTC").dt.date
+    days = sorted(set(day))
+    first, last = days[0], days[-1]
+    result = ask(f"were there more purchases in taobao on {first} or on {last}?", sample_con,
+                 None, min_group_size=1)
+    (row,) = result.rows
+    bought = tb.event_type == "purchase"
+    assert row["purchases"] == (bought & (day == last)).sum()
+    assert row["purchases_previous"] == (bought & (day == first)).sum()
+    assert result.periods["previous"] == [first.isoformat(), first.isoformat()]
+    assert f"the other period, {first}" in result.answer
+
+
+def test_yearly_groups(sample_con: Any) -> None:
+    reviews = sample_con.execute(
+        "SELECT * FROM reviews WHERE source = 'musical_instruments'").df()
+    per_year = reviews.ts.dt.tz_convert("UTC").dt.year.value_counts()
+    result = ask("which year had the most musical instruments reviews?", sample_con, None,
+                 min_group_size=1)
+    assert str(result.rows[0]["year"])[:4] == str(per_year.idxmax())
+    assert f"is {per_year.idxmax()} ({per_year.max():,})" in result.answer
