@@ -112,8 +112,15 @@ def _user_condition(condition: UserCondition) -> tuple[str, list[object]]:
     """SQL keeping the rows of users who meet `condition` over their whole history in their
     source (a semi-join on source + user, or an anti-join for "never")."""
     key = "source || chr(31) || user_id"
-    kind, params = ("WHERE event_type = ?", [condition.event_type]) if condition.event_type \
-        else ("", [])
+    clauses, params = [], []
+    if condition.event_type:
+        clauses.append("event_type = ?")
+        params.append(condition.event_type)
+    if condition.date_from is not None and condition.date_to is not None:  # within a period
+        clauses.append("ts >= CAST(? AS TIMESTAMPTZ) AND ts < CAST(? AS TIMESTAMPTZ)")
+        params += [f"{condition.date_from.isoformat()} 00:00:00+00",
+                   f"{(condition.date_to + dt.timedelta(days=1)).isoformat()} 00:00:00+00"]
+    kind = ("WHERE " + " AND ".join(clauses)) if clauses else ""
     if condition.never:
         return f"{key} NOT IN (SELECT {key} FROM events {kind})", params
     counted = "count(DISTINCT session_id)" if condition.sessions else "count(*)"

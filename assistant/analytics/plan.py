@@ -33,6 +33,9 @@ class UserCondition(BaseModel):
                                   description="at most this many (= min_count: exactly)")
     sessions: bool = Field(False, description="count distinct sessions, not events")
     never: bool = Field(False, description="users with no such event at all")
+    date_from: dt.date | None = Field(None, description="count only events from this day on "
+                                      "('in 2013 but none in 2014'); default: whole history")
+    date_to: dt.date | None = Field(None, description="inclusive")
 
     @model_validator(mode="after")
     def _meaningful(self) -> UserCondition:
@@ -40,8 +43,12 @@ class UserCondition(BaseModel):
             raise ValueError("max_count is below min_count")
         if self.never and (self.min_count != 1 or self.sessions or self.max_count):
             raise ValueError("a 'never' condition takes no count")
-        if self.never and self.event_type is None:
-            raise ValueError("a 'never' condition needs an event type")
+        if self.never and self.event_type is None and self.date_from is None:
+            raise ValueError("a 'never' condition needs an event type or a period")
+        if (self.date_from is None) != (self.date_to is None):
+            raise ValueError("a condition's date_from and date_to go together")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError("a condition's date_from is after its date_to")
         return self
 
 

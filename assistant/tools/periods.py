@@ -192,3 +192,25 @@ PERIOD_WORDS = re.compile(
 def names_period(question: str) -> bool:
     """Whether the question mentions a period at all (else model dates are invented)."""
     return bool(PERIOD_WORDS.search(question))
+
+
+def period_spans(question: str, anchor: dt.date | None) -> list[tuple[int, dt.date, dt.date]]:
+    """(position, first day, last day) of every year and month the question names ("in 2013",
+    "mar 2014", "november"), in text order; days are left out."""
+    text = question.lower()
+    spans: list[tuple[int, dt.date, dt.date]] = []
+    taken: list[tuple[int, int]] = []
+    for m in MONTH_YEAR.finditer(text):
+        year = int(m.group(2)) if m.group(2) else 2000 + int(m.group(3))
+        spans.append((m.start(), *_month_range(year, MONTH_WORDS[m.group(1)])))
+        taken.append((m.start(), m.end()))
+    for m in BARE_YEAR.finditer(text):
+        if not any(s <= m.start() < e for s, e in taken):
+            y = int(m.group(1))
+            spans.append((m.start(), dt.date(y, 1, 1), dt.date(y, 12, 31)))
+    for m in re.finditer(rf"\b({_NAMES})\b(?!\.?\s*\d)", text):
+        if not any(s <= m.start() < e for s, e in taken):
+            month = _month_day(m.group(0), anchor, bare=True)
+            if month is not None:
+                spans.append((m.start(), *month))
+    return sorted(spans)

@@ -81,6 +81,11 @@ def _events_in_order(text: str) -> list[tuple[int, int, str]]:
     return sorted(spans)
 
 
+def event_kinds(text: str) -> list[str]:
+    """The event types the text names, in order, once each."""
+    return list(dict.fromkeys(kind for _, _, kind in _events_in_order(text)))
+
+
 def _count_of(match: re.Match[str]) -> int:
     token = next(g for g in match.groups() if g)
     value = WORD_NUMBERS.get(token)

@@ -99,6 +99,12 @@ def user_condition_text(condition: Any) -> str:
     """ "no purchase", "at least 3 purchase events", "at least 2 sessions": what a user
     condition of a plan keeps, in words."""
     kind = EVENT_WORDS.get(condition.event_type or "", "")
+    if getattr(condition, "date_from", None) is not None:
+        span = (str(condition.date_from)[:4] if str(condition.date_from).endswith("-01-01") and
+                str(condition.date_to).endswith("-12-31") else
+                f"{condition.date_from} to {condition.date_to}")
+        if condition.never:
+            return f"no {kind + ' ' if kind else ''}event in {span}"
     if condition.never:
         return f"no {kind} event"
     if condition.sessions:

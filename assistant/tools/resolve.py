@@ -19,8 +19,13 @@ import duckdb
 
 from assistant.analytics.catalog import METRICS
 from assistant.tools.measures import refine_measure
-from assistant.tools.periods import find_dates, find_rating_range, find_two_periods
-from assistant.tools.population import Population, read_population
+from assistant.tools.periods import (
+    find_dates,
+    find_rating_range,
+    find_two_periods,
+    period_spans,
+)
+from assistant.tools.population import Population, event_kinds, read_population
 from assistant.tools.profile import DataProfile
 
 UNSUPPORTED = {
@@ -262,6 +267,9 @@ MIN_ROWS = (r"\b(items?|products?|asins?|ones|brands?|categor\w*|those)\s+(with|
             r"(have|got))\s+(?P<q>at least|over|more than|min(imum)?( of)?)?\s*(?P<n>\d+)\s*\+?"
             r"\s*(reviews?|ratings?|events?)\b|\((?P<n2>\d+)\+\s*(reviews?|ratings?)\)")
 """A minimum size for ranked groups: "items with at least 10 reviews", "asin (10+ reviews)"."""
+ABSENT = (r"\b(none|not|never|no longer|didn'?t|did not|without|stopped|no (\w+ )?(reviews?|"
+          r"purchases?|orders?|events?|activity))\b")
+"""Words between two named periods that ask for the users absent from the second."""
 JOINED = r"(\band\b|&|\s\+\s|\bplus\b|\bas well as\b|\balong with\b)"
 
 
@@ -269,9 +277,11 @@ def metrics_asked_together(text: str) -> list[str]:
     """The metrics of a question that asks for several joined by "and", "+", "&" ("revenue and
     number of purchases"), in the order asked; [] for a one-metric question."""
     claimed: list[tuple[int, int, str]] = []
-    for pattern, metric in METRIC_WORDS:
-        match = re.search(pattern, text)
-        if match is None or any(s < match.end() and match.start() < e for s, e, _ in claimed):
+    people_who = (rf"{PEOPLE}\s+(who\s+)?(bought|buy|purchased|ordered)\b", "buyers")
+    for pattern, metric in [people_who, *METRIC_WORDS]:
+        match = next((m for m in re.finditer(pattern, text) if not any(
+            s < m.end() and m.start() < e for s, e, _ in claimed)), None)
+        if match is None:
             continue
         if metric not in (m for _, _, m in claimed):
             claimed.append((match.start(), match.end(), metric))
@@ -339,6 +349,24 @@ def _sources_having(con: duckdb.DuckDBPyConnection, brands: list[str],
     rows = con.execute("SELECT DISTINCT source FROM events WHERE list_contains(?, brand) OR "
                        "list_contains(?, category) ORDER BY 1", [brands, categories]).fetchall()
     return [r[0] for r in rows]
+
+
+def _active_then_not(text: str, hints: Hints) -> None:
+    """ "reviewers in 2013 but none in 2014", "bought in november but not in december": the
+    users of the first period without such an event in the second (a set difference)."""
+    spans = period_spans(text, hints.anchor)
+    if len(spans) != 2:
+        return
+    (first, start, end), (second, other_start, other_end) = spans
+    gap = re.search(ABSENT, text[first:second + 1])
+    if gap is None:
+        return
+    kinds = event_kinds(text)
+    hints.date_from, hints.date_to, hints.date_phrase = start, end, f"{start} to {end}"
+    hints.compare, hints.direction = False, None
+    hints.population = Population(users=[{
+        "event_type": kinds[0] if kinds else None, "never": True,
+        "date_from": other_start, "date_to": other_end}])
 
 
 def _anchor_where_data_is(question: str, profile: DataProfile, hints: Hints) -> None:
@@ -420,6 +448,7 @@ def resolve_question(question: str, profile: DataProfile,
         hints.population = Population()
         if measure.ungrouped(text):
             hints.group_by = None
+    _active_then_not(text, hints)
     enough = re.search(MIN_ROWS, text)
     if enough and hints.group_by in ("item_id", "brand", "category"):
         number = int(enough.group("n") or enough.group("n2"))

@@ -81,6 +81,7 @@ def _vocabulary() -> tuple[frozenset[str], tuple[str, ...]]:
     stems: set[str] = set()
     for text in _pattern_texts():
         plain = re.sub(r"\\[a-zA-Z]", " ", text.lower())  # \b, \w, \s are not letters
+        plain = plain.replace("'?", "")  # "didn'?t" spells "didnt" too
         for match in re.finditer(r"[a-z]+", plain):
             word = match.group(0)
             words.add(word)
@@ -129,7 +130,7 @@ def spelled(question: str, sources: Iterable[str]) -> tuple[str, dict[str, str]]
     purchsed" → "… actually purchased"), and what was fixed (typo → word)."""
     known, stems = _vocabulary()
     names = _names_of(sources)
-    candidates = sorted(w for w in known if len(w) >= MIN_LENGTH)
+    candidates = sorted(w for w in known if len(w) >= TYPO_MIN_LENGTH)
     fixed: dict[str, str] = {}
     for word in set(re.findall(r"[a-z]+", question.lower())):
         if len(word) < TYPO_MIN_LENGTH or word in names or _explained(word, known, stems):

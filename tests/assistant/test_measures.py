@@ -167,3 +167,25 @@ def test_yearly_groups(sample_con: Any) -> None:
                  min_group_size=1)
     assert str(result.rows[0]["year"])[:4] == str(per_year.idxmax())
     assert f"is {per_year.idxmax()} ({per_year.max():,})" in result.answer
+
+
+def test_active_in_one_period_and_absent_in_the_next(sample_con: Any) -> None:
+    reviews = sample_con.execute(
+        "SELECT user_id, ts FROM events WHERE source = 'musical_instruments' "
+        "AND event_type = 'review'").df()
+    year = reviews.ts.dt.tz_convert("UTC").dt.year
+    then, later = set(reviews[year == 2013].user_id), set(reviews[year == 2014].user_id)
+    result = ask("how many musical instruments reviewers wrote a review in 2013 but none in "
+                 "2014?", sample_con, None, min_group_size=1)
+    assert _value(result) == len(then - later) > 0
+    assert "no review event in 2014" in result.answer
+    with pytest.raises(ValidationError):
+        UserCondition(never=True, date_from=dt.date(2014, 1, 1))  # a period has two ends
+
+
+def test_people_who_bought_and_orders_are_two_metrics() -> None:
+    from assistant.tools.resolve import metrics_asked_together
+
+    assert metrics_asked_together("taobao: how many ppl bought and how many orders in total") \
+        == ["buyers", "purchases"]
+    assert metrics_asked_together("how many ppl bought in taobao") == []
