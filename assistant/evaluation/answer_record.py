@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assistant.analytics.catalog import METRICS
+from assistant.analytics.compiler import TIME_DIMENSIONS
 from assistant.tools.ask import AskResult
 
 CANNED = "The result table has the answer; see the rows."
@@ -56,7 +57,7 @@ def _ranked(result: AskResult, key: str) -> list[dict[str, Any]]:
     plan = result.plan or {}
     rows = [r for r in result.rows if r.get(key) is not None]
     dim = plan["group_by"][0]
-    if dim in ("day", "week", "month", "year") and plan.get("order_by") is None:
+    if dim in TIME_DIMENSIONS and plan.get("order_by") is None:
         rows = sorted(rows, key=lambda r: r[key], reverse=bool(plan.get("descending", True)))
     return rows
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from assistant.analytics.catalog import METRICS
+from assistant.analytics.compiler import TIME_DIMENSIONS
 from assistant.analytics.executor import AnalyticsResult, hidden_note
 
 LABELS = {
@@ -95,18 +96,21 @@ def fmt_key(dimension: str, value: Any) -> str:
     return text
 
 
+def _period_text(condition: Any) -> str:
+    """ " in 2014" / " in 2014-03-01 to 2014-03-31" for a period-bounded condition, else ""."""
+    start, end = condition.date_from, condition.date_to
+    if start is None or end is None:
+        return ""
+    whole_year = (start.month, start.day, end.month, end.day) == (1, 1, 12, 31)
+    return f" in {start.year}" if whole_year and start.year == end.year else f" in {start} to {end}"
+
+
 def user_condition_text(condition: Any) -> str:
     """ "no purchase", "at least 3 purchase events", "at least 2 sessions": what a user
     condition of a plan keeps, in words."""
     kind = EVENT_WORDS.get(condition.event_type or "", "")
-    if getattr(condition, "date_from", None) is not None:
-        span = (str(condition.date_from)[:4] if str(condition.date_from).endswith("-01-01") and
-                str(condition.date_to).endswith("-12-31") else
-                f"{condition.date_from} to {condition.date_to}")
-        if condition.never:
-            return f"no {kind + ' ' if kind else ''}event in {span}"
     if condition.never:
-        return f"no {kind} event"
+        return f"no {kind + ' ' if kind else ''}event{_period_text(condition)}"
     if condition.sessions:
         return f"at least {condition.min_count} sessions"
     noun = f"{kind} event" if kind else "event"
@@ -190,7 +194,7 @@ def _grouped(result: AnalyticsResult) -> str:
     ranked = [r for r in result.rows if r.get(m) is not None]
     if not ranked:
         return f"No {LABELS.get(m, m)} data{scope_text(result)}."
-    time_series = dim in ("day", "week", "month", "year") and plan.order_by is None
+    time_series = dim in TIME_DIMENSIONS and plan.order_by is None
     if time_series:  # rows come in time order; name the peak
         ranked = sorted(ranked, key=lambda r: r[m], reverse=plan.descending)
     top = ranked[0]
