@@ -131,6 +131,19 @@ METRICS: dict[str, Metric] = {
           for name, kind, label in _PER],
         Metric("events_per_session", "count(*) / nullif(count(DISTINCT session_id), 0)",
                "events", "mean events per session", needs="session_id"),
+        Metric(
+            "cart_session_purchase_rate",
+            "count(DISTINCT CASE WHEN event_type = 'cart' AND session_bought THEN session_id END)"
+            " / nullif(count(DISTINCT CASE WHEN event_type = 'cart' THEN session_id END), 0)",
+            "events", "share of sessions with an add-to-cart that also had a purchase", "rate",
+            needs="session_id", population=("cart",),
+        ),
+        Metric(
+            "session_conversion_rate",
+            "count(DISTINCT CASE WHEN session_bought THEN session_id END)"
+            " / nullif(count(DISTINCT session_id), 0)",
+            "events", "share of sessions with a purchase", "rate", needs="session_id",
+        ),
         Metric("first_event_date", "CAST(min(ts) AS DATE)", "events", "date of the first event",
                "date"),
         Metric("last_event_date", "CAST(max(ts) AS DATE)", "events", "date of the latest event",

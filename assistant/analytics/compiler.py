@@ -19,6 +19,8 @@ from assistant.analytics.plan import QueryPlan, UserCondition
 
 TIME_DIMENSIONS = ("day", "week", "month", "year")
 PER_USER_METRICS = frozenset({"median_events_per_user", "median_reviews_per_user"})
+SESSION_SHARES = frozenset({"cart_session_purchase_rate", "session_conversion_rate"})
+"""Metrics that need to know whether each event's session had a purchase."""
 """Metrics over each user's row count (the `user_rows` / `user_row` window columns)."""
 USERS_COLUMN = "group_users"
 """Distinct users behind a result row, computed next to the metrics."""
@@ -159,6 +161,9 @@ def compile_plan(
     if "repeat_purchase_rate" in names:
         extra.append("count(*) FILTER (WHERE event_type = 'purchase') OVER "
                      "(PARTITION BY source, user_id) AS user_purchases")
+    if names & SESSION_SHARES:
+        extra.append("bool_or(event_type = 'purchase') OVER (PARTITION BY source, session_id)"
+                     " AS session_bought")
     if names & PER_USER_METRICS:
         extra += ["count(*) OVER (PARTITION BY source, user_id) AS user_rows",
                   "row_number() OVER (PARTITION BY source, user_id) AS user_row"]

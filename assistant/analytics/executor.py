@@ -159,6 +159,8 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
     `hidden_groups`; a single-row result about that few users is withheld.
     """
     con.execute("SET TimeZone = 'UTC'")
+    if len(plan.by_relation()) > 1:
+        return _run_across(con, plan, min_group_size)
     scores = table_exists(con, "user_scores")
     reason = _needs_check(con, plan, scores)
     if reason:
@@ -207,6 +209,25 @@ def run_plan(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
     rows = [{k: _clean(v) for k, v in rec.items()} for rec in frame.to_dict("records")]
     return AnalyticsResult(columns=columns, rows=rows, chart=chart_spec(plan, columns),
                            notes=notes, **common)
+
+
+def _run_across(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
+                min_group_size: int) -> AnalyticsResult:
+    """Plain totals from two relations ("how many reviewers and how many items"): one query
+    per relation, each with its own checks, merged into one row in the order asked."""
+    parts = [run_plan(con, plan.model_copy(update={"metrics": metrics}), min_group_size)
+             for metrics in plan.by_relation()]
+    sqls = [sql for part in parts for sql in part.sql]
+    params = [p for part in parts for p in part.params]
+    failed = next((part for part in parts if not part.answerable), None)
+    if failed is not None:
+        return AnalyticsResult(plan=plan, columns=[], rows=[], sql=sqls, params=params,
+                               answerable=False, reason=failed.reason,
+                               min_group_size=min_group_size)
+    row = {k: v for part in parts for k, v in part.rows[0].items()}
+    return AnalyticsResult(plan=plan, columns=list(plan.metrics),
+                           rows=[{m: row.get(m) for m in plan.metrics}], sql=sqls,
+                           params=params, min_group_size=min_group_size)
 
 
 SHARE_COLUMN = "share"

@@ -117,9 +117,14 @@ class QueryPlan(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> QueryPlan:
         relations = {METRICS[m].relation for m in self.metrics}
-        if len(relations) > 1:
-            raise ValueError(f"metrics {self.metrics} read different tables; ask separately")
-        relation = relations.pop()
+        if len(relations) > 1 and ("scores" in relations or self.group_by or self.order_by
+                                   or self.compare_previous_period or self.share_condition
+                                   or self.filters.event_type or self.filters.users
+                                   or self.filters.min_rating is not None
+                                   or self.filters.max_rating is not None):
+            raise ValueError(f"metrics {self.metrics} read different tables: only plain "
+                             "totals of events and reviews go together; ask separately")
+        relation = METRICS[self.metrics[0]].relation
         bad = [d for d in self.group_by if d not in DIMENSIONS_BY_RELATION[relation]]
         if bad:
             raise ValueError(f"cannot group {relation} metrics by {', '.join(bad)}")
@@ -166,5 +171,13 @@ class QueryPlan(BaseModel):
 
     @property
     def relation(self) -> str:
-        """The fact relation all of the plan's metrics read."""
+        """The fact relation the plan's (first) metric reads; plain totals of events and
+        reviews asked together are run one relation at a time (see `by_relation`)."""
         return METRICS[self.metrics[0]].relation
+
+    def by_relation(self) -> list[list[str]]:
+        """The plan's metrics grouped by the relation they read, in the order asked."""
+        groups: dict[str, list[str]] = {}
+        for metric in self.metrics:
+            groups.setdefault(METRICS[metric].relation, []).append(metric)
+        return list(groups.values())

@@ -33,8 +33,11 @@ from typing import Any
 QUESTIONS_PATH = (Path(__file__).resolve().parents[2] / "benchmarks" / "operator_questions"
                   / "questions.jsonl")
 DEV2_PATH = QUESTIONS_PATH.with_name("questions_dev2.jsonl")
-"""The second development set (split "dev2"), written after tuning on dev: never tuned on."""
-SPLITS = ("dev", "test", "dev2")
+"""The second development set (split "dev2"), written after tuning on dev."""
+DEV3_PATH = QUESTIONS_PATH.with_name("questions_dev3.jsonl")
+"""The third development set (split "dev3"): dialogues and questions the data cannot answer."""
+EXTENSION_PATHS = {"dev2": DEV2_PATH, "dev3": DEV3_PATH}
+SPLITS = ("dev", "test", "dev2", "dev3")
 
 _UNITS: dict[str, tuple[str, ...]] = {
     "count": ("count", "number", "n", "int", "integer", "events", "users", "items", "reviews",
@@ -71,8 +74,8 @@ class StrictVerdict:
 
 def load_questions(path: Path | None = None, split: str | None = None) -> list[dict[str, Any]]:
     """The operator questions (one JSON object per line), optionally one split only; `path`
-    defaults to `DEV2_PATH` for split "dev2", else to `QUESTIONS_PATH`."""
-    path = path or (DEV2_PATH if split == "dev2" else QUESTIONS_PATH)
+    defaults to the split's extension file ("dev2", "dev3"), else to `QUESTIONS_PATH`."""
+    path = path or EXTENSION_PATHS.get(split or "", QUESTIONS_PATH)
     with path.open(encoding="utf-8") as fh:
         rows = [json.loads(line) for line in fh if line.strip()]
     return [r for r in rows if split is None or r.get("split") == split]

@@ -28,7 +28,13 @@ from assistant.grounding import check_answer
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from assistant.tools.follow_up import follow_up_plan, is_follow_up, rescope_dates
+from assistant.tools.coverage import missing_data, unread_comparison
+from assistant.tools.follow_up import (
+    follow_up_plan,
+    in_previous_sources,
+    is_follow_up,
+    rescope_dates,
+)
 from assistant.tools.measures import EVENT_FILTERED
 from assistant.tools.periods import names_period
 from assistant.tools.population import apply_population, drafted_population
@@ -171,7 +177,7 @@ def available_text(profile: DataProfile) -> str:
                         if METRICS[m].relation != "scores" or profile.has_scores)
     sources = "; ".join(s.describe() for s in profile.sources.values())
     return (f"I can count and compare {metrics}, grouped by source, category, brand, item, "
-            f"event type, segment, day, week or month. Sources: {sources}.")
+            f"event type, segment, day, week, month or year. Sources: {sources}.")
 
 
 def _mentioned(value: str | None, question: str) -> bool:
@@ -250,6 +256,9 @@ def to_plan(draft: PlanDraftBase | None, hints: Hints, question: str,
         filters["event_type"] = [hints.event_type]
     metrics = [metric]
     together = [m for m in hints.metrics if METRICS[m].relation == relation]
+    if not (group_by or filters.get("event_type") or hints.population.found() or compare
+            or relation == "scores" or (hints.min_rating, hints.max_rating) != (None, None)):
+        together = list(hints.metrics)  # "reviewers and items": totals of two relations
     if len(together) >= 2 and metric in together and not group_by:
         metrics = together  # "revenue and number of purchases": both, in the order asked
         if metrics != [metric]:
@@ -363,9 +372,12 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
     with run.step("validate plan") as step:
         try:
             if follow:
-                plan, overrides = follow_up_plan(previous_plan or {}, hints), ["follow-up"]
+                plan = follow_up_plan(previous_plan or {}, hints, read)
+                overrides = ["follow-up"]
             else:
                 plan, overrides = to_plan(draft, hints, question, profile)
+                if plan is not None:
+                    plan = in_previous_sources(plan, previous_plan, hints, profile)
         except ValidationError as exc:
             step.status, step.detail = "error", str(exc.errors()[:2])
             return _cannot(question, run, profile, "the question does not map to a valid "
@@ -382,7 +394,7 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
         source = "rules"
     if follow:
         source = "follow-up"
-    missing = _missing_events(plan, profile)
+    missing = missing_data(plan, profile) or unread_comparison(read, plan)
     if missing:
         return _cannot(question, run, profile, missing, hints=hints.to_dict(), draft=draft_dict,
                        plan=plan.model_dump(mode="json"), overrides=overrides,
@@ -425,21 +437,6 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                      grounding={"ok": report.ok, "numbers_checked": report.numbers_checked,
                                 "violations": [v.message for v in report.violations]},
                      readings=readings, **common)
-
-
-def _missing_events(plan: QueryPlan, profile: DataProfile) -> str | None:
-    """Why the sources in scope cannot give this metric (they lack its event types)."""
-    needed = set(METRICS[plan.metrics[0]].population)  # the event types the metric counts
-    if not needed:
-        return None
-    scope = plan.filters.source or list(profile.sources)
-    if any(needed <= set(profile.sources[s].event_types) for s in scope if s in profile.sources):
-        return None
-    having = [s.name for s in profile.sources.values() if needed <= set(s.event_types)]
-    label = LABELS.get(plan.metrics[0], plan.metrics[0])
-    where = ", ".join(scope)
-    return (f"{where} has no {'/'.join(sorted(needed))} events, so no {label}"
-            + (f"; sources that have them: {', '.join(having)}" if having else ""))
 
 
 def _all_empty(result: AnalyticsResult) -> bool:

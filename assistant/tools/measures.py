@@ -1,5 +1,5 @@
 """Measures that need more than a keyword: means per user, per session or per item, prices,
-helpful votes, sessions, and distinct things among one kind of event.
+helpful votes, sessions, shares of sessions, and distinct things among one kind of event.
 
 "avg carts per user" is not the number of carts; "how many distinct items were bought" is not
 the number of purchases; "average price of viewed products" is a mean price over view events.
@@ -25,7 +25,7 @@ FUNNEL: list[tuple[str, str]] = [
     ("carts", r"\b(add\w* (\w+ )?to (the |their )?cart|carts?|carted|cart adds?)\b"),
     ("favs", r"\b(favou?rites?|favs?|wishlist\w*)\b"),
     ("purchases", r"\b(purchas\w*|bought|buys?|buying|orders?|ordered|sold|sales?|paid)\b"),
-    ("views", r"\b(views?|viewed|look(s|ed|ing)? at|page views?)\b"),
+    ("views", r"\b(views?|viewed|pvs?|look(s|ed|ing)? at|page views?)\b"),
 ]
 """Event words, as (metric prefix, pattern); the first one in the question is the kind."""
 EVENT_OF = {"carts": "cart", "favs": "fav", "purchases": "purchase", "views": "view"}
@@ -107,10 +107,25 @@ def _distinct_among(text: str, kind: str | None) -> Measure | None:
     return None
 
 
+USERS_WITH_SESSIONS = r"\b(users?|people|ppl|customers?)\s+with\b.*\bsessions\b"
+"""People described by their sessions ("users with 2+ sessions"): a share of people."""
+
+
+def _session_share(text: str) -> Measure | None:
+    """Shares of sessions: "% of carted sessions that bought", "what share of sessions ended
+    with a purchase" (the session, not the user or the event, is counted)."""
+    if not (re.search(SESSION, text) and re.search(SHARE, text)
+            and re.search(FUNNEL[2][1], text)) or re.search(USERS_WITH_SESSIONS, text):
+        return None
+    if re.search(FUNNEL[0][1], text):
+        return Measure("cart_session_purchase_rate")
+    return Measure("session_conversion_rate")
+
+
 def refine_measure(text: str) -> Measure | None:
     """The measure a normalised question asks for when it is one of the shapes of the module
     docstring, else None (the keyword pass stands)."""
-    helpful = _helpful(text)
+    helpful = _helpful(text) or _session_share(text)
     if helpful is not None:
         return helpful
     kind = _first_event(text)

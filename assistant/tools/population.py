@@ -18,13 +18,14 @@ EVENT_PATTERNS: list[tuple[str, str]] = [
     ("cart", r"\b(cart\w*|basket\w*|add(ed|s|ing)? (\w+ )?to (the |their )?cart)\b"),
     ("purchase", r"\b(purchas\w*|bought|buy|buys|buying|buyers?|orders?|ordered|paid|paying|"
                  r"sales?|sold)\b"),
-    ("view", r"\b(view\w*|look\w*|brows\w*|visited)\b"),
+    ("view", r"\b(view\w*|pvs?|look\w*|brows\w*|visited)\b"),
     ("fav", r"\b(fav\w*|wishlist\w*)\b"),
     ("review", r"\b(review\w*|rated|wrote|left)\b"),
 ]
 """Words for each event type, in the order they are tried."""
 
-NEVER = r"(\bnever\b|\bwithout\b|\bw/o\b|\bzero\b|\bnot\b|\bno\b(?!\.? of\b)(?! \d))"
+NEVER = (r"(\bnever\b|\bwithout\b|\bw/o\b|\bzero\b|\bnot\b|\b(did|do|does|have|has)n'?t\b|"
+         r"\bno\b(?!\.? of\b)(?! \d))")
 SHARE_CUE = r"(\b(share|fraction|percent\w*|proportion|pct)\b|%)"
 PEOPLE = (r"\b(users?|customers?|people|ppl|shoppers?|visitors?|buyers?|purchasers?|reviewers?|"
           r"carters?|lookers?|viewers?|those|them)\b")
@@ -121,6 +122,36 @@ def _users_of(kind: str) -> tuple[str, str | None]:
     return metric, (kind if metric == "users" else None)
 
 
+PEOPLE_DID = (rf"(?:\b(?:how many|number of|count of)\s+(?:\w+\s+)?{PEOPLE}\s+|"
+              rf"#\s*(?:of\s+)?(?:\w+\s+)?{PEOPLE}\s+|{PEOPLE}\s+(?:who|that)\s+|"
+              r"\bhow many\s+)(?:(?:have|has|had|did|made|make|with|w/)\s+)?(?:an?\s+|any\s+)?")
+"""People counted, then what they did: "how many users favorited", "ppl who carted", "# users
+made a purchase", "number of users w/ a fav", "how many bought". Not "which category do
+people buy most" (a ranking of purchases) nor "how many times did people …" (events)."""
+VERB_FORM = r"(ed|bought|sold)$|^add"
+"""After a bare "how many", only a verb counts people ("how many carted"; not "how many
+carts", "how many purchased items")."""
+
+
+def _people_who_did(text: str, events: list[tuple[int, int, str]]) -> str | None:
+    """The event kind of people counted by what they did ("how many users favorited
+    something" → fav), else None."""
+    if re.search(r"\bhow many times\b", text):
+        return None
+    starts = {start: (end, kind) for start, end, kind in events}
+    for m in re.finditer(PEOPLE_DID, text):
+        if m.end() not in starts:
+            continue
+        end, kind = starts[m.end()]
+        word = text[m.end():end]
+        bare = not re.search(PEOPLE, m.group(0))
+        if bare and (not re.search(VERB_FORM, word.split()[0]) or re.match(
+                r"\s+(items?|products?|things?|asins?|events?)\b", text[end:])):
+            continue
+        return kind
+    return None
+
+
 def _dates(text: str, relation_words: str) -> str | None:
     if not (re.search(WHEN, text) or re.search(r"\b(earliest|latest|start|begin)", text)):
         return None
@@ -174,7 +205,12 @@ def read_population(text: str, has_condition_filter: bool, has_rating: bool) -> 
     positive = [k for k in kinds if k not in negated]
     if re.search(SHARE_CUE, text) and re.search(PEOPLE + r"|\breviews?\b", text):
         return _share(found, positive, conditions, has_condition_filter, has_rating, text)
-    if not conditions or not re.search(PEOPLE + r"|\bhow many\b|#", text):
+    if not conditions:
+        did = _people_who_did(text, events)
+        if did is not None:  # "how many users favorited something", "how many carted"
+            found.metric, found.event_type = _users_of(did)
+        return found
+    if not re.search(PEOPLE + r"|\bhow many\b|#", text):
         return found
     base = positive[0] if positive else (conditions[0].get("event_type") if not negated
                                          else None)

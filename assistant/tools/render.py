@@ -42,6 +42,8 @@ LABELS = {
     "reviews_per_item": "reviews per item", "mean_helpful_votes": "average helpful votes",
     "unhelpful_reviews": "reviews with no helpful vote",
     "helpful_review_share": "share of reviews with a helpful vote",
+    "cart_session_purchase_rate": "share of sessions with an add-to-cart that also had a "
+    "purchase", "session_conversion_rate": "share of sessions with a purchase",
 }
 EVENT_WORDS = {"view": "view", "cart": "add-to-cart", "fav": "favourite", "purchase": "purchase",
                "remove_from_cart": "remove-from-cart", "review": "review"}

@@ -38,10 +38,14 @@ UNSUPPORTED = {
     r"\b(weather|temperature|rain)\b": "weather",
     r"\b(profit|margin|cost|costs|cogs)\b": "costs or profit",
     r"\b(return rate|returns|refunds?|returned)\b": "returns or refunds",
-    r"\b(inventory|stock level|in stock|warehouse)\b": "inventory",
+    r"\b(inventory|stock levels?|in stock|out of stock|stocks?|warehouse|units left)\b":
+        "inventory",
+    r"\b(search(es|ed|ing)?|search terms?|queries|keywords?)\b": "search queries",
+    r"\b(e-?mails?|newsletters?|subscribers?|open rates?|click.?through|ctr)\b":
+        "e-mails, newsletters or their clicks",
     r"\b(ads|ad spend|advertis\w*|campaigns?|marketing spend|clicks on ads|acquisition cost|cac)\b":
         "marketing spend",
-    r"\b(shipping|delivery time)\b": "shipping",
+    r"\b(ship(ping|ped|ments?)?|deliver\w*|arriv\w*|dispatch\w*)\b": "shipping or delivery",
     r"\bnext (week|month|quarter|year)\b|\bforecast\w*\b|\bin the future\b": "future figures",
 }
 """Phrases that ask for data no source has, and what that data is called."""
@@ -88,12 +92,12 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (r"\breviews?\b|reviewed", "review_count"),
     (r"\bhow many times\b.*\b(add\w* (\w+ )?to (the |their )?cart|carted)\b", "carts"),
     (rf"{PEOPLE}.*\b(add\w* (\w+ )?to (the |their )?cart|carted)\b"
-     rf"|{PEOPLE}\s+with\s+(an?\s+)?(cart|add.to.cart)\b", "cart_users"),
+     rf"|{PEOPLE}\s+with\s+(an?\s+)?(cart|add.to.cart)\b|\bcarters?\b", "cart_users"),
     (r"add.to.cart|\bcarts?\b|carted", "carts"),
     (r"favou?rites?|\bfavs?\b|wishlist", "favs"),
     (r"purchases?|orders?|bought|\bbuys?\b|\bsold\b|\bsales\b|\bsell(ing|ers?)\b",
      "purchases"),
-    (r"\bviews?\b|page views|viewed|\blook(s|ed|ing)? at\b|\blookers?\b", "views"),
+    (r"\bviews?\b|page views|viewed|\bpvs?\b|\blook(s|ed|ing)? at\b|\blookers?\b", "views"),
     (r"\bbuyers?\b|\bpurchasers?\b|\bpaying (customers?|users?|people)\b", "buyers"),
     (r"\busers?\b|customers?|visitors?|shoppers?|people|\bppl\b|reviewers?", "users"),
     (r"\bevents?\b|\bevnts?\b|interactions?|activity|actions?", "events"),
@@ -131,7 +135,7 @@ purchase purchases bought buy buyers user users customer customers event events 
 product products review reviews rating ratings brand brands category categories source sources
 day days week weeks month months year years last this previous most least top best worst per
 each every other others new more less than compared versus before after between from with for
-unknown none null other misc test peak peaked busiest active
+unknown none null other misc test peak peaked busiest active carters viewers reviewers shoppers
 """
 STOP_VALUES = frozenset(_STOP_TEXT.split())
 """Words never taken as a category or brand value, even if some source has one by that name."""
@@ -310,12 +314,20 @@ def _group_by(text: str) -> str | None:
     return None
 
 
+VALUE_SYNONYMS = {"laptop": "notebook", "laptops": "notebook", "fridge": "refrigerators",
+                  "fridges": "refrigerators", "television": "tv", "televisions": "tv",
+                  "tvs": "tv", "toaster": "toster", "cartridge": "cartrige"}
+"""Everyday words for category names the data spells otherwise ("laptops" →
+computers.notebook; the data's own typos: "toster", "cartrige")."""
+
+
 def _values_in_question(con: duckdb.DuckDBPyConnection, question: str, column: str,
                         sources: list[str]) -> list[str]:
     """Category / brand values of the sources in scope named in the question."""
     text = question.lower()
     words = set(re.findall(r"[\w.&'-]{3,}", text))
     words = (words | {w[:-1] for w in words if w.endswith("s") and len(w) > 4}) - STOP_VALUES
+    words |= {VALUE_SYNONYMS[w] for w in words if w in VALUE_SYNONYMS}
     if not words:
         return []
     scope = "AND list_contains(?, source)" if sources else ""

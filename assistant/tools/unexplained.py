@@ -133,10 +133,11 @@ def spelled(question: str, sources: Iterable[str]) -> tuple[str, dict[str, str]]
     candidates = sorted(w for w in known if len(w) >= TYPO_MIN_LENGTH)
     fixed: dict[str, str] = {}
     for word in set(re.findall(r"[a-z]+", question.lower())):
-        if len(word) < TYPO_MIN_LENGTH or word in names or _explained(word, known, stems):
-            continue
+        if (len(word) < TYPO_MIN_LENGTH or word in names or _explained(word, known, stems)
+                or any(re.search(p, word) for p in resolve.UNSUPPORTED)):
+            continue  # a word of data no source has is refused as written, never "fixed"
         match = difflib.get_close_matches(word, candidates, n=1, cutoff=TYPO_CUTOFF)
-        if match:
+        if match and word not in match[0]:  # "search" is not a typo of "research"
             fixed[word] = match[0]
     text = question
     for typo, word in fixed.items():

@@ -17,10 +17,10 @@ ordered within a family by (hard_kind, sha256 of the canonical id), and alternat
 dev and test, so every phrasing of one canonical question lands in the same half, the halves are
 of about equal size per kind, and each hard kind appears in both halves.
 
-Other question files (``--file questions_dev2.jsonl --split-name dev2``) extend the set without
-touching it: their canonical ids start with `EXTENSION_PREFIX` (their gold functions are in
-`gold_dev2.py`), each file is checked against its own functions only, and every row gets the
-split named by ``--split-name``.
+Other question files (``--file questions_dev2.jsonl --split-name dev2``, ``questions_dev3.jsonl
+--split-name dev3``) extend the set without touching it: their canonical ids start with the
+split's prefix (`d2_`, `d3_`; gold functions in `gold_dev2.py`, `gold_dev3.py`), each file is
+checked against its own functions only, and every row gets the split named by ``--split-name``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ if str(REPO_ROOT) not in sys.path:
 
 from benchmarks.operator_questions import (  # noqa: E402
     gold_dev2,
+    gold_dev3,
     gold_musical,
     gold_rees46,
     gold_taobao,
@@ -47,13 +48,14 @@ from benchmarks.operator_questions import (  # noqa: E402
 from benchmarks.operator_questions.raw import REGISTRY, Raw, find_shared  # noqa: E402
 
 QUESTIONS = Path(__file__).resolve().with_name("questions.jsonl")
-EXTENSION_PREFIX = "d2_"
-"""Canonical ids of the extension files (`questions_dev2.jsonl`); the frozen set has none."""
+EXTENSION_PREFIXES = {"dev2": "d2_", "dev3": "d3_"}
+"""split name → the canonical-id prefix of its extension file; the frozen set uses none."""
 KINDS = ("plain", "casual", "hard", "dialogue", "unanswerable")
 HARD_KINDS = ("set_difference", "conditional_share", "time_bucket_peak", "two_period_compare",
               "two_group_compare", "top_n_ties", "two_metrics", "ratio", "per_user_distribution")
 MIN_PHRASINGS = 3
-_MODULES = (gold_taobao, gold_rees46, gold_musical, gold_dev2)  # imported for their registrations
+# imported for their registrations
+_MODULES = (gold_taobao, gold_rees46, gold_musical, gold_dev2, gold_dev3)
 
 log = logging.getLogger("operator_questions.gold")
 
@@ -75,9 +77,10 @@ def write_questions(rows: list[dict[str, Any]], path: Path = QUESTIONS) -> None:
             fh.write(json.dumps(ordered, ensure_ascii=False) + "\n")
 
 
-def validate(rows: list[dict[str, Any]], extension: bool = False) -> list[str]:
-    """Structural problems of the set (empty when it is well formed); `extension`: the file is
-    an extension (`EXTENSION_PREFIX` ids), checked against the extension's functions only."""
+def validate(rows: list[dict[str, Any]], extension: str | None = None) -> list[str]:
+    """Structural problems of the set (empty when it is well formed); `extension`: the split
+    name of an extension file (ids with its prefix), checked against its own functions only."""
+    prefix = EXTENSION_PREFIXES[extension] if extension else None
     problems = []
     ids = Counter(r["id"] for r in rows)
     problems += [f"duplicate id {i}" for i, n in ids.items() if n > 1]
@@ -99,11 +102,16 @@ def validate(rows: list[dict[str, Any]], extension: bool = False) -> list[str]:
             problems.append(f"{canonical}: phrasings of different families")
         if canonical not in REGISTRY:
             problems.append(f"{canonical}: no gold function")
-    problems += [f"{canonical}: an id of the other file" for canonical in by_canonical
-                 if canonical.startswith(EXTENSION_PREFIX) != extension]
+    problems += [f"{canonical}: an id of another file" for canonical in by_canonical
+                 if _file_prefix(canonical) != prefix]
     problems += [f"{name}: gold function without questions" for name in REGISTRY
-                 if name.startswith(EXTENSION_PREFIX) == extension and name not in by_canonical]
+                 if _file_prefix(name) == prefix and name not in by_canonical]
     return problems
+
+
+def _file_prefix(canonical: str) -> str | None:
+    """The extension prefix a canonical id carries (None for the frozen set)."""
+    return next((p for p in EXTENSION_PREFIXES.values() if canonical.startswith(p)), None)
 
 
 def _family(row: dict[str, Any]) -> str:
@@ -186,9 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     if extension != (args.split_name is not None):
         parser.error("--split-name is required for, and only for, a file other than "
                      "questions.jsonl")
+    if args.split_name is not None and args.split_name not in EXTENSION_PREFIXES:
+        parser.error(f"--split-name must be one of {', '.join(EXTENSION_PREFIXES)}")
 
     rows = read_questions(args.questions)
-    problems = validate(rows, extension)
+    problems = validate(rows, args.split_name)
     if problems:
         for problem in problems:
             log.error("invalid: %s", problem)

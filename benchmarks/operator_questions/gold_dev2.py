@@ -1,6 +1,6 @@
 """Gold answers for the second development set (`questions_dev2.jsonl`), from the raw files.
 
-Every canonical id starts with `d2_` (see `gold.EXTENSION_PREFIX`), so these never clash with
+Every canonical id starts with `d2_` (see `gold.EXTENSION_PREFIXES`), so these never clash with
 the frozen `questions.jsonl`, and `gold.py` checks each file against its own functions only.
 Readings are those of the original set (see `gold_taobao.py`, `gold_rees46.py`,
 `gold_musical.py`): UTC days, taobao `buy` / `pv` / `cart` / `fav`, rees46 category = code else

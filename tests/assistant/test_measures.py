@@ -189,3 +189,36 @@ def test_people_who_bought_and_orders_are_two_metrics() -> None:
     assert metrics_asked_together("taobao: how many ppl bought and how many orders in total") \
         == ["buyers", "purchases"]
     assert metrics_asked_together("how many ppl bought in taobao") == []
+
+
+def test_shares_of_sessions_match_pandas(sample_con: Any) -> None:
+    r46 = _events(sample_con, "rees46")
+    sessions = lambda kind: set(r46[r46.event_type == kind].session_id)  # noqa: E731
+    carted, bought = sessions("cart"), sessions("purchase")
+    cart_share = ask("% of carted sessions that bought rees46", sample_con, None)
+    assert cart_share.plan["metrics"] == ["cart_session_purchase_rate"]
+    assert _value(cart_share) == pytest.approx(len(carted & bought) / len(carted))
+    converted = ask("what share of rees46 sessions had a purchase", sample_con, None)
+    assert _value(converted) == pytest.approx(len(bought) / r46.session_id.nunique())
+    # people described by their sessions stay a share of people
+    assert refine_measure("what share of users with 2+ sessions bought") is None
+
+
+def test_totals_of_events_and_reviews_asked_together(sample_con: Any) -> None:
+    reviews = sample_con.execute(
+        "SELECT * FROM reviews WHERE source = 'musical_instruments'").df()
+    events = _events(sample_con, "musical_instruments")
+    result = ask("How many reviewers and how many items are in musical instruments?",
+                 sample_con, None)
+    assert result.plan["metrics"] == ["reviewers", "items"] and len(result.sql) == 2
+    assert result.rows == [{"reviewers": reviews.user_id.nunique(),
+                            "items": events.item_id.nunique()}]
+    # anything beyond plain totals across the two tables is refused by the plan itself
+    with pytest.raises(ValidationError, match="read different tables"):
+        QueryPlan.model_validate({"metrics": ["reviewers", "items"], "group_by": ["source"]})
+
+
+def test_a_comparison_whose_sides_are_not_read_is_refused(sample_con: Any) -> None:
+    result = ask("did rees46 make more revenue in its first hour or its last hour?",
+                 sample_con, None)
+    assert not result.answerable and "compares two things" in result.answer

@@ -65,10 +65,10 @@ def test_unexplained_words_make_code_unsure() -> None:
 
 def test_offline_answer_says_which_words_it_left_out(sample_con: Any) -> None:
     plain = ask("how many users in taobao?", sample_con, None, min_group_size=1)
-    odd = ask("how many users arrived late in taobao?", sample_con, None, min_group_size=1)
+    odd = ask("how many users felt grumpy in taobao?", sample_con, None, min_group_size=1)
     assert plain.answerable and odd.answerable
-    assert "arrived" not in plain.answer
-    assert "'arrived', 'late'" in odd.answer and DOUBT.search(odd.answer)
+    assert "grumpy" not in plain.answer
+    assert "'felt', 'grumpy'" in odd.answer and DOUBT.search(odd.answer)
     assert odd.answer.split(" I ")[0] == plain.answer.split(" I ")[0]  # same figure first
 
 
@@ -107,11 +107,11 @@ def test_model_and_code_agreeing_on_unsupported_refuse(sample_con: Any) -> None:
 
     with scripted_server(respond) as server:
         backend = FakeBackend(server.url)
-        odd = ask("how many taobao users arrived late?", sample_con, backend,
+        odd = ask("how many taobao users felt grumpy?", sample_con, backend,
                   min_group_size=1)
         certain = ask("how many purchases in taobao?", sample_con, backend, min_group_size=1)
         hinted = server.requests[0]["messages"][-1]["content"]
     assert not odd.answerable and "can't answer" in odd.answer
-    assert "unknown_words=arrived,late" in hinted
+    assert "unknown_words=felt,grumpy" in hinted
     assert certain.answerable and certain.plan_source == "rules"  # no LLM call, no refusal
     assert len(server.requests) == 1
