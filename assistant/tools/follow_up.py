@@ -19,16 +19,21 @@ import re
 from typing import Any
 
 from assistant.analytics.catalog import METRICS
+from assistant.analytics.compiler import TIME_DIMENSIONS
 from assistant.analytics.plan import QueryPlan
 from assistant.tools.coverage import missing_data
 from assistant.tools.periods import find_dates, names_period
 from assistant.tools.population import POPULATION_METRIC, Population, apply_population
 from assistant.tools.profile import DataProfile
-from assistant.tools.resolve import Hints
+from assistant.tools.resolve import COMPARE, Hints
 
 OPENERS = (r"^\s*(and|&|but|also|plus|what about|how about|same( thing)? (for|but|in)|now|"
            r"only|just|then|ok(ay)?,?)\b")
 REFERENCES = r"\b(it|its|that|those|these|them|the same|same|(which|that|this) one)\b"
+LEADS_BACK = (r"^\s*((was|is|are|were|did|does|do|has|have|how (is|was|about))\s+)?"
+              r"(that|it|those|these|they|this)\b")
+"""A message that starts from the previous answer ("was that more than …?", "is it up?"),
+whatever its length."""
 MAX_FOLLOW_UP_WORDS = 8
 MAX_FRAGMENT_WORDS = 4
 """A message this short that names no source ("most bought?", "unique buyers?") is a fragment
@@ -53,7 +58,8 @@ def is_follow_up(question: str, hints: Hints) -> bool:
     names no metric at all."""
     text = question.lower().strip()
     words = len(text.split())
-    if re.search(OPENERS, text) or (words <= MAX_FRAGMENT_WORDS and not hints.sources):
+    if (re.search(OPENERS, text) or re.search(LEADS_BACK, text)
+            or (words <= MAX_FRAGMENT_WORDS and not hints.sources)):
         return True
     return words <= MAX_FOLLOW_UP_WORDS and (hints.metric is None
                                              or bool(re.search(REFERENCES, text)))
@@ -121,6 +127,14 @@ EVENT_COUNTS = {"views": "view", "carts": "cart", "favs": "fav", "purchases": "p
 SHARE_OF_ALL = re.compile(r"(\b(share|fraction|percent\w*|proportion|pct)\b|%).*"
                           r"\b(all|total|overall|that|this|it|everything)\b")
 """A share of the previous answer's whole: "what share of all reviews is that?"."""
+ALL_SOURCES = re.compile(r"\b(all|every|across|whole|combined|total over)\b.{0,20}\b(sources?|"
+                         r"datasets?|data|stores?|shops?)\b|\b(sources?|datasets?) combined\b")
+"""The follow-up widens the previous answer to every source ("and across all sources?")."""
+PER_UNIT = re.compile(r"\bper (user|person|customer|shopper|session)\b|\b(a|each|every) "
+                      r"(user|session)\b")
+"""The previous count as a mean per user or session ("how many is that per user?")."""
+BREAKDOWN = r"\b(by|per|each|every|break\w* (it |that |this )?down|split)\b"
+"""A total broken down into groups ("by day?", "break it down by category")."""
 COMPARED = re.compile(r"\b(higher|lower|more|fewer|less|bigger|smaller|compared?|vs\.?|"
                       r"versus|than|up|down|differ\w*)\b")
 """Words that set the follow-up's period against the previous one ("was dec 2 higher?")."""
@@ -139,6 +153,30 @@ def _people_of(kind: str | None) -> tuple[str, str | None]:
     """(metric, event-type filter) counting the users who did `kind`."""
     metric = POPULATION_METRIC.get(kind or "", "users")
     return metric, (kind if metric == "users" else None)
+
+
+def _regroup(plan: dict[str, Any], hints: Hints, question: str) -> None:
+    """Groupings a follow-up changes: another dimension ("and which item?" after "which
+    category?"), a breakdown of a total ("by day?", "break it down by brand"), or the other
+    end of a ranking ("and the fewest?")."""
+    group = hints.group_by
+    if group and plan["group_by"] and group not in plan["group_by"]:
+        plan["group_by"] = [group]
+    elif group and not plan["group_by"] and re.search(BREAKDOWN, question.lower()):
+        plan.update(group_by=[group], share_condition=None,
+                    order_by=None if group in TIME_DIMENSIONS else plan["metrics"][0])
+    if plan["group_by"] and (hints.ascending or hints.highest):
+        plan["descending"] = not hints.ascending
+
+
+def _per_unit(plan: dict[str, Any], question: str) -> str | None:
+    """ "how many is that per user?": the previous event count as a mean per user or
+    session, else None."""
+    unit = PER_UNIT.search(question.lower())
+    prefix = plan["metrics"][0]
+    if unit is None or prefix not in ("views", "carts", "favs", "purchases"):
+        return None
+    return f"{prefix}_per_{'session' if 'session' in unit.group(0) else 'user'}"
 
 
 def _narrow_people(plan: dict[str, Any], hints: Hints) -> bool:
@@ -207,17 +245,22 @@ def follow_up_plan(previous: dict[str, Any], hints: Hints, question: str = "") -
             filters[key] = list(found)
     if (hints.min_rating, hints.max_rating) != (None, None):
         filters["min_rating"], filters["max_rating"] = hints.min_rating, hints.max_rating
-    if hints.group_by and plan["group_by"] and hints.group_by not in plan["group_by"]:
-        plan["group_by"] = [hints.group_by]  # "and which item?" after "which category?"
-    compare = bool(plan["compare_previous_period"] and hints.compare)
+    _regroup(plan, hints, question)
+    compare = bool(plan["compare_previous_period"] and hints.compare) or bool(
+        hints.date_from is None and filters["date_from"] and not plan["group_by"]
+        and re.search(COMPARE, question.lower()))  # "compared to the previous period?"
     plan.update(compare_previous_period=compare,
                 **({} if compare else {"compare_from": None, "compare_to": None}))
     if _narrow_people(plan, hints) or _share_of_whole(plan, question):
         return QueryPlan.model_validate(plan)
-    metric = hints.population.metric or hints.metric
-    if hints.population.event_type is not None:  # "and how many carted?"
+    if ALL_SOURCES.search(question.lower()) and not hints.sources:
+        filters["source"] = []
+    per_unit = _per_unit(plan, question)
+    metric = per_unit or hints.population.metric or hints.metric
+    if per_unit is None and hints.population.event_type is not None:  # "and how many carted?"
         filters["event_type"] = [hints.population.event_type]
-    elif metric == "users" and previous_kind(plan) is not None:  # "by how many people?"
+    elif per_unit is None and metric == "users" and previous_kind(plan) is not None:
+        # "by how many people?": the people who did the previous answer's events
         metric, kind = _people_of(previous_kind(plan))
         filters["event_type"] = [kind] if kind else filters["event_type"]
     if metric is not None and metric != plan["metrics"][0]:

@@ -151,6 +151,30 @@ def d3_dlg_tb_buys_dec2_vs_dec1(raw: Raw) -> Record:
                     "2017-12-02": ["december 2", "dec 2", "12/2"]})
 
 
+@gold({**TB, "event_type": "purchase", "day": ["2017-12-02", "2017-12-03"]})
+def d3_dlg_tb_buys_dec3_vs_day_before(raw: Raw) -> Record:
+    """Turn 1 asks the buys of 2017-12-03; turn 2 "compared with the day before?": the two days
+    compared (the later day against the earlier one)."""
+    values = [len(_tb_day(raw, "purchase", d)) for d in ("2017-12-02", "2017-12-03")]
+    return compare(["2017-12-02", "2017-12-03"], values, "count",
+                   {"2017-12-02": ["december 2", "dec 2", "12/2"],
+                    "2017-12-03": ["december 3", "dec 3", "12/3"]})
+
+
+@gold({"event_type": "purchase"})
+def d3_dlg_all_sources_purchases(raw: Raw) -> Record:
+    """Turn 1 asks the purchases of rees46; turn 2 "and across all sources?": purchase rows of
+    both clickstreams (the review set has none)."""
+    return count(len(REES46.of(raw, "purchase")) + len(TAOBAO.of(raw, "purchase")))
+
+
+@gold({**TB, "metric": "purchases per user"})
+def d3_dlg_tb_purchases_per_user(raw: Raw) -> Record:
+    """Turn 1 asks the taobao buys; turn 2 "how many is that per user?": buy rows / every
+    taobao user."""
+    return number(len(TAOBAO.of(raw, "purchase")) / raw.taobao["user_id"].nunique(), "count")
+
+
 # --- unanswerable ---------------------------------------------------------------------------
 
 _MISSING = {

@@ -167,3 +167,32 @@ def test_everyday_category_words(sample_con: duckdb.DuckDBPyConnection) -> None:
     assert result.plan["filters"]["category"] == ["computers.notebook"]
     assert _value(result) == int(((raw.category_code == "computers.notebook")
                                   & (raw.event_type == "view")).sum())
+
+
+def test_wider_scope_means_and_comparisons_as_follow_ups(
+        sample_con: duckdb.DuckDBPyConnection, taobao: pd.DataFrame) -> None:
+    rees = pd.read_csv(SAMPLE / "rees46" / "2019-Oct_sample.csv.gz")
+    buys = int((taobao.behavior == "buy").sum())
+    every = _dialogue(sample_con, "how many purchases in rees46", "and across all sources?")
+    assert every.plan["filters"]["source"] == []
+    assert _value(every) == buys + int((rees.event_type == "purchase").sum())
+    mean = _dialogue(sample_con, "how many purchases on taobao", "how many is that per user?")
+    assert mean.plan["metrics"] == ["purchases_per_user"]
+    assert _value(mean) == pytest.approx(buys / taobao.user.nunique())
+    versus = _dialogue(sample_con, "tb purchases on 2017-12-02",
+                       "Was that more or less than the previous day?")
+    assert versus.plan_source == "follow-up" and versus.plan["compare_previous_period"]
+    assert versus.plan["filters"]["date_from"] == "2017-12-02"
+    assert (versus.periods["previous"] == ["2017-12-01", "2017-12-01"])
+    before = _dialogue(sample_con, "tb purchases on 2017-12-02",
+                       "compared to the previous period?")
+    assert before.plan["compare_previous_period"] and before.plan["compare_from"] is None
+
+
+def test_a_total_broken_down_and_a_ranking_turned_around(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    daily = _dialogue(sample_con, "how many purchases on taobao", "by day?")
+    assert daily.plan["group_by"] == ["day"] and daily.plan["order_by"] is None
+    fewest = _dialogue(sample_con, "which taobao category had the most views",
+                       "and the fewest?")
+    assert fewest.plan["group_by"] == ["category"] and not fewest.plan["descending"]
