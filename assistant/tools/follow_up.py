@@ -1,15 +1,20 @@
 """Follow-up questions: "and in November?", "same for huawei", "what was it in 2013?".
 
 A follow-up keeps the previous question's plan (metric, sources, filters, grouping) and changes
-only what the new words name: a period (also one relative to the previous: "the day before",
-"the year after"), a source, a brand or category, an item, a star range, a grouping, or a
-metric ("and how many carted?" counts people when the previous answer did; "by how many
-people?" counts who did the previous answer's events). It can narrow the previous answer's
-people ("how many of them never bought?"), ask a share of them or of the whole ("what % of them
-bought?", "what share of all reviews is that?"), or set a new period against the previous one
-("was dec 2 higher?"). Code does this, not the LLM: the previous plan was already validated,
-and the new words are read by the same resolver as any question. A question of its own that
-names no source stays with the previous answer's sources when they can answer it.
+only what the new words name:
+* a period, also one named relative to the previous ("the day before", "the year after");
+* a source, a brand or category, an item, a star range; or every source ("across all sources");
+* the grouping ("and which item?"), a breakdown of a total ("by day?"), the other end of a
+  ranking ("and the fewest?");
+* the metric: "and how many carted?" counts people when the previous answer did, "by how many
+  people?" counts who did the previous answer's events, "per user?" gives them as a mean;
+* the people: "how many of them never bought?", "what % of them bought?", or a share of the
+  whole ("what share of all reviews is that?");
+* a comparison: a new period set against the previous one ("was dec 2 higher?"), or the
+  previous period against the current ("compared with the day before?").
+Code does this, not the LLM: the previous plan was already validated, and the new words are
+read by the same resolver as any question. A question of its own that names no source stays
+with the previous answer's sources when they can answer it.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ MAX_FRAGMENT_WORDS = 4
 of the conversation, never a question of its own."""
 
 
+RELATIVE = re.compile(r"\b(?:(?:the\s+)?(day|week|month|year)\s+(before|after|prior|earlier|"
+                      r"later)|(previous|prior|preceding|next|following)\s+(day|week|month|"
+                      r"year))\b")
+"""A period named relative to the previous answer's: "the day before", "the year after",
+"previous week", "next month"."""
+_BACK = {"before", "prior", "earlier", "previous", "preceding"}
+
+
 def opens_like_follow_up(message: str) -> bool:
     """Whether a chat message reads as a follow-up before anything is resolved ("and …",
     "what about …", a short message that refers back, or a fragment naming a period or a
@@ -63,14 +76,6 @@ def is_follow_up(question: str, hints: Hints) -> bool:
         return True
     return words <= MAX_FOLLOW_UP_WORDS and (hints.metric is None
                                              or bool(re.search(REFERENCES, text)))
-
-
-RELATIVE = re.compile(r"\b(?:(?:the\s+)?(day|week|month|year)\s+(before|after|prior|earlier|"
-                      r"later)|(previous|prior|preceding|next|following)\s+(day|week|month|"
-                      r"year))\b")
-"""A period named relative to the previous answer's: "the day before", "the year after",
-"previous week", "next month"."""
-_BACK = {"before", "prior", "earlier", "previous", "preceding"}
 
 
 def _shift_months(day: dt.date, months: int) -> dt.date:
