@@ -107,6 +107,11 @@ METRICS: dict[str, Metric] = {
             "(WHERE event_type = 'purchase'), 0)",
             "events", "mean number of purchases per buying user", population=("purchase",),
         ),
+        Metric(
+            "views_per_purchase",
+            f"{_FUNNEL.format(a='view')} / nullif({_FUNNEL.format(a='purchase')}, 0)",
+            "events", "view events per purchase event", population=("view", "purchase"),
+        ),
         Metric("purchase_share", f"{_FUNNEL.format(a='purchase')} / nullif(count(*), 0)",
                "events", "share of all events that are purchases", "rate"),
         Metric("max_purchase_price", "max(price) FILTER (WHERE event_type = 'purchase')",

@@ -36,8 +36,10 @@ DEV2_PATH = QUESTIONS_PATH.with_name("questions_dev2.jsonl")
 """The second development set (split "dev2"), written after tuning on dev."""
 DEV3_PATH = QUESTIONS_PATH.with_name("questions_dev3.jsonl")
 """The third development set (split "dev3"): dialogues and questions the data cannot answer."""
-EXTENSION_PATHS = {"dev2": DEV2_PATH, "dev3": DEV3_PATH}
-SPLITS = ("dev", "test", "dev2", "dev3")
+DEV4_PATH = QUESTIONS_PATH.with_name("questions_dev4.jsonl")
+"""The fourth development set (split "dev4"): plain, casual and harder questions again."""
+EXTENSION_PATHS = {"dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH}
+SPLITS = ("dev", "test", "dev2", "dev3", "dev4")
 
 _UNITS: dict[str, tuple[str, ...]] = {
     "count": ("count", "number", "n", "int", "integer", "events", "users", "items", "reviews",

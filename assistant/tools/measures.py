@@ -83,7 +83,8 @@ def _per(text: str, kind: str | None) -> Measure | None:
         return Measure("reviews_per_item")
     if re.search(SESSION, text):
         return Measure(f"{kind}_per_session" if kind else "events_per_session")
-    if kind and re.search(PEOPLE, text) and not re.search(r"\b(buyers?|purchasers?)\b", text):
+    if kind and re.search(PEOPLE, text) and not re.search(
+            r"\b(buyers?|purchasers?|(purchasing|paying|buying) (users?|customers?))\b", text):
         return Measure(f"{kind}_per_user")
     return None
 

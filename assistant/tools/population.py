@@ -19,7 +19,7 @@ EVENT_PATTERNS: list[tuple[str, str]] = [
     ("purchase", r"\b(purchas\w*|bought|buy|buys|buying|buyers?|orders?|ordered|paid|paying|"
                  r"sales?|sold)\b"),
     ("view", r"\b(view\w*|pvs?|look\w*|brows\w*|visited)\b"),
-    ("fav", r"\b(fav\w*|wishlist\w*)\b"),
+    ("fav", r"\b(add\w* (\w+ )?to (the |their )?(fav\w*|wishlist)|fav\w*|wishlist\w*)\b"),
     ("review", r"\b(review\w*|rated|wrote|left)\b"),
 ]
 """Words for each event type, in the order they are tried."""
@@ -122,12 +122,13 @@ def _users_of(kind: str) -> tuple[str, str | None]:
     return metric, (kind if metric == "users" else None)
 
 
-PEOPLE_DID = (rf"(?:\b(?:how many|number of|count of)\s+(?:\w+\s+)?{PEOPLE}\s+|"
-              rf"#\s*(?:of\s+)?(?:\w+\s+)?{PEOPLE}\s+|{PEOPLE}\s+(?:who|that)\s+|"
+PEOPLE_DID = (rf"(?:(?:^\W*|\b(?:how many|number of|count of)\s+(?:\w+\s+)?|#\s*(?:of\s+)?"
+              rf"(?:\w+\s+)?){PEOPLE}\s+(?:(?:who|that)\s+)?|{PEOPLE}\s+(?:who|that)\s+|"
               r"\bhow many\s+)(?:(?:have|has|had|did|made|make|with|w/)\s+)?(?:an?\s+|any\s+)?")
 """People counted, then what they did: "how many users favorited", "ppl who carted", "# users
-made a purchase", "number of users w/ a fav", "how many bought". Not "which category do
-people buy most" (a ranking of purchases) nor "how many times did people …" (events)."""
+made a purchase", "number of users w/ a fav", "ppl w/ a fav", "how many bought". Not "which
+category do people buy most" (a ranking of purchases) nor "how many times did people …"
+(events)."""
 VERB_FORM = r"(ed|bought|sold)$|^add"
 """After a bare "how many", only a verb counts people ("how many carted"; not "how many
 carts", "how many purchased items")."""

@@ -44,6 +44,7 @@ LABELS = {
     "helpful_review_share": "share of reviews with a helpful vote",
     "cart_session_purchase_rate": "share of sessions with an add-to-cart that also had a "
     "purchase", "session_conversion_rate": "share of sessions with a purchase",
+    "views_per_purchase": "views per purchase",
 }
 EVENT_WORDS = {"view": "view", "cart": "add-to-cart", "fav": "favourite", "purchase": "purchase",
                "remove_from_cart": "remove-from-cart", "review": "review"}

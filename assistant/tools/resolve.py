@@ -53,11 +53,14 @@ UNSUPPORTED = {
 SHARE = r"(\b(share|fraction|percent\w*|proportion|ratio|rate|how often)\b|%)"
 PEOPLE = r"\b(users?|customers?|people|ppl|shoppers?|visitors?|persons?)\b"
 BUY = r"\b(purchas\w*|bought|buys?|buying|orders?|sales?)\b"
+BUYER_WORDS = (r"(buyers?|purchasers?|(purchasing|paying|buying) (users?|customers?|people|"
+               r"shoppers?))")
+"""People who bought, in one word or two ("purchasers", "paying customers")."""
 MEAN = r"\b(average|avg|mean|on avg|typical\w*)\b"
 HOW_MANY = r"(\b(how many|number of|no\.? of|num of|count of|total)\b|#\s*(of\b)?)"
 DISTINCT = r"(\b(distinct|different|diff|unique|product)\s+){0,2}"
 METRIC_WORDS: list[tuple[str, str]] = [
-    (rf"{MEAN}.*\b(buyers?|purchasers?)\b|\bper (buyer|purchaser)\b", "purchases_per_buyer"),
+    (rf"{MEAN}.*\b{BUYER_WORDS}\b|\bper {BUYER_WORDS}\b", "purchases_per_buyer"),
     (rf"{MEAN}.*\b(events?|actions?|interactions?)\b.*\b(per|each|a|an)\b.*{PEOPLE}"
      rf"|{MEAN}.*{PEOPLE}.*\b(events?|actions?|interactions?)\b"
      r"|\b(events?|actions?) per (user|customer|person|shopper)\b", "events_per_user"),
@@ -69,10 +72,14 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (rf"{HOW_MANY}\s+{DISTINCT}(products?|items?|asins?)\b(?! (were |was )?(sold|bought))"
      r"(?!\s+(views?|events?|purchases?|sales|carts?|reviews?|orders?)\b)", "items"),
     (r"\b(highest|max\w*|most expensive|top) (price|amount)\b.*\b(paid|sold|purchase\w*)\b"
-     r"|\b(highest|max\w*|biggest|largest) purchase (price|amount)\b|\bpriciest\b",
+     r"|\b(highest|max\w*|biggest|largest) purchase (price|amount)\b|\bpriciest\b"
+     r"|\bmost expensive (purchase|order|sale)\b",
      "max_purchase_price"),
-    (rf"{BUY}\s+(per|divided by|/|over)\s+(cart|carts|cart adds?|add.to.carts?)\b",
-     "cart_to_purchase_rate"),
+    (rf"{BUY}\s+(per|divided by|/|over)\s+(cart|carts|cart adds?|add.to.carts?)\b"
+     rf"|\bratio of {BUY} to (carts?|cart adds?|add.to.carts?)\b", "cart_to_purchase_rate"),
+    (rf"\bviews?\s+(per|for each|for every|divided by|/|over)\s+(an?\s+)?{BUY}"
+     rf"|\bratio of views? to {BUY}|\bviews?\b.*\bper\s+(an?\s+)?(purchase|order|sale)\b",
+     "views_per_purchase"),
     (rf"{SHARE}.*\bviews?\b.*\b(carts?|basket)\b", "view_to_cart_rate"),
     (rf"{SHARE}.*\bviews?\b.*\b(purchas\w*|bought|buys?|orders?)\b", "view_to_purchase_rate"),
     (rf"{SHARE}.*\b(carts?|carted)\b.*\b(purchas\w*|bought|buys?|orders?)\b",
@@ -95,10 +102,12 @@ METRIC_WORDS: list[tuple[str, str]] = [
      rf"|{PEOPLE}\s+with\s+(an?\s+)?(cart|add.to.cart)\b|\bcarters?\b", "cart_users"),
     (r"add.to.cart|\bcarts?\b|carted", "carts"),
     (r"favou?rites?|\bfavs?\b|wishlist", "favs"),
-    (r"purchases?|orders?|bought|\bbuys?\b|\bsold\b|\bsales\b|\bsell(ing|ers?)\b",
+    (rf"{HOW_MANY}\s+(\w+\s+)?(sessions?|visits?)\b|\b(sessions?|visits?) (count|total)\b",
+     "sessions"),
+    (r"purchas(e|es|ed|ing)\b|orders?|bought|\bbuys?\b|\bsold\b|\bsales\b|\bsell(ing|ers?)\b",
      "purchases"),
     (r"\bviews?\b|page views|viewed|\bpvs?\b|\blook(s|ed|ing)? at\b|\blookers?\b", "views"),
-    (r"\bbuyers?\b|\bpurchasers?\b|\bpaying (customers?|users?|people)\b", "buyers"),
+    (rf"\b{BUYER_WORDS}\b", "buyers"),
     (r"\busers?\b|customers?|visitors?|shoppers?|people|\bppl\b|reviewers?", "users"),
     (r"\bevents?\b|\bevnts?\b|interactions?|activity|actions?", "events"),
     (r"\b(busiest|most active|peak\w*|popular\w*)\b", "events"),
@@ -417,7 +426,8 @@ def resolve_question(question: str, profile: DataProfile,
     hints.metric = _first(METRIC_WORDS, text)
     hints.metrics = metrics_asked_together(text)
     hints.min_rating, hints.max_rating = find_rating_range(text)
-    if (hints.min_rating, hints.max_rating) != (None, None) and hints.metric == "mean_rating":
+    if (hints.min_rating, hints.max_rating) != (None, None) and hints.metric in (
+            "mean_rating", None):
         hints.metric = "review_count"  # "how many 1-star reviews": a count of those reviews
     hints.group_by = _group_by(text)
     if hints.group_by == "source" and hints.sources and len(hints.sources) == 1:

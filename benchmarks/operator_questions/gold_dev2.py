@@ -38,10 +38,6 @@ def _r46(raw: Raw, kind: str) -> pd.DataFrame:
     return REES46.of(raw, kind)
 
 
-def _year(raw: Raw, year: int) -> pd.DataFrame:
-    return raw.musical[raw.musical["ts"].dt.year == year]
-
-
 def _helpful(raw: Raw) -> pd.Series:
     return raw.musical["helpful"].str[0]
 
@@ -160,13 +156,13 @@ def d2_mi_no_helpful(raw: Raw) -> Record:
 @gold({**MI, "year": 2013, "group_by": "item"})
 def d2_mi_top_item_2013(raw: Raw) -> Record:
     """asin with the most reviews dated 2013."""
-    return which(_year(raw, 2013).groupby("asin").size())
+    return which(raw.musical_in(2013).groupby("asin").size())
 
 
 @gold({**MI, "year": 2014, "metric": "distinct reviewers"})
 def d2_mi_reviewers_2014(raw: Raw) -> Record:
     """Distinct reviewers with a review dated 2014."""
-    return count(_year(raw, 2014)["reviewerID"].nunique())
+    return count(raw.musical_in(2014)["reviewerID"].nunique())
 
 
 @gold({**MI, "rating": 3})
@@ -186,7 +182,8 @@ def d2_h_tb_fav_no_buy(raw: Raw) -> Record:
 @gold({**MI, "year": 2013, "exclude_users_with": "review in 2014"})
 def d2_h_mi_2013_not_2014(raw: Raw) -> Record:
     """Reviewers with a 2013 review and no 2014 review."""
-    return count(len(set(_year(raw, 2013)["reviewerID"]) - set(_year(raw, 2014)["reviewerID"])))
+    before, after = (set(raw.musical_in(y)["reviewerID"]) for y in (2013, 2014))
+    return count(len(before - after))
 
 
 @gold({**R46, "population": "sessions with a cart", "condition": "has purchase"})

@@ -22,10 +22,6 @@ R46 = {"source": "rees46"}
 MI = {"source": "musical_instruments"}
 
 
-def _year(raw: Raw, year: int) -> pd.DataFrame:
-    return raw.musical[raw.musical["ts"].dt.year == year]
-
-
 def _tb_day(raw: Raw, kind: str, day: str) -> pd.DataFrame:
     rows = TAOBAO.of(raw, kind)
     return rows[rows["day"] == day]
@@ -56,7 +52,7 @@ def d3_dlg_tb_top3_categories_views(raw: Raw) -> Record:
 @gold({**MI, "year": 2014})
 def d3_dlg_mi_reviews_2014(raw: Raw) -> Record:
     """Turn 1 asks the reviews of 2013; turn 2 "and the year after?": reviews in 2014."""
-    return count(len(_year(raw, 2014)))
+    return count(len(raw.musical_in(2014)))
 
 
 @gold({**TB, "event_type": "view", "day": "2017-12-01"})
@@ -77,7 +73,7 @@ def d3_dlg_r46_top_brand_purchases(raw: Raw) -> Record:
 def d3_dlg_mi_reviews_2012(raw: Raw) -> Record:
     """Turn 1 asks the mean rating of 2012; turn 2 "how many reviews was that?": reviews in
     2012."""
-    return count(len(_year(raw, 2012)))
+    return count(len(raw.musical_in(2012)))
 
 
 @gold({**TB, "event_type": "purchase", "day": "2017-12-01", "metric": "users"})
@@ -117,7 +113,7 @@ def d3_dlg_r46_samsung_mean_price(raw: Raw) -> Record:
 @gold({**MI, "year": 2013, "group_by": "item"})
 def d3_dlg_mi_top_item_2013(raw: Raw) -> Record:
     """Turn 1 asks the most reviewed asin; turn 2 "in 2013?": the asin with most 2013 reviews."""
-    return which(_year(raw, 2013).groupby("asin").size())
+    return which(raw.musical_in(2013).groupby("asin").size())
 
 
 @gold({**TB, "event_type": "fav", "users": "without purchase"})

@@ -24,10 +24,6 @@ from benchmarks.operator_questions.records import (
 MI = {"source": "musical_instruments"}
 
 
-def _year(raw: Raw, year: int) -> pd.DataFrame:
-    return raw.musical[raw.musical["ts"].dt.year == year]
-
-
 # --- plain / casual -------------------------------------------------------------------------
 
 register_distinct("musical", {"mi_reviewers": "reviewerID", "mi_items": "asin"}, MI)
@@ -60,7 +56,7 @@ def mi_one_star(raw: Raw) -> Record:
 @gold({**MI, "year": 2013})
 def mi_reviews_2013(raw: Raw) -> Record:
     """Reviews dated 2013."""
-    return count(len(_year(raw, 2013)))
+    return count(len(raw.musical_in(2013)))
 
 
 @gold({**MI, "group_by": "item"})
@@ -104,7 +100,7 @@ def mi_low_ratings(raw: Raw) -> Record:
 @gold({**MI, "year": 2014, "metric": "mean(rating)"})
 def mi_avg_rating_2014(raw: Raw) -> Record:
     """Mean rating of 2014 reviews."""
-    return number(_year(raw, 2014)["overall"].mean(), "rating")
+    return number(raw.musical_in(2014)["overall"].mean(), "rating")
 
 
 @gold({**MI, "group_by": "reviewer"})
@@ -125,7 +121,7 @@ def mi_top_item_rating(raw: Raw) -> Record:
 @gold({**MI, "year": 2014, "rating": 5})
 def h_mi_2014_five_star_share(raw: Raw) -> Record:
     """Share of 2014 reviews rated 5."""
-    return number((_year(raw, 2014)["overall"] == 5).mean(), "fraction", 0.01)
+    return number((raw.musical_in(2014)["overall"] == 5).mean(), "fraction", 0.01)
 
 
 @gold({**MI, "group_by": "month"})
@@ -147,8 +143,8 @@ def h_mi_busiest_week(raw: Raw) -> Record:
 @gold({**MI, "year": [2013, 2014], "metric": "mean(rating)"})
 def h_mi_rating_2013_vs_2014(raw: Raw) -> Record:
     """Mean rating 2013 vs 2014."""
-    return compare(["2013", "2014"], [_year(raw, 2013)["overall"].mean(),
-                                      _year(raw, 2014)["overall"].mean()], "rating", {},
+    return compare(["2013", "2014"], [raw.musical_in(2013)["overall"].mean(),
+                                      raw.musical_in(2014)["overall"].mean()], "rating", {},
                    tolerance=0.005)
 
 
@@ -176,7 +172,7 @@ def h_mi_reviewers_10plus(raw: Raw) -> Record:
 @gold({**MI, "year": 2013, "metric": "mean(rating)"})
 def dlg_mi_rating_2013(raw: Raw) -> Record:
     """Turn 1 asks the mean rating; turn 2 "and in 2013"."""
-    return number(_year(raw, 2013)["overall"].mean(), "rating")
+    return number(raw.musical_in(2013)["overall"].mean(), "rating")
 
 
 @gold({**MI, "rating": 5})

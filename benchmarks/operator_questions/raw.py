@@ -94,6 +94,10 @@ class Raw:
         frame["ts"] = pd.to_datetime(frame["unixReviewTime"], unit="s", utc=True)
         return frame
 
+    def musical_in(self, year: int) -> pd.DataFrame:
+        """The Musical Instruments reviews dated in `year` (UTC)."""
+        return self.musical[self.musical["ts"].dt.year == year]
+
 
 def _distinct(frame: str, column: str, raw: Raw) -> Record:
     return count(getattr(raw, frame)[column].nunique())

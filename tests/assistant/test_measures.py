@@ -222,3 +222,31 @@ def test_a_comparison_whose_sides_are_not_read_is_refused(sample_con: Any) -> No
     result = ask("did rees46 make more revenue in its first hour or its last hour?",
                  sample_con, None)
     assert not result.answerable and "compares two things" in result.answer
+
+
+def test_funnel_ratios_and_session_counts_match_pandas(sample_con: Any) -> None:
+    r46 = _events(sample_con, "rees46")
+    views, buys = (r46.event_type == "view").sum(), (r46.event_type == "purchase").sum()
+    for question in ("rees views per purchase", "ratio of views to purchases rees46"):
+        result = ask(question, sample_con, None)
+        assert result.plan["metrics"] == ["views_per_purchase"], question
+        assert _value(result) == pytest.approx(views / buys)
+    ratio = ask("ratio of purchases to add-to-carts on rees46", sample_con, None)
+    assert _value(ratio) == pytest.approx(buys / (r46.event_type == "cart").sum())
+    assert _value(ask("# sessions rees", sample_con, None)) == r46.session_id.nunique()
+    priciest = ask("What was the most expensive purchase on rees46?", sample_con, None)
+    assert _value(priciest) == pytest.approx(r46[r46.event_type == "purchase"].price.max())
+
+
+@pytest.mark.parametrize(("question", "metric"), [
+    ("# purchasers rees", "buyers"),
+    ("mean # of orders per purchasing user on taobao", "purchases_per_buyer"),
+    ("MI 2* count", "review_count"),
+    ("ppl w/ a fav tb", "users"),
+    ("number of taobao shoppers who added something to favourites", "users"),
+])
+def test_people_and_counts_in_few_words(sample_con: Any, question: str, metric: str) -> None:
+    result = ask(question, sample_con, None)
+    assert result.plan is not None and result.plan["metrics"] == [metric], result.answer
+    if metric == "users":
+        assert result.plan["filters"]["event_type"] == ["fav"]

@@ -1,6 +1,7 @@
-"""The development sets that extend the frozen `questions.jsonl` (`questions_dev2.jsonl`, split
-dev2; `questions_dev3.jsonl`, split dev3) are well formed, separate from it and from each other,
-and their gold equals a recomputation from the raw shared files."""
+"""The development sets that extend the frozen `questions.jsonl` (`questions_dev2.jsonl`,
+`questions_dev3.jsonl`, `questions_dev4.jsonl`: splits dev2, dev3, dev4) are well formed,
+separate from it and from each other, and their gold equals a recomputation from the raw
+shared files."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from benchmarks.operator_questions.raw import find_shared
 KINDS_REQUIRED = {
     "dev2": set(gold_script.KINDS),
     "dev3": {"dialogue", "unanswerable"},
+    "dev4": {"plain", "casual", "hard"},
 }
-"""The kinds each file must hold: dev2 every kind (and every hard kind), dev3 the two kinds it
-was written for."""
+"""The kinds each file must hold: dev2 every kind (and every hard kind), dev3 and dev4 the
+kinds they were written for."""
 
 
 @pytest.fixture(scope="module", params=sorted(EXTENSION_PATHS))
