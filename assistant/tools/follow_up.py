@@ -28,7 +28,7 @@ from assistant.analytics.compiler import TIME_DIMENSIONS
 from assistant.analytics.plan import QueryPlan
 from assistant.tools.coverage import missing_data
 from assistant.tools.periods import find_dates, names_period
-from assistant.tools.population import POPULATION_METRIC, Population, apply_population
+from assistant.tools.population import SHARE_CUE, Population, apply_population, users_of
 from assistant.tools.profile import DataProfile
 from assistant.tools.resolve import COMPARE, Hints
 
@@ -129,8 +129,7 @@ USER_COUNTS = {"users": None, "buyers": "purchase", "cart_users": "cart",
 EVENT_COUNTS = {"views": "view", "carts": "cart", "favs": "fav", "purchases": "purchase",
                 "revenue": "purchase", "reviews_written": "review", "review_count": "review"}
 """Metrics that count events (→ their kind): "by how many people?" counts who did them."""
-SHARE_OF_ALL = re.compile(r"(\b(share|fraction|percent\w*|proportion|pct)\b|%).*"
-                          r"\b(all|total|overall|that|this|it|everything)\b")
+SHARE_OF_ALL = re.compile(SHARE_CUE + r".*\b(all|total|overall|that|this|it|everything)\b")
 """A share of the previous answer's whole: "what share of all reviews is that?"."""
 ALL_SOURCES = re.compile(r"\b(all|every|across|whole|combined|total over)\b.{0,20}\b(sources?|"
                          r"datasets?|data|stores?|shops?)\b|\b(sources?|datasets?) combined\b")
@@ -152,12 +151,6 @@ def previous_kind(plan: dict[str, Any]) -> str | None:
     if metric in USER_COUNTS:
         return USER_COUNTS[metric] or (kinds[0] if len(kinds) == 1 else None)
     return EVENT_COUNTS.get(metric)
-
-
-def _people_of(kind: str | None) -> tuple[str, str | None]:
-    """(metric, event-type filter) counting the users who did `kind`."""
-    metric = POPULATION_METRIC.get(kind or "", "users")
-    return metric, (kind if metric == "users" else None)
 
 
 def _regroup(plan: dict[str, Any], hints: Hints, question: str) -> None:
@@ -193,7 +186,7 @@ def _narrow_people(plan: dict[str, Any], hints: Hints) -> bool:
         return False
     kind = previous_kind(plan)
     if population.event_type is None and population.metric in ("users", None):
-        population.metric, population.event_type = _people_of(kind)  # "of them": those
+        population.metric, population.event_type = users_of(kind)  # "of them": those
     plan.update(metrics=[population.metric], order_by=None, group_by=[])
     if population.event_type is not None and population.metric == "users":
         plan["filters"]["event_type"] = [population.event_type]
@@ -266,7 +259,7 @@ def follow_up_plan(previous: dict[str, Any], hints: Hints, question: str = "") -
         filters["event_type"] = [hints.population.event_type]
     elif per_unit is None and metric == "users" and previous_kind(plan) is not None:
         # "by how many people?": the people who did the previous answer's events
-        metric, kind = _people_of(previous_kind(plan))
+        metric, kind = users_of(previous_kind(plan))
         filters["event_type"] = [kind] if kind else filters["event_type"]
     if metric is not None and metric != plan["metrics"][0]:
         plan["metrics"] = [metric]

@@ -28,6 +28,7 @@ FUNNEL: list[tuple[str, str]] = [
     ("views", r"\b(views?|viewed|pvs?|look(s|ed|ing)? at|page views?)\b"),
 ]
 """Event words, as (metric prefix, pattern); the first one in the question is the kind."""
+EVENT_WORDS = dict(FUNNEL)
 EVENT_OF = {"carts": "cart", "favs": "fav", "purchases": "purchase", "views": "view"}
 DISTINCT_THINGS = {"items": ITEM, "categories": r"\bcategor\w*", "brands": r"\bbrands?\b"}
 DISTINCT = r"\b(distinct|unique|different|diff|diffrent|how many|number of)\b|#"
@@ -116,9 +117,9 @@ def _session_share(text: str) -> Measure | None:
     """Shares of sessions: "% of carted sessions that bought", "what share of sessions ended
     with a purchase" (the session, not the user or the event, is counted)."""
     if not (re.search(SESSION, text) and re.search(SHARE, text)
-            and re.search(FUNNEL[2][1], text)) or re.search(USERS_WITH_SESSIONS, text):
+            and re.search(EVENT_WORDS["purchases"], text)) or re.search(USERS_WITH_SESSIONS, text):
         return None
-    if re.search(FUNNEL[0][1], text):
+    if re.search(EVENT_WORDS["carts"], text):
         return Measure("cart_session_purchase_rate")
     return Measure("session_conversion_rate")
 

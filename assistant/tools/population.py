@@ -117,8 +117,9 @@ def _min_count(text: str) -> tuple[int, int] | None:
     return None
 
 
-def _users_of(kind: str) -> tuple[str, str | None]:
-    metric = POPULATION_METRIC.get(kind, "users")
+def users_of(kind: str | None) -> tuple[str, str | None]:
+    """(metric, event-type filter) counting the users who did `kind` (None: any users)."""
+    metric = POPULATION_METRIC.get(kind or "", "users")
     return metric, (kind if metric == "users" else None)
 
 
@@ -209,13 +210,13 @@ def read_population(text: str, has_condition_filter: bool, has_rating: bool) -> 
     if not conditions:
         did = _people_who_did(text, events)
         if did is not None:  # "how many users favorited something", "how many carted"
-            found.metric, found.event_type = _users_of(did)
+            found.metric, found.event_type = users_of(did)
         return found
     if not re.search(PEOPLE + r"|\bhow many\b|#", text):
         return found
     base = positive[0] if positive else (conditions[0].get("event_type") if not negated
                                          else None)
-    found.metric, found.event_type = _users_of(base) if base else ("users", None)
+    found.metric, found.event_type = users_of(base)
     found.users = conditions
     return found
 
@@ -241,7 +242,7 @@ def _share(found: Population, positive: list[str], conditions: list[dict[str, An
         base, found.share = None, {"users": [{"event_type": positive[0]}]}
     else:
         return found
-    found.metric, found.event_type = _users_of(base) if base else ("users", None)
+    found.metric, found.event_type = users_of(base)
     return found
 
 
