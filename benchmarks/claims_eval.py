@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 OUT = REPO_ROOT / "benchmarks" / "results" / "claims_eval.json"
 
 
-def pick_users(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, str]]:
+def pick_users(con: Any, n: int, sources: list[str] | None, offset: int = 0
+               ) -> list[tuple[str, str]]:
     """`n` reviewers with model scores, the most active first, taken from the sources in turn
-    (deterministic)."""
+    (deterministic), after skipping the first `offset` of that order (a fresh set of users
+    for a second run)."""
     rows = con.execute(
         "SELECT r.source, r.user_id, count(*) AS n FROM reviews r JOIN user_scores s ON "
         "s.source = r.source AND s.user_id = r.user_id WHERE len(s.top_items) > 0 "
@@ -42,6 +44,23 @@ def pick_users(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, s
     by_source: dict[str, list[tuple[str, str]]] = {}
     for source, user, _ in rows:
         by_source.setdefault(source, []).append((source, user))
+    picked: list[tuple[str, str]] = []
+    while len(picked) < n + offset and any(by_source.values()):
+        for queue in by_source.values():
+            if queue and len(picked) < n + offset:
+                picked.append(queue.pop(0))
+    return picked[offset:]
+
+
+def pick_segments(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, str]]:
+    """`n` (source, segment) pairs, the sources in turn, the largest segments first."""
+    rows = con.execute(
+        "SELECT source, segment, count(*) FROM user_scores WHERE segment IS NOT NULL AND "
+        "(? IS NULL OR list_contains(?, source)) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+        [sources, sources]).fetchall()
+    by_source: dict[str, list[tuple[str, str]]] = {}
+    for source, segment, _ in rows:
+        by_source.setdefault(source, []).append((source, str(segment)))
     picked: list[tuple[str, str]] = []
     while len(picked) < n and any(by_source.values()):
         for queue in by_source.values():
@@ -52,15 +71,21 @@ def pick_users(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, s
 
 def run_tool(tool: str, source: str, user: str, con: Any, backend: Any,
              max_tokens: int) -> dict[str, Any]:
-    """One prose tool call (the evaluation's shared dispatch), timed, as a record."""
+    """One prose tool call (the evaluation's shared dispatch), timed, as a record;
+    `segment_persona` takes the segment number in place of `user`."""
     from assistant.evaluation.runner import run_prose_tool
+    from assistant.tools.persona import persona
 
     item = None
     if tool == "explain":
         item = con.execute("SELECT top_items[1] FROM user_scores WHERE source = ? AND "
                            "user_id = ?", [source, user]).fetchone()[0]
     started = time.perf_counter()
-    result = run_prose_tool(tool, source, user, con, backend, max_tokens, item)
+    if tool == "segment_persona":
+        result = persona(None, int(user), source, con=con, backend=backend,
+                         prose_max_tokens=max_tokens)
+    else:
+        result = run_prose_tool(tool, source, user, con, backend, max_tokens, item)
     seconds = time.perf_counter() - started
     narration = result.narration
     load = round(os.getloadavg()[0], 2)  # other work on the same cores slows every call
@@ -71,7 +96,7 @@ def run_tool(tool: str, source: str, user: str, con: Any, backend: Any,
             "claims_proposed": narration["claims_proposed"],
             "claims_verified": narration["claims_verified"],
             "claims_shown": len(result.claims) if result.status != "fallback" else 0,
-            "attempts": narration["attempts"]}
+            "evidence": narration.get("evidence", {}), "attempts": narration["attempts"]}
 
 
 def status_figures(mine: list[dict[str, Any]], share: str = "claims_kept_share"
@@ -123,8 +148,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", type=Path, required=True)
     parser.add_argument("--users", type=int, default=10)
+    parser.add_argument("--offset", type=int, default=0,
+                        help="Skip the first N users of the order (a fresh set of users).")
     parser.add_argument("--source", action="append", dest="sources")
     parser.add_argument("--explain", action="store_true", help="Also run explain.")
+    parser.add_argument("--segments", type=int, default=0, metavar="N",
+                        help="Also N segment personas (the largest segments, sources in turn).")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--copy", type=int, default=0, metavar="N",
                         help="Instead: N marketing copy requests (users and segments x "
@@ -148,31 +177,35 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     settings = get_settings().llm
     con = Workspace.open(args.workspace).connect()
-    users = pick_users(con, args.users, args.sources)
+    users = pick_users(con, args.users, args.sources, args.offset)
     tools = ["summary", "persona"] + (["explain"] if args.explain else [])
+    calls = [(tool, source, user) for source, user in users for tool in tools]
+    calls += [("segment_persona", source, segment)
+              for source, segment in pick_segments(con, args.segments, args.sources)]
     records: list[dict[str, Any]] = []
     report: dict[str, Any] = {}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with EmbeddedBackend(settings, progress=False) as backend:
-        for source, user in users:
-            for tool in tools:
-                record = run_tool(tool, source, user, con, backend, settings.prose_max_tokens)
-                print(f"{tool:8s} {source}/{user}: {record['status']:8s} {record['badge']} "
-                      f"({record['seconds']:.1f}s)", flush=True)
-                records.append(record)
-                # written after every call: an interrupted run keeps what it measured
-                report = {"benchmark": "claims_eval",
-                          "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                          "workspace": str(args.workspace), "users_planned": len(users),
-                          "calls_done": len(records),
-                          "llm": {"model": settings.embedded.model_alias,
-                                  "n_threads": settings.embedded.n_threads,
-                                  "prose_max_tokens": settings.prose_max_tokens},
-                          "machine": describe_machine(),
-                          "load_average_1m_at_each_call": [r["load_1m"] for r in records],
-                          "summary": summarise(records),
-                          "refusals": refusal_reasons(records), "records": records}
-                args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        for tool, source, user in calls:
+            record = run_tool(tool, source, user, con, backend, settings.prose_max_tokens)
+            print(f"{tool:8s} {source}/{user}: {record['status']:8s} {record['badge']} "
+                  f"({record['seconds']:.1f}s)", flush=True)
+            records.append(record)
+            # written after every call: an interrupted run keeps what it measured
+            report = {"benchmark": "claims_eval",
+                      "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "workspace": str(args.workspace), "users_planned": len(users),
+                      "calls_planned": len(calls), "calls_done": len(records),
+                      "llm": {"model": settings.embedded.model_alias,
+                              "n_threads": settings.embedded.n_threads,
+                              "prose_max_tokens": settings.prose_max_tokens},
+                      "machine": describe_machine(),
+                      "load_average_1m_at_each_call": [r["load_1m"] for r in records],
+                      "summary": summarise(records),
+                      "refusals": refusal_reasons(records), "records": records}
+            tmp = args.out.with_suffix(".tmp")
+            tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
+            tmp.replace(args.out)
     print(json.dumps(report.get("summary"), indent=2))
     return report
 

@@ -81,6 +81,9 @@ class EmbeddedLLMSettings(BaseModel):
         None, description="CPU threads reading the prompt (default: same as n_threads).")
     startup_timeout_s: float = Field(120.0, description="Seconds to wait for the server.")
     model_alias: str = Field("qwen2.5-coder-1.5b-instruct", description="Served model name.")
+    lazy_grammar: bool = Field(
+        True, description="Greedy JSON answers test the grammar on the best tokens first "
+                          "instead of the whole vocabulary (same answers, ~25% faster).")
 
 
 class LLMSettings(BaseModel):

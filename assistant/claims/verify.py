@@ -11,7 +11,12 @@ A claim passes when all of these hold:
 4. a review-derived claim shares enough content words with the review it cites;
 5. it says nothing positive about a measure the data says is zero ("their last purchase" of
    a customer with no purchases), and nothing personal, and it is plain text (no markup, no
-   instructions).
+   instructions);
+6. it calls no bare count "high", "many" or "popular" unless it cites a comparison (a rank,
+   a share); "out of 5" beside a cited rating is the scale, not a claimed number.
+
+A trailing inference (", suggesting they …", "which indicates …") is cut off before the
+checks: the stated fact is kept (and shown), the model's reading of it is not.
 
 Failures are reasons phrased so they can be fed back to the model.
 """
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from assistant.claims import wording
 from assistant.claims.schema import ID_KINDS, TAG, ClaimDraft, split_id
 from assistant.grounding import (
     ISO_DATE_PATTERN,
@@ -100,6 +106,7 @@ INSTRUCTION = re.compile(r"(?i)\b(ignore|disregard)\b.{0,40}\b(instruction|previ
 ID_LIKE = re.compile(r"(?<![\w.-])(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}(?![\w-])")
 CAPITALISED = re.compile(r"(?<![\w.'’-])[A-Z][A-Za-z0-9&'’-]+")
 TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*%?|[,;:()]")
+LIST_NAME = re.compile(r"(?:^|,\s*)([^,()]+?)\s*\(\d+\)")
 MIN_SHARED_WORDS = 2
 MIN_SHARED_SHARE = 0.3
 WINDOW_AFTER, WINDOW_BEFORE = 2, 3
@@ -276,9 +283,33 @@ def _is_year_of(form: str, value: Any) -> bool:
         for d in dates)
 
 
+def _scale_max(ids: list[str], ev: EvidenceSet) -> str | None:
+    """The top of the rating scale ("5" of "1 to 5 stars") when a cited fact is a rating."""
+    if not any("rating" in ident for ident in ids):
+        return None
+    numbers = re.findall(r"\d+", str(ev.facts.get("rating_scale", "1 to 5")))
+    return numbers[-1] if numbers else None
+
+
+def _list_names(values: Mapping[str, Any]) -> set[str]:
+    """The names of "name (count)" lists among cited values (a category id is a name)."""
+    names: set[str] = set()
+    for value in values.values():
+        if isinstance(value, str):
+            names |= {m.group(1).strip() for m in LIST_NAME.finditer(value)}
+        elif isinstance(value, list | tuple):
+            names |= {str(v).split(" (")[0].strip() for v in value}
+    return names
+
+
 def check_numbers(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
-    """Rule 2: every number and date is the value of a cited fact it is said to measure."""
+    """Rule 2: every number and date is the value of a cited fact it is said to measure
+    ("three items" counts like "3 items"; the top of the rating scale may follow "out of"
+    beside a cited rating; a name in a cited "name (count)" list, such as a numeric
+    category id, measures nothing)."""
+    text = wording.spelled_counts(text)
     values = _cited_values(ids, ev)
+    list_names = _list_names(values)
     forms = {ident: allowed_numbers(value) for ident, value in values.items()}
     every = set().union(*forms.values()) if forms else set()
     written = iso_dates(NUMBERED_CITATION.sub(" ", TAG.sub(" ", text)))
@@ -288,9 +319,13 @@ def check_numbers(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
         if f"date:{date}" not in every and f"date:{date}" not in ev.context_numbers:
             reasons.append(f"the date {date} is not the value of a cited fact")
     rest = ISO_DATE_PATTERN.sub(lambda m: " " * len(m.group()), written)
+    scale = _scale_max(ids, ev)
     for match in NUMBER_PATTERN.finditer(rest):
         number = match.group()
         form = canonical_number(float(number.replace(",", "").lstrip("+")))
+        if (scale and form == scale and wording.after_out_of(rest[:match.start()])) or (
+                number in list_names):
+            continue
         owners = [ident for ident, f in forms.items() if form in f]
         if not owners:
             if form not in ev.context_numbers:
@@ -383,6 +418,8 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
     """Apply every rule of the module docstring to one claim."""
     evidence = list(draft.evidence) + [f"{k}:{i}" for k, i in TAG.findall(draft.text)]
     text = re.sub(r"\s{2,}", " ", TAG.sub("", NUMBERED_CITATION.sub("", draft.text))).strip()
+    if draft.kind != "review":
+        text = wording.without_inference(text)
     ids, reasons = _normalise(evidence, ev)
     if strip_unsafe_markup(text) != text or INSTRUCTION.search(text):
         reasons.append("write plain text: no markup, links or instructions")
@@ -397,6 +434,7 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
         if draft.kind == "review" or (only_reviews and not _states_meta(text, ids, ev)):
             reasons += check_review_overlap(text, ids, ev)
     reasons += check_zero(text, draft.kind, ev)
+    reasons += wording.check_unmeasured(text, draft.kind, ids)
     if extra_check is not None:
         reasons += [v.message for v in extra_check(text)]
     return Verdict(text, draft.kind, ids, not reasons, list(dict.fromkeys(reasons)))

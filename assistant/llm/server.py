@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from assistant.llm.errors import LLMUnavailable
-from assistant.llm.server_child import CPU_VARIANT_ENV, PARENT_ENV
+from assistant.llm.server_child import CPU_VARIANT_ENV, LAZY_GRAMMAR_ENV, PARENT_ENV
 
 if TYPE_CHECKING:
     from core.settings import EmbeddedLLMSettings
@@ -102,6 +102,7 @@ class EmbeddedServer:
     log_path: Path | None = None
     n_threads_batch: int | None = None
     cpu_variant: str = "auto"
+    lazy_grammar: bool = True
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _log_handle: object | None = field(default=None, init=False)
     _owns_log: bool = field(default=False, init=False)
@@ -114,7 +115,8 @@ class EmbeddedServer:
         options: dict[str, Any] = {
             "host": cfg.host, "port": cfg.port, "n_ctx": cfg.n_ctx, "n_threads": cfg.n_threads,
             "model_alias": cfg.model_alias, "startup_timeout_s": cfg.startup_timeout_s,
-            "n_threads_batch": cfg.n_threads_batch, "cpu_variant": cfg.cpu_variant}
+            "n_threads_batch": cfg.n_threads_batch, "cpu_variant": cfg.cpu_variant,
+            "lazy_grammar": cfg.lazy_grammar}
         return cls(model_path, **{**options, **overrides})
 
     @property
@@ -147,7 +149,8 @@ class EmbeddedServer:
         log.info("starting llama.cpp server: %s (log %s)", " ".join(command), self.log_path)
         handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log_handle = handle
-        env = {**os.environ, PARENT_ENV: str(os.getpid()), CPU_VARIANT_ENV: self.cpu_variant}
+        env = {**os.environ, PARENT_ENV: str(os.getpid()), CPU_VARIANT_ENV: self.cpu_variant,
+               LAZY_GRAMMAR_ENV: "1" if self.lazy_grammar else "0"}
         self._process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          env=env)

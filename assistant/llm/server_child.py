@@ -1,5 +1,8 @@
 """Entry point of the llama.cpp server child: runs `llama_cpp.server`, dies with its parent.
 
+Before handing over it loads the CPU backend variant and, unless `INSIGHT_LAZY_GRAMMAR=0`,
+the lazy grammar sampler (`assistant.llm.lazy_grammar`).
+
 The parent passes its pid in `INSIGHT_PARENT_PID`; a watchdog thread exits the child as soon as
 it is re-parented (the parent was killed, even with SIGKILL, so its atexit hook never ran).
 """
@@ -14,10 +17,11 @@ import threading
 import time
 from pathlib import Path
 
-from assistant.llm import cpu_backend
+from assistant.llm import cpu_backend, lazy_grammar
 
 PARENT_ENV = "INSIGHT_PARENT_PID"
 CPU_VARIANT_ENV = "INSIGHT_CPU_VARIANT"
+LAZY_GRAMMAR_ENV = "INSIGHT_LAZY_GRAMMAR"
 
 
 def _watch(parent: int, interval_s: float = 1.0) -> None:
@@ -42,6 +46,8 @@ def main() -> None:
         threading.Thread(target=_watch, args=(parent,), daemon=True).start()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     cpu_backend.prepare(_model_argument(sys.argv), os.environ.get(CPU_VARIANT_ENV, "auto"))
+    if os.environ.get(LAZY_GRAMMAR_ENV, "1") == "1":
+        lazy_grammar.install()
     sys.argv[0] = "llama_cpp.server"
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
-from assistant.claims.render import Rendered, badge, dedupe, render_claims
+from assistant.claims.render import Rendered, badge, dedupe, render_claims, source_entry
 from assistant.claims.schema import ClaimDraft, parse_answer, response_format
 from assistant.claims.verify import EvidenceSet, Verdict, verify_claims
 from assistant.grounding import Violation, extract_citations, strip_unsafe_markup
@@ -68,6 +68,7 @@ class Narration:
     sources: list[dict[str, Any]] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     notice: str | None = None
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def proposed(self) -> int:
@@ -83,6 +84,7 @@ class Narration:
         """JSON-friendly form."""
         return {"text": self.text, "status": self.status, "notice": self.notice,
                 "claims_proposed": self.proposed, "claims_verified": self.verified,
+                "evidence": self.evidence,
                 "attempts": [{"text": a.text, "violations": a.violations,
                               "claims": [c.to_dict() for c in a.claims]}
                              for a in self.attempts]}
@@ -233,7 +235,18 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, evidence: EvidenceS
         shown, status, notice = render_claims(template, evidence), "fallback", FALLBACK_NOTICE
     if on_chunk is not None:
         on_chunk(shown.text)
-    return Narration(shown.text, status, shown.claims, shown.sources, attempts, notice)
+    return Narration(shown.text, status, shown.claims, shown.sources, attempts, notice,
+                     cited_evidence(attempts, evidence))
+
+
+def cited_evidence(attempts: list[Attempt], evidence: EvidenceSet) -> dict[str, dict[str, Any]]:
+    """What each existing id cited by any proposed claim stands for (the fact's value, the
+    review's text): lets a reader, or a human judge, check refused claims as well as shown
+    ones."""
+    known = set(evidence.ids())
+    cited = dict.fromkeys(e for a in attempts for c in a.claims for e in c.evidence)
+    return {ident: {k: v for k, v in source_entry(0, ident, evidence).items() if k != "n"}
+            for ident in cited if ident in known}
 
 
 def retry_messages(conversation: list[BaseMessage], violations: list[Violation]

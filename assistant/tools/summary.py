@@ -23,12 +23,13 @@ from prompts import load_prompt
 from retrieval.search import Retriever
 
 PROMPT = "user_summary"
-SUMMARY_FACTS = ("events", "first_activity", "last_activity", "active_span", "views", "carts",
-                 "favs", "purchases", "reviews_written", "purchase_spend", "top_category",
-                 "top_brand", "mean_rating_given", "rating_scale", "intent_probability",
-                 "churn_risk", "segment", "predicted_next_items", "recent_items")
+SUMMARY_FACTS = ("events", "first_activity", "last_activity", "views", "carts", "favs",
+                 "purchases", "reviews_written", "purchase_spend", "top_category", "top_brand",
+                 "mean_rating_given", "rating_scale", "intent_probability", "churn_risk",
+                 "predicted_next_items", "recent_items")
 """The facts shown to the model (the rest are returned, not prompted: fewer tokens, fewer
-ways to misread them)."""
+ways to misread them; a derived span or a bare segment number only invited miscounted
+claims)."""
 MIN_CLAIMS = 2
 
 
@@ -89,7 +90,8 @@ def user_summary(user_id: str, source: str | None = None, *, con: duckdb.DuckDBP
                        f"{evidence.review_selection}")
     prompt = load_prompt(PROMPT)
     run.use_prompt(prompt.ref)
-    shown = {k: evidence.facts[k] for k in SUMMARY_FACTS if k in evidence.facts}
+    shown = {k: evidence.facts[k] for k in SUMMARY_FACTS
+             if k in evidence.facts and evidence.facts[k] != 0}  # a zero is no claim to make
     messages = prompt.render(user_id=evidence.user.user_id, source=evidence.user.source,
                              facts=claim_fact_block(shown),
                              reviews=review_block(evidence.reviews))
