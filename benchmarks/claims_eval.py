@@ -41,15 +41,7 @@ def pick_users(con: Any, n: int, sources: list[str] | None, offset: int = 0
         "s.source = r.source AND s.user_id = r.user_id WHERE len(s.top_items) > 0 "
         "AND (? IS NULL OR list_contains(?, r.source)) GROUP BY 1, 2 "
         "ORDER BY n DESC, 1, 2", [sources, sources]).fetchall()
-    by_source: dict[str, list[tuple[str, str]]] = {}
-    for source, user, _ in rows:
-        by_source.setdefault(source, []).append((source, user))
-    picked: list[tuple[str, str]] = []
-    while len(picked) < n + offset and any(by_source.values()):
-        for queue in by_source.values():
-            if queue and len(picked) < n + offset:
-                picked.append(queue.pop(0))
-    return picked[offset:]
+    return in_turn([(source, user) for source, user, _ in rows], n + offset)[offset:]
 
 
 def pick_segments(con: Any, n: int, sources: list[str] | None) -> list[tuple[str, str]]:
@@ -58,9 +50,15 @@ def pick_segments(con: Any, n: int, sources: list[str] | None) -> list[tuple[str
         "SELECT source, segment, count(*) FROM user_scores WHERE segment IS NOT NULL AND "
         "(? IS NULL OR list_contains(?, source)) GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
         [sources, sources]).fetchall()
+    return in_turn([(source, str(segment)) for source, segment, _ in rows], n)
+
+
+def in_turn(pairs: list[tuple[str, str]], n: int) -> list[tuple[str, str]]:
+    """The first `n` of (source, subject) `pairs`, taking one from each source in turn, each
+    source's subjects in their given order."""
     by_source: dict[str, list[tuple[str, str]]] = {}
-    for source, segment, _ in rows:
-        by_source.setdefault(source, []).append((source, str(segment)))
+    for pair in pairs:
+        by_source.setdefault(pair[0], []).append(pair)
     picked: list[tuple[str, str]] = []
     while len(picked) < n and any(by_source.values()):
         for queue in by_source.values():
