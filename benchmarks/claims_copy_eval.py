@@ -104,7 +104,8 @@ def run_copy(request: dict[str, Any], con: Any, backend: Any, n_variants: int
             "numbers_grounded": all(c["numbers_grounded"] for c in checked),
             "claims_proposed": len(claims), "claims_verified": sum(c["verified"] for c in claims),
             "variants": result.variants, "checks": checked, "rejected": result.rejected,
-            "steps": [s.__dict__ for s in result.run.steps], "notice": result.notice}
+            "evidence": result.evidence, "steps": [s.__dict__ for s in result.run.steps],
+            "notice": result.notice}
 
 
 def run_segments(root: Path, backend: Any) -> list[dict[str, Any]]:

@@ -36,9 +36,29 @@ OUT = REPO_ROOT / "benchmarks" / "results" / "claims_judge.json"
 LABEL_VALUES = ("supported", "unsupported")
 
 
+def subject_of(record: dict[str, Any]) -> str:
+    """Whom a record is about: a user id, or a copy request's segment and item."""
+    if record["tool"] == "copy":
+        who = record.get("user_id") or f"segment {record.get('segment')}"
+        return f"{who} about {record.get('item_id')} ({record.get('channel')})"
+    return str(record["user_id"])
+
+
+def record_claims(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every claim the model proposed in one record: its attempts' claims, or for copy the
+    claims of the rejected and the shown variants (a fallback's template claims are not the
+    model's)."""
+    if record["tool"] != "copy":
+        return [c for attempt in record["attempts"] for c in attempt["claims"]]
+    claims = [c for r in record.get("rejected", []) for c in r.get("claims", [])]
+    if record["status"] != "fallback":
+        claims += [c for v in record.get("variants", []) for c in v.get("claims", [])]
+    return claims
+
+
 def claim_key(record: dict[str, Any], claim: dict[str, Any]) -> str:
     """A stable id of one proposed claim: tool, subject, text and evidence."""
-    subject = f"{record['tool']}|{record['source']}|{record['user_id']}"
+    subject = f"{record['tool']}|{record['source']}|{subject_of(record)}"
     body = f"{subject}|{claim['text']}|{','.join(claim['evidence'])}"
     return hashlib.sha1(body.encode()).hexdigest()[:12]
 
@@ -48,12 +68,13 @@ def proposed_claims(report: dict[str, Any]) -> list[tuple[str, dict[str, Any], d
     seen: set[str] = set()
     out = []
     for record in report["records"]:
-        for attempt in record["attempts"]:
-            for claim in attempt["claims"]:
-                key = claim_key(record, claim)
-                if key not in seen:
-                    seen.add(key)
-                    out.append((key, record, claim))
+        if record["tool"] not in ("copy", "summary", "persona", "explain", "segment_persona"):
+            continue  # segment names are judged by their own figures
+        for claim in record_claims(record):
+            key = claim_key(record, claim)
+            if key not in seen:
+                seen.add(key)
+                out.append((key, record, claim))
     return out
 
 
@@ -70,7 +91,7 @@ def sheet_line(key: str, record: dict[str, Any], claim: dict[str, Any]) -> dict[
         else:
             evidence[ident] = f"{entry['label']} = {entry['value']}"
     return {"key": key, "tool": record["tool"], "subject": f"{record['source']}/"
-            f"{record['user_id']}", "kind": claim["kind"], "text": claim["text"],
+            f"{subject_of(record)}", "kind": claim["kind"], "text": claim["text"],
             "evidence": evidence, "label": "", "reason": ""}
 
 

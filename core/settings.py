@@ -84,6 +84,15 @@ class EmbeddedLLMSettings(BaseModel):
     lazy_grammar: bool = Field(
         True, description="Greedy JSON answers test the grammar on the best tokens first "
                           "instead of the whole vocabulary (same answers, ~25% faster).")
+    contexts: int = Field(
+        3, ge=1, le=8,
+        description="llama.cpp contexts in the server: each request goes to the one whose last "
+                    "prompt shares the longest start with it, so interleaved tools keep their "
+                    "cached instructions (each context holds its own cache memory).")
+    draft_tokens: int = Field(
+        8, ge=0, le=32,
+        description="Prompt-lookup speculative decoding: tokens proposed from the prompt and "
+                    "checked in one batch (same answers; 0 turns it off).")
 
 
 class LLMSettings(BaseModel):

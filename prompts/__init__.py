@@ -13,7 +13,9 @@ File format::
     ## user
     text with $placeholders
 
-`$name` placeholders are filled with `string.Template` (braces in JSON examples stay literal).
+A follow-up prompt (a turn added to a conversation already under way) has the `## user`
+section only. `$name` placeholders are filled with `string.Template` (braces in JSON examples
+stay literal).
 Every answer records `name@version` of the prompts it used.
 """
 
@@ -38,7 +40,7 @@ class PromptError(Exception):
 
 @dataclass(frozen=True)
 class Prompt:
-    """One versioned prompt: a system part and a user part."""
+    """One versioned prompt: a system part (empty for a follow-up turn) and a user part."""
 
     name: str
     version: int
@@ -53,8 +55,10 @@ class Prompt:
     def render(self, **values: object) -> list[tuple[str, str]]:
         """Chat messages with the placeholders filled; a missing value is an error."""
         try:
-            return [("system", Template(self.system).substitute(values).strip()),
-                    ("user", Template(self.user).substitute(values).strip())]
+            user = [("user", Template(self.user).substitute(values).strip())]
+            if not self.system:
+                return user
+            return [("system", Template(self.system).substitute(values).strip()), *user]
         except KeyError as exc:
             raise PromptError(f"prompt {self.ref}: no value for ${exc.args[0]}") from exc
 
@@ -75,7 +79,8 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
         raise PromptError(f"{path}: front matter needs name: {name} and an integer version")
     parts = _SECTION.split(body)
     sections = {parts[i]: parts[i + 1].strip() for i in range(1, len(parts) - 1, 2)}
-    if set(sections) != {"system", "user"}:
-        raise PromptError(f"{path}: needs exactly one '## system' and one '## user' section")
-    return Prompt(name=name, version=int(meta["version"]), system=sections["system"],
+    if set(sections) not in ({"system", "user"}, {"user"}):
+        raise PromptError(f"{path}: needs one '## user' section, after one '## system' section "
+                          "unless it is a follow-up turn")
+    return Prompt(name=name, version=int(meta["version"]), system=sections.get("system", ""),
                   user=sections["user"])

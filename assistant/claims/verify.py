@@ -382,13 +382,14 @@ def _states_meta(text: str, ids: list[str], ev: EvidenceSet) -> bool:
                for m in NUMBER_PATTERN.finditer(ISO_DATE_PATTERN.sub(" ", written)))
 
 
-def check_zero(text: str, kind: str, ev: EvidenceSet) -> list[str]:
-    """Rule 5: nothing positive about a measure the data says is zero for the subject."""
+def check_zero(text: str, kind: str, ev: EvidenceSet, quoted: str = "") -> list[str]:
+    """Rule 5: nothing positive about a measure the data says is zero for the subject (a
+    review claim may repeat its review's own words: `quoted`)."""
     tokens = [t.lower() for t in TOKEN.findall(text.replace("n't", " n't"))]
     reasons = []
     for i, token in enumerate(tokens):
         measure = WORD_MEASURE.get(token)
-        if measure not in ev.zero:
+        if measure not in ev.zero or token in quoted.split():
             continue
         before = tokens[max(0, i - 4):i]
         if NEGATIONS & set(before):
@@ -433,8 +434,11 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
         only_reviews = all(i.startswith("R:") for i in ids)
         if draft.kind == "review" or (only_reviews and not _states_meta(text, ids, ev)):
             reasons += check_review_overlap(text, ids, ev)
-    reasons += check_zero(text, draft.kind, ev)
+    quoted = _cited_text(ids, ev) if draft.kind == "review" and ids else ""
+    reasons += check_zero(text, draft.kind, ev, re.sub(r"[^\w\s]", " ", quoted))
     reasons += wording.check_unmeasured(text, draft.kind, ids)
+    reasons += wording.check_comparisons(text, draft.kind, ids)
+    reasons += wording.check_scope(text, ids, "F:purchases" in ids)
     if extra_check is not None:
         reasons += [v.message for v in extra_check(text)]
     return Verdict(text, draft.kind, ids, not reasons, list(dict.fromkeys(reasons)))

@@ -1,6 +1,8 @@
 """Wording rules of the claim verifier (`assistant.claims.verify`) that read the sentence
 itself rather than the evidence: counts written as words, the rating scale after "out of",
-magnitude words that need a comparison, and a trailing inference of the model.
+magnitude words and superlatives that need a comparison, judgments of a score, a customer's
+overall figures narrowed to some items, activity dates read as purchases, and a trailing
+inference of the model.
 
 Kept apart so the verifier's evidence rules stay readable; each function is used by one rule.
 """
@@ -13,6 +15,23 @@ UNMEASURED = re.compile(r"(?i)\b(?:(?:high|large|great|huge|low|small)\s+(?:numb
                         r"amount)|many|popular(?:ity)?|few)\b")
 """Magnitude words that need a comparison (a rank, a share) to be true of a bare count."""
 COMPARISON_FACTS = ("rank", "share", "percentile", "top")
+SUPERLATIVE = re.compile(r"(?i)\b(?:most\s+(?:highly\s+)?\w+|highest[- ]\w+|best[- ]\w+|"
+                         r"top[- ]rated)\b")
+"""A superlative ranks something among others: true only with a cited rank or top list."""
+RATED_SUPERLATIVE = re.compile(r"(?i)\b(?:most\s+highly|highest|best|top)[- ]rated\b")
+"""Ranked by rating: a top list by frequency (a top category) does not support it."""
+JUDGED_SCORE = re.compile(r"(?i)\b(?:high|higher|low|good|strong|significant|large|great|"
+                          r"impressive|solid)\s+(?:model\s+)?(?:score|share)\b")
+"""A model score or share called high or good: there is no baseline to judge it by."""
+OVERALL_FACTS = ("F:mean_rating_given", "F:ratings_given", "F:reviews_written")
+NARROWED = re.compile(r"(?i)\b(?:for|of|on|to)\s+(?:the|this|that|these|those|each|their|a)\s+"
+                      r"(?:[\w-]+\s+){0,3}?(?:items?|products?|magazines?|cards?|subscriptions?|"
+                      r"instruments?|gifts?)\b")
+"""A customer's (or segment's) overall figure said of some items only."""
+ACTIVITY_DATES = ("F:first_activity", "F:last_activity")
+PURCHASE_OR_USE = re.compile(r"(?i)\b(?:purchas\w*|bought|buy\w*|order\w*|started\s+using|"
+                             r"stopped\s+using|began\s+using|joined|signed\s+up|became\s+a)\b")
+"""What an activity date is not: the first or last event of any kind, not a purchase."""
 OUT_OF = re.compile(r"(?i)\bout\s+of\s*$")
 SPELLED = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
            "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12"}
@@ -39,6 +58,37 @@ def check_unmeasured(text: str, kind: str, ids: list[str]) -> list[str]:
     match = UNMEASURED.search(text)
     return [f"'{match.group()}': the evidence gives no comparison; state the figure instead"
             ] if match else []
+
+
+def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
+    """Rule 7: a superlative ("the most highly rated item") needs a cited rank or top list;
+    a model score or share is never "high" or "good" (nothing to compare it with)."""
+    reasons = []
+    superlative = RATED_SUPERLATIVE.search(text) or SUPERLATIVE.search(text)
+    ranked_by = ("rank",) if RATED_SUPERLATIVE.search(text) else COMPARISON_FACTS
+    if superlative and kind != "review" and not any(
+            k in ident for ident in ids for k in ranked_by):
+        reasons.append(f"'{superlative.group()}': the evidence ranks nothing; state the figure")
+    judged = JUDGED_SCORE.search(text)
+    if judged:
+        reasons.append(f"'{judged.group()}': a score has no baseline; state its value only")
+    return reasons
+
+
+def check_scope(text: str, ids: list[str], purchases_cited: bool) -> list[str]:
+    """Rule 8: a customer's overall rating or review count is not said of some items ("4.7
+    for the magazine"), and a first / last activity date is not a purchase or a start of use
+    (unless a purchase fact is cited as well)."""
+    reasons = []
+    narrowed = NARROWED.search(text)
+    if narrowed and any(i in OVERALL_FACTS for i in ids):
+        reasons.append(f"'{narrowed.group()}': the cited figure is over all their ratings, not "
+                       "for some items")
+    use = PURCHASE_OR_USE.search(text)
+    if use and any(i in ACTIVITY_DATES for i in ids) and not purchases_cited:
+        reasons.append(f"'{use.group()}': an activity date is their first or last event of any "
+                       "kind, not a purchase or a start of use")
+    return reasons
 
 
 def without_inference(text: str) -> str:

@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from assistant.llm.errors import LLMUnavailable
-from assistant.llm.server_child import CPU_VARIANT_ENV, LAZY_GRAMMAR_ENV, PARENT_ENV
+from assistant.llm.server_child import (
+    CONTEXTS_ENV,
+    CPU_VARIANT_ENV,
+    LAZY_GRAMMAR_ENV,
+    PARENT_ENV,
+)
 
 if TYPE_CHECKING:
     from core.settings import EmbeddedLLMSettings
@@ -71,9 +76,10 @@ def default_threads() -> int:
 
 def server_command(model_path: Path, host: str, port: int, *, n_ctx: int = 4096,
                    n_threads: int | None = None, model_alias: str | None = None,
-                   n_threads_batch: int | None = None) -> list[str]:
+                   n_threads_batch: int | None = None, draft_tokens: int = 0) -> list[str]:
     """The command line that starts llama-cpp-python's server for one GGUF model
-    (`n_threads` generate tokens, `n_threads_batch` read the prompt; default: the same)."""
+    (`n_threads` generate tokens, `n_threads_batch` read the prompt; default: the same;
+    `draft_tokens` above 0: prompt-lookup speculative decoding, that many tokens proposed)."""
     threads = n_threads or default_threads()
     batch = n_threads_batch or threads
     command = [sys.executable, "-m", "assistant.llm.server_child", "--model", str(model_path),
@@ -81,6 +87,9 @@ def server_command(model_path: Path, host: str, port: int, *, n_ctx: int = 4096,
                "--n_threads", str(threads), "--n_threads_batch", str(batch)]
     if model_alias:
         command += ["--model_alias", model_alias]
+    if draft_tokens > 0:
+        command += ["--draft_model", "prompt-lookup-decoding",
+                    "--draft_model_num_pred_tokens", str(draft_tokens)]
     return command
 
 
@@ -103,6 +112,8 @@ class EmbeddedServer:
     n_threads_batch: int | None = None
     cpu_variant: str = "auto"
     lazy_grammar: bool = True
+    contexts: int = 1
+    draft_tokens: int = 0
     _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     _log_handle: object | None = field(default=None, init=False)
     _owns_log: bool = field(default=False, init=False)
@@ -116,7 +127,8 @@ class EmbeddedServer:
             "host": cfg.host, "port": cfg.port, "n_ctx": cfg.n_ctx, "n_threads": cfg.n_threads,
             "model_alias": cfg.model_alias, "startup_timeout_s": cfg.startup_timeout_s,
             "n_threads_batch": cfg.n_threads_batch, "cpu_variant": cfg.cpu_variant,
-            "lazy_grammar": cfg.lazy_grammar}
+            "lazy_grammar": cfg.lazy_grammar, "contexts": cfg.contexts,
+            "draft_tokens": cfg.draft_tokens}
         return cls(model_path, **{**options, **overrides})
 
     @property
@@ -145,12 +157,14 @@ class EmbeddedServer:
             self._owns_log = True
         command = server_command(self.model_path, self.host, self.port, n_ctx=self.n_ctx,
                                  n_threads=self.n_threads, model_alias=self.model_alias,
-                                 n_threads_batch=self.n_threads_batch)
+                                 n_threads_batch=self.n_threads_batch,
+                                 draft_tokens=self.draft_tokens)
         log.info("starting llama.cpp server: %s (log %s)", " ".join(command), self.log_path)
         handle = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._log_handle = handle
         env = {**os.environ, PARENT_ENV: str(os.getpid()), CPU_VARIANT_ENV: self.cpu_variant,
-               LAZY_GRAMMAR_ENV: "1" if self.lazy_grammar else "0"}
+               LAZY_GRAMMAR_ENV: "1" if self.lazy_grammar else "0",
+               CONTEXTS_ENV: str(max(1, self.contexts))}
         self._process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True,
                                          env=env)

@@ -1,7 +1,9 @@
 """Entry point of the llama.cpp server child: runs `llama_cpp.server`, dies with its parent.
 
-Before handing over it loads the CPU backend variant and, unless `INSIGHT_LAZY_GRAMMAR=0`,
-the lazy grammar sampler (`assistant.llm.lazy_grammar`).
+Before handing over it loads the CPU backend variant, unless `INSIGHT_LAZY_GRAMMAR=0` the
+lazy grammar sampler (`assistant.llm.lazy_grammar`), and with `INSIGHT_CONTEXTS` above 1 a pool
+of contexts (`assistant.llm.context_pool`); with a draft model, logits kept for draft checks
+only (`assistant.llm.prompt_lookup`).
 
 The parent passes its pid in `INSIGHT_PARENT_PID`; a watchdog thread exits the child as soon as
 it is re-parented (the parent was killed, even with SIGKILL, so its atexit hook never ran).
@@ -17,11 +19,12 @@ import threading
 import time
 from pathlib import Path
 
-from assistant.llm import cpu_backend, lazy_grammar
+from assistant.llm import context_pool, cpu_backend, lazy_grammar, prompt_lookup
 
 PARENT_ENV = "INSIGHT_PARENT_PID"
 CPU_VARIANT_ENV = "INSIGHT_CPU_VARIANT"
 LAZY_GRAMMAR_ENV = "INSIGHT_LAZY_GRAMMAR"
+CONTEXTS_ENV = "INSIGHT_CONTEXTS"
 
 
 def _watch(parent: int, interval_s: float = 1.0) -> None:
@@ -48,6 +51,9 @@ def main() -> None:
     cpu_backend.prepare(_model_argument(sys.argv), os.environ.get(CPU_VARIANT_ENV, "auto"))
     if os.environ.get(LAZY_GRAMMAR_ENV, "1") == "1":
         lazy_grammar.install()
+    context_pool.install(int(os.environ.get(CONTEXTS_ENV, "1") or 1))
+    if "--draft_model" in sys.argv:
+        prompt_lookup.install()
     sys.argv[0] = "llama_cpp.server"
     runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
 

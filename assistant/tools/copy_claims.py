@@ -4,12 +4,14 @@ The model proposes variants as a headline, body claims (text, evidence ids, kind
 action (`assistant.claims.copy`). Each claim is verified on its own (`assistant.claims.verify`:
 ids of this request, numbers bound to the cited fact's measure, names in the evidence, review
 overlap, nothing about what is zero) plus the copy guardrails (`copy_rules.part_problems`);
-the headline and call to action pass the guardrails, the catalogue-name and zero checks and
-the channel's lengths. Every refused part of every variant is sent back once, in one request,
-with its reasons (`prompts/copy_repair.md`): a replacement that passes takes its place, a claim
-that still fails is dropped. A variant survives when its headline and call to action pass and
-at least the channel's minimum of claims remain (trailing claims are dropped to fit the body's
-length); its body is the claims rendered as sentences, then the call to action.
+the headline (shortened at a word boundary to the channel's length) and call to action pass
+the guardrails, the catalogue-name and zero checks and the channel's lengths. Every refused part
+of every variant is sent back once, in one request that continues the conversation (so the
+server's prompt cache keeps the facts already read), with its reasons
+(`prompts/copy_repair.md`): a replacement that passes takes its place, a claim that still fails
+is dropped. A variant survives when its headline and call to action pass and at least the
+channel's minimum of claims fit the body's length (claims in order, any that would overflow
+skipped); its body is the claims rendered as sentences, then the call to action.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 
 from assistant.claims.copy import (
     CopyDraft,
@@ -40,7 +42,7 @@ from assistant.claims.verify import (
 )
 from assistant.grounding import Violation
 from assistant.llm.backends import LLMBackend
-from assistant.tools.copy_rules import CHANNELS, length_problems, part_problems
+from assistant.tools.copy_rules import CHANNELS, fit_length, length_problems, part_problems
 from assistant.tools.generation import generate
 from assistant.tools.trace import ToolRun
 from prompts import load_prompt
@@ -111,9 +113,13 @@ class Outcome:
 
 def check_drafts(drafts: Sequence[CopyDraft], checks: CopyChecks) -> list[Outcome]:
     """Every part of every proposed variant checked on its own."""
-    return [Outcome(d.headline, d.cta, [checks.claim(c) for c in d.claims],
-                    checks.phrase("headline", d.headline), checks.phrase("cta", d.cta))
-            for d in drafts]
+    limit = CHANNELS[checks.channel]["headline"]
+    outcomes = []
+    for d in drafts:
+        headline = fit_length(d.headline, limit)
+        outcomes.append(Outcome(headline, d.cta, [checks.claim(c) for c in d.claims],
+                                checks.phrase("headline", headline), checks.phrase("cta", d.cta)))
+    return outcomes
 
 
 def _failed_parts(outcomes: list[Outcome]) -> list[tuple[int, str, int, str, list[str]]]:
@@ -131,9 +137,10 @@ def _failed_parts(outcomes: list[Outcome]) -> list[tuple[int, str, int, str, lis
 
 
 def repair(outcomes: list[Outcome], checks: CopyChecks, backend: LLMBackend, run: ToolRun,
-           values: dict[str, Any]) -> int:
-    """Send every refused part back once with its reasons (one request); a replacement that
-    passes takes the part's place. Returns how many parts were repaired."""
+           values: dict[str, Any], conversation: list[BaseMessage]) -> int:
+    """Send every refused part back once with its reasons, as the next turn of
+    `conversation` (the request and the model's answer); a replacement that passes takes the
+    part's place. Returns how many parts were repaired."""
     parts = _failed_parts(outcomes)
     if not parts:
         return 0
@@ -142,8 +149,9 @@ def repair(outcomes: list[Outcome], checks: CopyChecks, backend: LLMBackend, run
         for n, (v, what, _, text, reasons) in enumerate(parts, start=1))
     prompt = load_prompt(REPAIR_PROMPT)
     run.use_prompt(prompt.ref)
-    messages = prompt.render(**values, parts=listing.replace("<", "‹").replace(">", "›"),
-                             count=len(parts))
+    turn = prompt.render(**values, parts=listing.replace("<", "‹").replace(">", "›"),
+                         count=len(parts))
+    messages = [*conversation, *(HumanMessage(text) for _, text in turn)]
     shape = schema_format(str(getattr(backend, "structured_mode", "")),
                           repair_schema(checks.evidence.ids(), len(parts)))
     with run.step(f"repair {len(parts)} refused part(s)") as step:
@@ -180,17 +188,24 @@ def assemble(outcome: Outcome, checks: CopyChecks) -> bool:
     limit = CHANNELS[checks.channel]["body"]
     if outcome.headline_reasons or outcome.cta_reasons:
         return False
-    kept = dedupe([c for c in outcome.claims if c.verified])[:high]
     cta = _cta_sentence(outcome.cta)
-    while len(kept) >= low:
-        shown = render_claims(kept, checks.evidence)
-        body = f"{plain_text(shown.text)} {cta}".strip()
-        if len(body) <= limit:
-            outcome.text = f"{shown.text} {cta}".strip()
-            outcome.body, outcome.sources, outcome.shown = body, shown.sources, kept
-            return True
-        kept = kept[:-1]
-    return False
+    kept: list[Verdict] = []
+    for claim in dedupe([c for c in outcome.claims if c.verified]):
+        if len(kept) < high and _fits([*kept, claim], cta, limit, checks):
+            kept.append(claim)
+    if len(kept) < low:
+        return False
+    shown = render_claims(kept, checks.evidence)
+    outcome.text = f"{shown.text} {cta}".strip()
+    outcome.body = f"{plain_text(shown.text)} {cta}".strip()
+    outcome.sources, outcome.shown = shown.sources, kept
+    return True
+
+
+def _fits(claims: list[Verdict], cta: str, limit: int, checks: CopyChecks) -> bool:
+    """Whether `claims` rendered as sentences, then `cta`, fit within `limit` characters."""
+    shown = render_claims(claims, checks.evidence)
+    return len(f"{plain_text(shown.text)} {cta}".strip()) <= limit
 
 
 def variant_reasons(outcome: Outcome) -> list[str]:
@@ -210,8 +225,10 @@ def retry_feedback(outcomes: list[Outcome]) -> list[Violation]:
 
 
 def draft_variants(backend: LLMBackend, messages: list[BaseMessage], run: ToolRun,
-                   checks: CopyChecks, n_variants: int, attempt: int) -> list[Outcome]:
-    """One request for variants, every part checked."""
+                   checks: CopyChecks, n_variants: int, attempt: int
+                   ) -> tuple[list[Outcome], list[BaseMessage]]:
+    """One request for variants, every part checked; also the conversation so far (the
+    request and the model's answer), which a repair continues."""
     low, high = CHANNELS[checks.channel]["claims"]
     shape = schema_format(str(getattr(backend, "structured_mode", "")),
                           copy_schema(checks.evidence.ids(), n_variants, high, low))
@@ -223,4 +240,4 @@ def draft_variants(backend: LLMBackend, messages: list[BaseMessage], run: ToolRu
         claims = [c for o in outcomes for c in o.claims]
         step.detail = (f"{len(outcomes)} variants, {sum(c.verified for c in claims)} of "
                        f"{len(claims)} claims verified")
-    return outcomes
+    return outcomes, [*messages, AIMessage(raw)]

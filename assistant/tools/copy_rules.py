@@ -78,6 +78,27 @@ def part_problems(text: str, facts_text: str, facts: Any) -> list[Violation]:
     return problems
 
 
+JOINERS = re.compile(r"(?:[\s,;:/&+–—-]+|\s+(?:a|an|the|and|or|with|for|of|to|in|on|by|at|"
+                     r"from|your|our|this|that))$", re.IGNORECASE)
+
+
+def fit_length(text: str, limit: int) -> str:
+    """`text` on one line, shortened at a word boundary to at most `limit` characters when it
+    is longer: a headline the model wrote too long keeps its first words instead of being
+    refused. Words left dangling (a joiner, an unclosed bracket) are dropped as well."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    head = text[: limit + 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else text[:limit]
+    if cut.count("(") > cut.count(")"):
+        cut = cut[: cut.rfind("(")]
+    previous = None
+    while previous != cut:
+        previous, cut = cut, JOINERS.sub("", cut.rstrip())
+    return cut
+
+
 def length_problems(part: str, value: str, channel: str) -> list[Violation]:
     """An empty part, or one longer than the channel allows."""
     limit = CHANNELS[channel].get(part, CTA_CHARS)

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from langchain_core.messages.utils import convert_to_messages
 
-from assistant.claims.render import badge, plain_text, render_claims
+from assistant.claims.render import badge, plain_text, render_claims, source_entry
 from assistant.claims.verify import EvidenceSet, verify_claims
 from assistant.facts import item_facts, user_facts
 from assistant.llm.backends import LLMBackend
@@ -80,6 +80,7 @@ class CopyResult:
     audience: dict[str, Any] = field(default_factory=dict)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     notice: str | None = None
+    evidence: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -101,7 +102,7 @@ class CopyResult:
                 "item_id": self.item_id, "source": self.source, "target": self.target,
                 "channel": self.channel, "tone": self.tone, "variants": self.variants,
                 "notice": self.notice, "item": self.item, "audience": self.audience,
-                "rejected": self.rejected, **self.run.to_dict()}
+                "rejected": self.rejected, "evidence": self.evidence, **self.run.to_dict()}
 
 def _target(con: duckdb.DuckDBPyConnection, source: str, user_id: str | None,
             segment: int | None) -> tuple[str, dict[str, Any]]:
@@ -150,10 +151,21 @@ def copy_evidence(con: duckdb.DuckDBPyConnection, source: str, item: Any,
     zero: frozenset[str] = frozenset()
     if user_id is not None:
         zero = zero_measures(user_facts(con, user_id, source, n_reviews=0, n_recent=0).facts)
+    # the product the copy is about may be named without a citation, like a user's own id
     context = {"item_id": item_view["item_id"], "source": source,
+               **{k: item_view[k] for k in ("title", "brand") if item_view.get(k)},
                **({"user_id": user_id} if user_id is not None else {"segment": segment})}
     return claim_evidence(facts, item.reviews, context=context, zero=zero,
                           names=catalog_names(con, source))
+
+
+def cited(evidence: EvidenceSet, variants: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What each id cited by a claim of `variants` (shown or rejected) stands for: lets a
+    reader, or a human judge, check every claim against its evidence."""
+    known = set(evidence.ids())
+    ids = dict.fromkeys(e for v in variants for c in v.get("claims", []) for e in c["evidence"])
+    return {i: {k: v for k, v in source_entry(0, i, evidence).items() if k != "n"}
+            for i in ids if i in known}
 
 
 def _cut(text: str, limit: int) -> str:
@@ -209,7 +221,8 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
                 on_chunk(f"{v['headline']}\n{v['body']}\n\n")
         return CopyResult(item_id=item_id, source=src, target=target, channel=channel,
                           tone=tone, variants=variants, status=status, run=run.finish(),
-                          item=item_view, audience=audience, rejected=rejected, notice=notice)
+                          item=item_view, audience=audience, rejected=rejected, notice=notice,
+                          evidence=cited(evidence, [*variants, *rejected]))
 
     if not describable(item_view, item.reviews):
         # Nothing true to say about the product (e.g. taobao: an id and a category number): a
@@ -233,9 +246,10 @@ def marketing_copy(item_id: str, *, con: duckdb.DuckDBPyConnection, backend: LLM
     kept: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     for attempt in (1, 2):
-        outcomes = draft_variants(backend, messages, run, checks, n_variants, attempt)
+        outcomes, conversation = draft_variants(backend, messages, run, checks, n_variants,
+                                                attempt)
         if attempt == 1:  # one targeted repair per refused part, not one per attempt
-            repair(outcomes, checks, backend, run, values)
+            repair(outcomes, checks, backend, run, values, conversation)
         for outcome in outcomes:
             shown = assemble(outcome, checks)
             if shown and outcome.body not in {v["body"] for v in kept}:

@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from assistant.claims.copy import parse_copy
 from assistant.claims.schema import ClaimDraft
 from assistant.claims.verify import EvidenceSet
+from assistant.facts import item_facts
 from assistant.tools.copy_claims import CopyChecks
-from assistant.tools.marketing import marketing_copy
+from assistant.tools.marketing import copy_evidence, marketing_copy
 from assistant.tools.segment_claims import description_check, segment_evidence
 from assistant.tools.segment_traits import contrasts
 from assistant.tools.segments import name_segments
@@ -118,7 +119,11 @@ def test_variant_with_one_bad_claim_keeps_the_good_ones(
         result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
                                 user_id=user, channel="email", n_variants=1)
         repair_prompt = server.requests[1]["messages"][-1]["content"]
+        repair_turn = server.requests[1]["messages"]
     assert len(server.requests) == 2 and "19.99" in repair_prompt  # one targeted repair
+    # the repair continues the conversation: the request and the answer first, unchanged
+    assert repair_turn[:2] == server.requests[0]["messages"]
+    assert repair_turn[2]["role"] == "assistant" and json.loads(repair_turn[2]["content"]) == answer
     assert result.status == "partial" and not result.notice
     [variant] = result.variants
     assert variant["status"] == "partial" and variant["badge"] == "2 of 4 claims verified"
@@ -128,6 +133,20 @@ def test_variant_with_one_bad_claim_keeps_the_good_ones(
     assert [s["id"] for s in variant["sources"]] == ["F:item_title", "F:item_brand"]
     assert [c["verified"] for c in variant["claims"]] == [True, False, True, False]
     assert not RAW_TAG.search(result.text) and "19.99" not in result.text
+
+
+def test_the_product_may_be_named_without_citing_its_title(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item_id, user = _gift(sample_con)
+    item = item_facts(sample_con, "gift_cards", item_id, n_reviews=3)
+    view = {k: item.facts[k] for k in ("item_id", "title", "brand") if k in item.facts}
+    evidence = copy_evidence(sample_con, "gift_cards", item, view, {}, user, None)
+    checks = CopyChecks("email", evidence, json.dumps(view), {"item": view})
+    named = checks.claim(ClaimDraft(f"The {view['title']} comes from {view['brand']}.",
+                                    ["F:item_brand"], "fact"))
+    assert named.verified, named.reasons
+    other = checks.claim(ClaimDraft("It works like a Starbucks card.", ["F:item_brand"], "fact"))
+    assert not other.verified
 
 
 def test_refused_claim_is_replaced_by_its_repair(sample_con: duckdb.DuckDBPyConnection) -> None:
@@ -141,7 +160,25 @@ def test_refused_claim_is_replaced_by_its_repair(sample_con: duckdb.DuckDBPyConn
                                 user_id=user, channel="push", n_variants=1)
     assert result.status == "partial"
     assert result.variants[0]["body"] == "It is sold by Amazon. Take a look."
-    assert result.run.prompt_refs == ["marketing_copy@3", "copy_repair@1"]
+    assert result.run.prompt_refs == ["marketing_copy@3", "copy_repair@2"]
+
+
+def test_long_headline_is_shortened_and_overflowing_claims_skipped(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    long_claim = ("It is sold by Amazon, and you can give it to a friend or to a colleague or "
+                  "to anyone in your family, whatever they like to do on any day of the year.")
+    answer = {"variants": [{"headline": "A gift card they can spend on anything they like "
+                                        "in the whole shop", "cta": "Take a look",
+                            "claims": [_claim(long_claim, "F:item_brand"),
+                                       _claim("It is sold by Amazon.", "F:item_brand")]}]}
+    with scripted_server(lambda request: json.dumps(answer)) as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="push", n_variants=1)
+    assert len(server.requests) == 1 and result.status == "ok"
+    [variant] = result.variants
+    assert variant["headline"] == "A gift card they can spend on anything they like"  # <= 50
+    assert variant["body"] == "It is sold by Amazon. Take a look."  # the long claim skipped
 
 
 def test_all_claims_verified_is_ok_and_nothing_left_is_fallback(

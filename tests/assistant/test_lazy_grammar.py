@@ -1,6 +1,7 @@
 """The lazy grammar sampler picks exactly the tokens llama-cpp-python's own sampler picks
-(real embedded model, a schema-constrained greedy answer with repeat penalty), and leaves
-requests it does not cover (sampling at a temperature) to the library."""
+(real embedded model, a schema-constrained greedy answer with repeat penalty), also with
+prompt-lookup speculative decoding as the server runs it, and leaves requests it does not
+cover (sampling at a temperature) to the library."""
 
 from __future__ import annotations
 
@@ -31,17 +32,24 @@ SCRIPT = textwrap.dedent("""
     messages = [{"role": "system", "content": "You fill in small JSON forms."},
                 {"role": "user", "content": "The sky on a clear day, the number 3, and a "
                                             "short note about the weather."}]
-    def answer():
+    def answer(model=None):
         started = time.perf_counter()
-        out = llm.create_chat_completion(
+        out = (model or llm).create_chat_completion(
             messages=messages, temperature=0, repeat_penalty=1.1, max_tokens=60,
             response_format={"type": "json_object", "schema": schema})
         return out["choices"][0]["message"]["content"], time.perf_counter() - started
     plain = answer()
     lazy_grammar.install()
     lazy = answer()
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+    from assistant.llm import prompt_lookup
+    prompt_lookup.install()
+    drafted = Llama(str(model_path), n_ctx=1024, n_threads=2, verbose=False,
+                    draft_model=LlamaPromptLookupDecoding(num_pred_tokens=8))
+    speculative = answer(drafted)
     sampled = type(llm._init_sampler(temp=0.7, grammar=None)).__name__
-    print(json.dumps({"plain": plain, "lazy": lazy, "sampled": sampled}))
+    print(json.dumps({"plain": plain, "lazy": lazy, "speculative": speculative,
+                      "sampled": sampled}))
 """)
 
 
@@ -59,6 +67,7 @@ def test_lazy_grammar_answers_exactly_as_the_full_filter() -> None:
     result = json.loads(done.stdout.strip().splitlines()[-1])
     (plain, _), (lazy, _) = result["plain"], result["lazy"]
     assert lazy == plain
+    assert result["speculative"][0] == plain  # drafts checked in a batch: the same tokens
     parsed = json.loads(lazy)
     assert parsed["colour"] in ("red", "green", "blue") and isinstance(parsed["count"], int)
     assert result["sampled"] == "LlamaSampler"  # not greedy with a grammar: the library's own
