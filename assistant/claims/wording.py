@@ -23,6 +23,9 @@ RATED_SUPERLATIVE = re.compile(r"(?i)\b(?:most\s+highly|highest|best|top)[- ]rat
 JUDGED_SCORE = re.compile(r"(?i)\b(?:high|higher|low|good|strong|significant|large|great|"
                           r"impressive|solid)\s+(?:model\s+)?(?:score|share)\b")
 """A model score or share called high or good: there is no baseline to judge it by."""
+APPROXIMATE = re.compile(r"(?i)\b(?:over|more\s+than|above|under|less\s+than|fewer\s+than|below|"
+                         r"nearly|almost|upwards\s+of)\s+\d")
+"""A cited figure is exact: "over 52 reviews" says more than the fact (52) does."""
 OVERALL_FACTS = ("F:mean_rating_given", "F:ratings_given", "F:reviews_written")
 NARROWED = re.compile(r"(?i)\b(?:for|of|on|to)\s+(?:the|this|that|these|those|each|their|a)\s+"
                       r"(?:[\w-]+\s+){0,3}?(?:items?|products?|magazines?|cards?|subscriptions?|"
@@ -62,7 +65,8 @@ def check_unmeasured(text: str, kind: str, ids: list[str]) -> list[str]:
 
 def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
     """Rule 7: a superlative ("the most highly rated item") needs a cited rank or top list;
-    a model score or share is never "high" or "good" (nothing to compare it with)."""
+    a model score or share is never "high" or "good" (nothing to compare it with); a figure
+    is not "over" or "nearly" itself."""
     reasons = []
     superlative = RATED_SUPERLATIVE.search(text) or SUPERLATIVE.search(text)
     ranked_by = ("rank",) if RATED_SUPERLATIVE.search(text) else COMPARISON_FACTS
@@ -72,6 +76,10 @@ def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
     judged = JUDGED_SCORE.search(text)
     if judged:
         reasons.append(f"'{judged.group()}': a score has no baseline; state its value only")
+    approximate = APPROXIMATE.search(text)
+    if approximate:
+        reasons.append(f"'{approximate.group()}…': the facts give exact figures; state the "
+                       "figure as it is")
     return reasons
 
 

@@ -3,15 +3,16 @@
 The model proposes variants as a headline, body claims (text, evidence ids, kind) and a call to
 action (`assistant.claims.copy`). Each claim is verified on its own (`assistant.claims.verify`:
 ids of this request, numbers bound to the cited fact's measure, names in the evidence, review
-overlap, nothing about what is zero) plus the copy guardrails (`copy_rules.part_problems`);
-the headline (shortened at a word boundary to the channel's length) and call to action pass
-the guardrails, the catalogue-name and zero checks and the channel's lengths. Every refused part
-of every variant is sent back once, in one request that continues the conversation (so the
-server's prompt cache keeps the facts already read), with its reasons
-(`prompts/copy_repair.md`): a replacement that passes takes its place, a claim that still fails
-is dropped. A variant survives when its headline and call to action pass and at least the
-channel's minimum of claims fit the body's length (claims in order, any that would overflow
-skipped); its body is the claims rendered as sentences, then the call to action.
+overlap, nothing about what is zero) plus the copy guardrails (`copy_rules.part_problems`, and
+praise only where the cited description or review gives it). The headline and call to action,
+each shortened at a word boundary to its length, pass the guardrails, the catalogue-name and
+zero checks. Every refused part of every variant is sent back once, in one request that
+continues the conversation (so the server's prompt cache keeps the facts already read), with
+its reasons (`prompts/copy_repair.md`): a replacement that passes takes its place, a claim
+that still fails is dropped. A variant survives when its headline and call to action pass and
+at least the channel's minimum of claims fit the body's length (claims in order, any that
+would overflow skipped; the call to action left out when only so the minimum fits); its body
+is the claims rendered as sentences, then the call to action.
 """
 
 from __future__ import annotations
@@ -42,7 +43,14 @@ from assistant.claims.verify import (
 )
 from assistant.grounding import Violation
 from assistant.llm.backends import LLMBackend
-from assistant.tools.copy_rules import CHANNELS, fit_length, length_problems, part_problems
+from assistant.tools.copy_rules import (
+    CHANNELS,
+    CTA_CHARS,
+    fit_length,
+    length_problems,
+    part_problems,
+    praise_problems,
+)
 from assistant.tools.generation import generate
 from assistant.tools.trace import ToolRun
 from prompts import load_prompt
@@ -64,9 +72,24 @@ class CopyChecks:
     number_facts: Any
 
     def claim(self, draft: ClaimDraft) -> Verdict:
-        """A body claim's verdict: the claim rules plus the copy guardrails."""
+        """A body claim's verdict: the claim rules plus the copy guardrails (praise only
+        where the cited description or review gives it)."""
+        cited = self.cited_text(draft.evidence)
         return verify_claim(draft, self.evidence, lambda text: part_problems(
-            text, self.facts_text, self.number_facts) + vacuous(text))
+            text, self.facts_text, self.number_facts) + vacuous(text)
+            + praise_problems(text, cited))
+
+    def cited_text(self, ids: Sequence[str]) -> str:
+        """What the cited facts and reviews say (unknown ids say nothing)."""
+        parts = []
+        for ident in ids:
+            kind, _, key = ident.partition(":")
+            if kind == "F" and key in self.evidence.facts:
+                parts.append(str(self.evidence.facts[key]))
+            elif kind == "R" and key in self.evidence.reviews:
+                review = self.evidence.reviews[key]
+                parts.append(f"{review.title or ''} {review.text}")
+        return " ".join(parts)
 
     def phrase(self, part: str, text: str) -> list[str]:
         """The reasons a headline or call to action fails (empty: it passes)."""
@@ -116,9 +139,9 @@ def check_drafts(drafts: Sequence[CopyDraft], checks: CopyChecks) -> list[Outcom
     limit = CHANNELS[checks.channel]["headline"]
     outcomes = []
     for d in drafts:
-        headline = fit_length(d.headline, limit)
-        outcomes.append(Outcome(headline, d.cta, [checks.claim(c) for c in d.claims],
-                                checks.phrase("headline", headline), checks.phrase("cta", d.cta)))
+        headline, cta = fit_length(d.headline, limit), fit_length(d.cta, CTA_CHARS)
+        outcomes.append(Outcome(headline, cta, [checks.claim(c) for c in d.claims],
+                                checks.phrase("headline", headline), checks.phrase("cta", cta)))
     return outcomes
 
 
@@ -188,13 +211,18 @@ def assemble(outcome: Outcome, checks: CopyChecks) -> bool:
     limit = CHANNELS[checks.channel]["body"]
     if outcome.headline_reasons or outcome.cta_reasons:
         return False
-    cta = _cta_sentence(outcome.cta)
-    kept: list[Verdict] = []
-    for claim in dedupe([c for c in outcome.claims if c.verified]):
-        if len(kept) < high and _fits([*kept, claim], cta, limit, checks):
-            kept.append(claim)
+    verified = dedupe([c for c in outcome.claims if c.verified])
+    for cta in dict.fromkeys((_cta_sentence(outcome.cta), "")):  # without it if only so fits
+        kept: list[Verdict] = []
+        for claim in verified:
+            if len(kept) < high and _fits([*kept, claim], cta, limit, checks):
+                kept.append(claim)
+        if len(kept) >= low:
+            break
     if len(kept) < low:
         return False
+    if not cta:
+        outcome.cta = ""
     shown = render_claims(kept, checks.evidence)
     outcome.text = f"{shown.text} {cta}".strip()
     outcome.body = f"{plain_text(shown.text)} {cta}".strip()

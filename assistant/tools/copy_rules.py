@@ -46,6 +46,10 @@ SENSITIVE = re.compile(r"\b(aged|years old|gender|male|female|women|men|pregnan\
                        r"disab\w*|income|religio\w*|ethnic\w*|race|sexual\w*)\b", re.IGNORECASE)
 FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|me|my|mine|myself)\b", re.IGNORECASE)
 """A reviewer's voice: copy speaks for the shop ("you", "we"), never as a customer."""
+PRAISE = re.compile(r"(?i)\b(perfect|ultimate|amazing|incredible|best|excellent|outstanding|"
+                    r"ideal|must[- ]have|unbeatable|superb|fantastic|stunning|premium|finest|"
+                    r"top[- ]quality|high[- ]quality|world[- ]class|love|loved|loves)\b")
+"""Praise a shop may only repeat from the product's own description or its reviews."""
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 
 
@@ -97,6 +101,15 @@ def fit_length(text: str, limit: int) -> str:
     while previous != cut:
         previous, cut = cut, JOINERS.sub("", cut.rstrip())
     return cut
+
+
+def praise_problems(text: str, cited_text: str) -> list[Violation]:
+    """Praise words ("perfect", "the best") that the cited evidence (the product's
+    description, a review) does not itself use: the shop would be inventing a quality."""
+    lowered = cited_text.lower()
+    return [Violation("claim", m.group(0), f"'{m.group(0)}' is praise the cited evidence does "
+                      "not give; cite the description or review that says it, or drop it")
+            for m in PRAISE.finditer(text) if m.group(0).lower() not in lowered]
 
 
 def length_problems(part: str, value: str, channel: str) -> list[Violation]:

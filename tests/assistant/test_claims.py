@@ -101,6 +101,7 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
      "over all their ratings"),
     ("They wrote 23 reviews of this magazine.", ["F:reviews_written"], "over all their"),
     ("The customer started using the product in 2012.", ["F:first_activity"], "activity date"),
+    ("The customer wrote over 23 reviews.", ["F:reviews_written"], "exact figures"),
 ])
 def test_unsupported_claims_are_refused(text: str, evidence: list[str], reason: str) -> None:
     result = verdict(text, *evidence, kind="review" if "review" in text.lower()

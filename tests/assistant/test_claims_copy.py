@@ -58,6 +58,7 @@ def _checks(channel: str = "email", zero: frozenset[str] = frozenset()) -> CopyC
     ("A review by another customer loves them.", ["R:other_users_review"], "not a review"),
     ("I love these Fender strings.", ["F:item_brand"], "speaks as a reviewer"),
     ("...", ["F:item_title"], "placeholder"),
+    ("Fender Guitar Strings are the perfect gift.", ["F:item_title"], "praise"),
 ])
 def test_copy_claim_that_breaks_a_rule_is_refused(text: str, evidence: list[str],
                                                   reason: str) -> None:
@@ -179,6 +180,20 @@ def test_long_headline_is_shortened_and_overflowing_claims_skipped(
     [variant] = result.variants
     assert variant["headline"] == "A gift card they can spend on anything they like"  # <= 50
     assert variant["body"] == "It is sold by Amazon. Take a look."  # the long claim skipped
+
+
+def test_call_to_action_is_left_out_when_only_so_a_claim_fits(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    claim = ("It is sold by Amazon, and you can give it to a friend or a colleague or anyone "
+             "in your family, whatever they like to do all year.")  # 130: fits push alone
+    answer = {"variants": [{"headline": "A gift they can choose", "cta": "Take a look today",
+                            "claims": [_claim(claim, "F:item_brand")]}]}
+    with scripted_server(lambda request: json.dumps(answer)) as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="push", n_variants=1)
+    assert result.status == "ok" and len(server.requests) == 1
+    assert result.variants[0]["body"] == claim and result.variants[0]["cta"] == ""
 
 
 def test_all_claims_verified_is_ok_and_nothing_left_is_fallback(
