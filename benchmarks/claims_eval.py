@@ -87,7 +87,8 @@ def run_tool(tool: str, source: str, user: str, con: Any, backend: Any,
     seconds = time.perf_counter() - started
     narration = result.narration
     load = round(os.getloadavg()[0], 2)  # other work on the same cores slows every call
-    return {"tool": tool, "source": source, "user_id": user, "status": result.status,
+    return {"tool": tool, "source": source, "user_id": user, "item_id": item,
+            "status": result.status,
             "text": result.text, "badge": result.badge, "seconds": round(seconds, 2),
             "load_1m": load,
             "first_token_s": result.run.first_token_s,

@@ -90,8 +90,10 @@ def sheet_line(key: str, record: dict[str, Any], claim: dict[str, Any]) -> dict[
             evidence[ident] = f"{entry['label']}: {entry['snippet']}"
         else:
             evidence[ident] = f"{entry['label']} = {entry['value']}"
+    explained = {"explained_item": record["item_id"]} if record.get("item_id") and record[
+        "tool"] == "explain" else {}
     return {"key": key, "tool": record["tool"], "subject": f"{record['source']}/"
-            f"{subject_of(record)}", "kind": claim["kind"], "text": claim["text"],
+            f"{subject_of(record)}", **explained, "kind": claim["kind"], "text": claim["text"],
             "evidence": evidence, "label": "", "reason": ""}
 
 

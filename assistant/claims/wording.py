@@ -27,9 +27,9 @@ APPROXIMATE = re.compile(r"(?i)\b(?:over|more\s+than|above|under|less\s+than|few
                          r"nearly|almost|upwards\s+of)\s+\d")
 """A cited figure is exact: "over 52 reviews" says more than the fact (52) does."""
 OVERALL_FACTS = ("F:mean_rating_given", "F:ratings_given", "F:reviews_written")
-NARROWED = re.compile(r"(?i)\b(?:for|of|on|to)\s+(?:the|this|that|these|those|each|their|a)\s+"
-                      r"(?:[\w-]+\s+){0,3}?(?:items?|products?|magazines?|cards?|subscriptions?|"
-                      r"instruments?|gifts?)\b")
+NARROWED = re.compile(r"(?i)\b(?:for|of|on|to)\s+(?:(?:the|this|that|a|each)\s+(?:[\w-]+\s+){0,3}?"
+                      r"(?:item|product|magazine|card|subscription|instrument|gift)\b(?!s)|"
+                      r"(?:the|these|those|their)\s+top\b)")
 """A customer's (or segment's) overall figure said of some items only."""
 ACTIVITY_DATES = ("F:first_activity", "F:last_activity")
 PURCHASE_OR_USE = re.compile(r"(?i)\b(?:purchas\w*|bought|buy\w*|order\w*|started\s+using|"

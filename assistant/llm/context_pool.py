@@ -8,6 +8,7 @@ by the OS) and sends each request to the context whose last prompt shares the lo
 with it — the same idea as llama.cpp server's slots with prompt similarity. A request that
 shares little with every context goes to the least recently used one.
 
+Contexts are opened as they are first needed (a one-shot CLI call opens one), up to `n`.
 `install(n)` makes llama-cpp-python's server build a pool instead of a single `Llama`; the
 server child calls it when `llm.embedded.contexts` is above 1. Requests are already served one
 at a time by the server, so the pool needs no lock of its own.
@@ -55,24 +56,34 @@ class ContextPool:
     metadata, …) is the first context's.
     """
 
-    def __init__(self, contexts: Sequence[Any]) -> None:
+    def __init__(self, contexts: Sequence[Any], open_context: Callable[[], Any] | None = None,
+                 size: int | None = None) -> None:
         if not contexts:
             raise ValueError("a context pool needs at least one context")
         self._contexts = list(contexts)
+        self._open = open_context
+        self._size = max(size or len(self._contexts), len(self._contexts))
         self._last_prompt = [""] * len(self._contexts)
         self._last_used = [0] * len(self._contexts)
         self._clock = 0
 
     def choose(self, key: str) -> int:
-        """The index of the context to serve a prompt built from `key` (and mark it used)."""
+        """The index of the context to serve a prompt built from `key` (and mark it used): the
+        one sharing the longest start, else a newly opened one while the pool has room, else
+        the least recently used."""
         shared = [shared_start(key, last) for last in self._last_prompt]
         best = max(range(len(shared)), key=lambda i: (shared[i], self._last_used[i]))
-        if shared[best] < MIN_SHARED_CHARS:
-            best = min(range(len(shared)), key=lambda i: self._last_used[i])
+        if shared[best] < MIN_SHARED_CHARS and self._last_prompt[best]:
+            if self._open is not None and len(self._contexts) < self._size:
+                self._contexts.append(self._open())
+                self._last_prompt.append("")
+                self._last_used.append(0)
+                log.info("opened llama.cpp context %d of %d", len(self._contexts), self._size)
+            best = min(range(len(self._contexts)), key=lambda i: self._last_used[i])
         self._clock += 1
         self._last_used[best] = self._clock
         self._last_prompt[best] = key
-        log.debug("context %d serves a prompt sharing %d characters", best, shared[best])
+        log.debug("context %d of %d serves the prompt", best, len(self._contexts))
         return best
 
     def create_chat_completion(self, **kwargs: Any) -> Any:
@@ -108,7 +119,7 @@ def install(n: int) -> None:
         return
 
     def load(settings: Any) -> ContextPool:
-        return ContextPool([original(settings) for _ in range(n)])
+        return ContextPool([original(settings)], lambda: original(settings), n)
 
     load.context_pool = True  # type: ignore[attr-defined]
     proxy.load_llama_from_model_settings = staticmethod(load)  # type: ignore[method-assign]
