@@ -57,6 +57,22 @@ def test_interleaved_tools_keep_their_own_context() -> None:
     assert pool.create_chat_completion(**_chat(PERSONA, "user 3")) == first[1]
 
 
+def test_contexts_are_opened_when_first_needed() -> None:
+    opened: list[Recorder] = []
+
+    def open_context() -> Recorder:
+        opened.append(Recorder(f"new{len(opened)}"))
+        return opened[-1]
+
+    pool = ContextPool([Recorder("first")], open_context, size=2)
+    assert pool.create_chat_completion(**_chat(SUMMARY, "user 1")) == "first"
+    assert pool.create_chat_completion(**_chat(SUMMARY, "user 2")) == "first" and not opened
+    assert pool.create_chat_completion(**_chat(PERSONA, "user 1")) == "new0"
+    # the pool is full: a third kind of prompt takes the least recently used context
+    assert pool.create_chat_completion(**_chat(EXPLAIN, "user 1")) == "first"
+    assert len(opened) == 1
+
+
 def test_other_attributes_are_the_first_contexts_and_close_frees_all() -> None:
     contexts = [Recorder("a"), Recorder("b")]
     pool = ContextPool(contexts)
