@@ -325,7 +325,8 @@ def prompt_problems(prompts: list[list[Any]], review: str) -> list[str]:
     problems = []
     for messages in prompts:
         system = next((str(m.content) for m in messages if m.type == "system"), "")
-        user = str(messages[-1].content)
+        # every user turn (a repair continues the conversation: its reviews are in the first)
+        user = "\n".join(str(m.content) for m in messages if m.type == "human")
         if UNTRUSTED_RULE not in system:
             problems.append("the system prompt does not say that reviews are data")
         opened, closed = user.count("<review "), user.count("</review>")
@@ -341,8 +342,8 @@ def prompt_problems(prompts: list[list[Any]], review: str) -> list[str]:
 
 def prompted_reviews(prompts: list[list[Any]]) -> set[str]:
     """Ids of the reviews the model was shown."""
-    return {rid for messages in prompts
-            for rid in re.findall(r'<review id="([^"]+)"', str(messages[-1].content))}
+    return {rid for messages in prompts for m in messages if m.type == "human"
+            for rid in re.findall(r'<review id="([^"]+)"', str(m.content))}
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, call: Call, result: Any,
