@@ -9,7 +9,7 @@ raw tag syntax (`[F:key]`) reaches the text.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +54,15 @@ def source_entry(number: int, ident: str, ev: EvidenceSet) -> dict[str, Any]:
         entry.update(kind="item", item_id=key, label=f"item {key}",
                      value=ev.items.get(key) or key)
     return entry
+
+
+def described_ids(ids: Iterable[str], ev: EvidenceSet) -> dict[str, dict[str, Any]]:
+    """What each of `ids` that exists in `ev` stands for (a fact's value, a review's text), in
+    order, once each: lets a reader, or a human judge, check refused claims as well as shown
+    ones."""
+    known = set(ev.ids())
+    return {ident: {k: v for k, v in source_entry(0, ident, ev).items() if k != "n"}
+            for ident in dict.fromkeys(ids) if ident in known}
 
 
 def _sentence(text: str) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 from langchain_core.messages.utils import convert_to_messages
 
-from assistant.claims.render import badge, plain_text, render_claims, source_entry
+from assistant.claims.render import badge, described_ids, plain_text, render_claims
 from assistant.claims.verify import EvidenceSet, verify_claims
 from assistant.facts import item_facts, user_facts
 from assistant.llm.backends import LLMBackend
@@ -160,12 +160,9 @@ def copy_evidence(con: duckdb.DuckDBPyConnection, source: str, item: Any,
 
 
 def cited(evidence: EvidenceSet, variants: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """What each id cited by a claim of `variants` (shown or rejected) stands for: lets a
-    reader, or a human judge, check every claim against its evidence."""
-    known = set(evidence.ids())
-    ids = dict.fromkeys(e for v in variants for c in v.get("claims", []) for e in c["evidence"])
-    return {i: {k: v for k, v in source_entry(0, i, evidence).items() if k != "n"}
-            for i in ids if i in known}
+    """What each id cited by a claim of `variants` (shown or rejected) stands for."""
+    return described_ids((e for v in variants for c in v.get("claims", []) for e in c["evidence"]),
+                         evidence)
 
 
 def _cut(text: str, limit: int) -> str:

@@ -21,7 +21,13 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
-from assistant.claims.render import Rendered, badge, dedupe, render_claims, source_entry
+from assistant.claims.render import (
+    Rendered,
+    badge,
+    dedupe,
+    described_ids,
+    render_claims,
+)
 from assistant.claims.schema import ClaimDraft, parse_answer, response_format
 from assistant.claims.verify import EvidenceSet, Verdict, verify_claims
 from assistant.grounding import Violation, extract_citations, strip_unsafe_markup
@@ -240,13 +246,8 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, evidence: EvidenceS
 
 
 def cited_evidence(attempts: list[Attempt], evidence: EvidenceSet) -> dict[str, dict[str, Any]]:
-    """What each existing id cited by any proposed claim stands for (the fact's value, the
-    review's text): lets a reader, or a human judge, check refused claims as well as shown
-    ones."""
-    known = set(evidence.ids())
-    cited = dict.fromkeys(e for a in attempts for c in a.claims for e in c.evidence)
-    return {ident: {k: v for k, v in source_entry(0, ident, evidence).items() if k != "n"}
-            for ident in cited if ident in known}
+    """What each existing id cited by any proposed claim stands for (`described_ids`)."""
+    return described_ids((e for a in attempts for c in a.claims for e in c.evidence), evidence)
 
 
 def retry_messages(conversation: list[BaseMessage], violations: list[Violation]
