@@ -75,10 +75,11 @@ FACT_MEASURES: dict[str, frozenset[str]] = {key: frozenset(names.split()) for ke
     "segment": "segment", "users_in_segment": "users", "top_categories": "events",
     "top_brands": "events", "top_reviewed_items": "reviews", "mean_price": "price",
     "source_median_user_price": "price users", "price_percentile": "share price",
-    "low_rating_share": "share ratings", "rank": "rank", "top_k": "rank items",
+    "low_rating_share": "share ratings", "rank": "rank items", "top_k": "rank items",
     "model_score": "score", "score_share_of_top_k": "share score", "item_price": "price",
     "item_mean_rating": "ratings", "item_review_count": "reviews ratings",
-    "item_users": "users", "user_events_in_category": "events",
+    "item_users": "users", "item_users_percentile": "share items users",
+    "item_rating_percentile": "share items ratings", "user_events_in_category": "events",
     "user_events_with_brand": "events", "user_events_on_item": "events"}.items()}
 """Fact key → the measures its value may be called (others: words of its key and value)."""
 
@@ -264,12 +265,15 @@ def _measures_of(ident: str, value: Any) -> set[str]:
 
 def _measure_near(before: str, after: str) -> tuple[str, str] | None:
     """The measure word nearest to a number with `before` / `after` it, in its clause: first
-    up to `WINDOW_AFTER` words after it, else up to `WINDOW_BEFORE` words before it."""
+    up to `WINDOW_AFTER` words after it, else up to `WINDOW_BEFORE` words before it; a number
+    followed by "out of 5" is a rating."""
+    if wording.OUT_OF_SCALE.match(after):
+        return "out of", "ratings"
     for tokens, limit in ((TOKEN.findall(after), WINDOW_AFTER),
                           (TOKEN.findall(before)[::-1], WINDOW_BEFORE)):
         for token in tokens[:limit]:
-            if token in ",;:()":
-                break
+            if token in ",;:()" or token.lower() in wording.AVERAGING:
+                break  # "their reviews average 4.8": what is averaged, not counted
             if token.lower() in WORD_MEASURE:
                 return token.lower(), WORD_MEASURE[token.lower()]
     return None
@@ -401,19 +405,6 @@ def check_zero(text: str, kind: str, ev: EvidenceSet, quoted: str = "") -> list[
     return list(dict.fromkeys(reasons))
 
 
-PLACEHOLDERS = frozenset({"a short headline", "one sentence", "a call to action", "headline",
-                          "cta", "text", "name", "short name"})
-"""Shape examples of the prompts: a small model sometimes copies one instead of writing."""
-
-
-def vacuous(text: str, min_words: int = 2) -> list[Violation]:
-    """A text with fewer than `min_words` words ("...") or a prompt's placeholder copied."""
-    words = re.findall(r"[A-Za-z]{2,}", text)
-    if len(words) < min_words or text.strip(" .!?").lower() in PLACEHOLDERS:
-        return [Violation("claim", text[:40], "write real words, not a placeholder")]
-    return []
-
-
 def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
                  extra_check: ExtraCheck | None = None) -> Verdict:
     """Apply every rule of the module docstring to one claim."""
@@ -422,6 +413,8 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
     if draft.kind != "review":
         text = wording.without_inference(text)
     ids, reasons = _normalise(evidence, ev)
+    text = wording.exact_figures(text, set().union(
+        *(allowed_numbers(v) for v in _cited_values(ids, ev).values())))
     if strip_unsafe_markup(text) != text or INSTRUCTION.search(text):
         reasons.append("write plain text: no markup, links or instructions")
     if not 3 <= len(text) <= 400:
@@ -436,7 +429,7 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
             reasons += check_review_overlap(text, ids, ev)
     quoted = _cited_text(ids, ev) if draft.kind == "review" and ids else ""
     reasons += check_zero(text, draft.kind, ev, re.sub(r"[^\w\s]", " ", quoted))
-    reasons += wording.check_unmeasured(text, draft.kind, ids)
+    reasons += wording.check_unmeasured(text, draft.kind, _cited_values(ids, ev))
     reasons += wording.check_comparisons(text, draft.kind, ids)
     reasons += wording.check_scope(text, ids, "F:purchases" in ids)
     if extra_check is not None:

@@ -10,18 +10,28 @@ Kept apart so the verifier's evidence rules stay readable; each function is used
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
+
+from assistant.grounding import Violation, canonical_number
 
 UNMEASURED = re.compile(r"(?i)\b(?:(?:high|large|great|huge|low|small)\s+(?:number|count|"
-                        r"amount)|many|popular(?:ity)?|few)\b")
-"""Magnitude words that need a comparison (a rank, a share) to be true of a bare count."""
+                        r"amount)|many|popular(?:ity)?|few|(?:good|high|great|excellent|strong|"
+                        r"low|poor|weak)\s+(?:mean\s+|average\s+)?ratings?|(?:highly|well|"
+                        r"poorly)[- ]rated)\b")
+"""Magnitude words that need a comparison (a rank, a share, a percentile) to be true of a
+bare count or mean rating."""
+LOW_WORDS = re.compile(r"(?i)\b(?:low|small|few|poor|poorly|weak)\b")
 COMPARISON_FACTS = ("rank", "share", "percentile", "top")
+HIGH_PERCENTILE, LOW_PERCENTILE = 75.0, 25.0
+"""A cited percentile supports "many" / "highly rated" from 75 up, "few" / "low" to 25."""
 SUPERLATIVE = re.compile(r"(?i)\b(?:most\s+(?:highly\s+)?\w+|highest[- ]\w+|best[- ]\w+|"
                          r"top[- ]rated)\b")
 """A superlative ranks something among others: true only with a cited rank or top list."""
 RATED_SUPERLATIVE = re.compile(r"(?i)\b(?:most\s+highly|highest|best|top)[- ]rated\b")
 """Ranked by rating: a top list by frequency (a top category) does not support it."""
-JUDGED_SCORE = re.compile(r"(?i)\b(?:high|higher|low|good|strong|significant|large|great|"
-                          r"impressive|solid)\s+(?:model\s+)?(?:score|share)\b")
+JUDGED_SCORE = re.compile(r"(?i)\b(?:high|higher|low|lower|good|strong|significant|large|great|"
+                          r"impressive|solid)\s+(?:model\s+)?(?:score|share|rank)\b")
 """A model score or share called high or good: there is no baseline to judge it by."""
 APPROXIMATE = re.compile(r"(?i)\b(?:over|more\s+than|above|under|less\s+than|fewer\s+than|below|"
                          r"nearly|almost|upwards\s+of)\s+\d")
@@ -35,12 +45,32 @@ ACTIVITY_DATES = ("F:first_activity", "F:last_activity")
 PURCHASE_OR_USE = re.compile(r"(?i)\b(?:purchas\w*|bought|buy\w*|order\w*|started\s+using|"
                              r"stopped\s+using|began\s+using|joined|signed\s+up|became\s+a)\b")
 """What an activity date is not: the first or last event of any kind, not a purchase."""
+REVIEW_LISTS = ("F:top_reviewed_items",)
+LIKING = re.compile(r"(?i)\b(?:likes?|loves?|enjoys?|interested|(?:an?|strong|keen|great|"
+                    r"high|shown|shows)\s+interest|fan\s+of|prefers?|"
+                    r"favou?rites?|has\s+read|reads)\b")
+"""What a list of reviewed items does not say: a review can be of anything they disliked."""
+RANK_SCOPE = re.compile(r"(?i)\b(?:among|of|out\s+of)\s+all\b|\boverall\b")
+"""A model rank is within this customer's top items, not among all items."""
+EVENT_FACTS = ("F:events", "F:user_events_on_item", "F:user_events_in_category",
+               "F:user_events_with_brand")
+USE = re.compile(r"(?i)\b(?:used|uses|using|set\s+up|sets\s+up|installed|owns?|owned|"
+                 r"played|plays)\b")
+"""What an event is not: a view, cart or review is not use or ownership."""
+RECEIVED = re.compile(r"(?i)\b(?:received|receives|got|earned|(?:was|were)\s+given)\b")
+"""Ratings a customer or segment gave are not ratings they received."""
 OUT_OF = re.compile(r"(?i)\bout\s+of\s*$")
+OUT_OF_SCALE = re.compile(r"(?i)\s*(?:stars?\s+)?out\s+of\s+\d")
+"""After a number: "4.8 out of 5" makes the number a rating."""
+AVERAGING = frozenset({"average", "averages", "averaging", "averaged", "mean"})
+ACROSS = re.compile(r"(?i)(?:\d|\bstars?|\bratings?)\s*$")
+"""Before "over": "4.8 over 19 ratings", "5 stars over 11 reviews" mean across, not more than."""
 SPELLED = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
            "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12"}
 SPELLED_COUNT = re.compile(r"(?i)\b(" + "|".join(SPELLED) + r")\b(?=\s+[a-z])")
 INFERENCE = re.compile(r"(?i),?\s*(?:which\s+|this\s+)?(?:suggest(?:s|ing)|indicat(?:es|ing)"
-                       r"|impl(?:ies|ying))\b.*$")
+                       r"|impl(?:ies|ying)|making\s+(?:it|them|this|these)\b)\b.*$")
+ROUNDED_UP = re.compile(r"(?i)\b(?:over|more\s+than|nearly|almost|upwards\s+of)\s+(?=\d)")
 
 
 def spelled_counts(text: str) -> str:
@@ -53,14 +83,26 @@ def after_out_of(before: str) -> bool:
     return bool(OUT_OF.search(before))
 
 
-def check_unmeasured(text: str, kind: str, ids: list[str]) -> list[str]:
-    """Rule 6: "a high number of users", "many reviews", "popular" compare a count with
-    others; without a cited comparison (a rank, a share) the claim states the figure instead."""
-    if kind == "review" or any(k in ident for ident in ids for k in COMPARISON_FACTS):
-        return []
+def check_unmeasured(text: str, kind: str, values: Mapping[str, Any]) -> list[str]:
+    """Rule 6: "a high number of users", "many reviews", "popular", "a good rating" compare a
+    figure with others: true only with a cited comparison (a rank, a share, a percentile), and
+    a cited percentile must point the same way (75 or more for "many", 25 or less for "few")."""
     match = UNMEASURED.search(text)
-    return [f"'{match.group()}': the evidence gives no comparison; state the figure instead"
-            ] if match else []
+    if kind == "review" or not match:
+        return []
+    compared = {i: v for i, v in values.items() if any(k in i for k in COMPARISON_FACTS)}
+    if not compared:
+        return [f"'{match.group()}': the evidence gives no comparison; state the figure instead"]
+    for ident, value in compared.items():
+        number = re.search(r"\d+(?:\.\d+)?", str(value)) if "percentile" in ident else None
+        if number is None:
+            continue
+        low = bool(LOW_WORDS.search(match.group()))
+        if (low and float(number.group()) > LOW_PERCENTILE) or (
+                not low and float(number.group()) < HIGH_PERCENTILE):
+            return [f"'{match.group()}': {ident} is {number.group()}, which does not say that; "
+                    "state the figure instead"]
+    return []
 
 
 def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
@@ -76,7 +118,8 @@ def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
     judged = JUDGED_SCORE.search(text)
     if judged:
         reasons.append(f"'{judged.group()}': a score has no baseline; state its value only")
-    approximate = APPROXIMATE.search(text)
+    approximate = next((m for m in APPROXIMATE.finditer(text) if not (
+        m.group().lower().startswith("over") and ACROSS.search(text[:m.start()]))), None)
     if approximate:
         reasons.append(f"'{approximate.group()}…': the facts give exact figures; state the "
                        "figure as it is")
@@ -84,19 +127,50 @@ def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
 
 
 def check_scope(text: str, ids: list[str], purchases_cited: bool) -> list[str]:
-    """Rule 8: a customer's overall rating or review count is not said of some items ("4.7
-    for the magazine"), and a first / last activity date is not a purchase or a start of use
-    (unless a purchase fact is cited as well)."""
+    """Rule 8: what a cited figure is of. A customer's overall rating or review count is not
+    said of some items ("4.7 for the magazine"), nor called ratings they received; a first /
+    last activity date is not a purchase or a start of use (unless a purchase fact is cited
+    as well); a list of reviewed items is not what they like; an event is not use; a model
+    rank is not a rank among all items."""
+    checks = [
+        (NARROWED, any(i in OVERALL_FACTS for i in ids),
+         "the cited figure is over all their ratings, not for some items"),
+        (RECEIVED, any(i in OVERALL_FACTS for i in ids),
+         "these are ratings the subject gave, not received"),
+        (PURCHASE_OR_USE, any(i in ACTIVITY_DATES for i in ids) and not purchases_cited,
+         "an activity date is their first or last event of any kind, not a purchase or a "
+         "start of use"),
+        (LIKING, any(i in REVIEW_LISTS for i in ids) and not any(i[:2] == "R:" for i in ids),
+         "the cited list is of items they reviewed, which says nothing of liking; say they "
+         "reviewed them"),
+        (USE, any(i in EVENT_FACTS for i in ids),
+         "an event is a recorded interaction (a view, a cart, a review), not use or ownership"),
+        (RANK_SCOPE, "F:rank" in ids,
+         "the rank is among this customer's top suggestions, not among all items"),
+    ]
     reasons = []
-    narrowed = NARROWED.search(text)
-    if narrowed and any(i in OVERALL_FACTS for i in ids):
-        reasons.append(f"'{narrowed.group()}': the cited figure is over all their ratings, not "
-                       "for some items")
-    use = PURCHASE_OR_USE.search(text)
-    if use and any(i in ACTIVITY_DATES for i in ids) and not purchases_cited:
-        reasons.append(f"'{use.group()}': an activity date is their first or last event of any "
-                       "kind, not a purchase or a start of use")
+    for pattern, applies, reason in checks:
+        match = pattern.search(text) if applies else None
+        if match:
+            reasons.append(f"'{match.group()}': {reason}")
     return reasons
+
+
+def exact_figures(text: str, exact: set[str]) -> str:
+    """ "over 163 reviews" → "163 reviews" where 163 is one of the `exact` figures (canonical
+    forms) of the cited evidence: the fact's own figure, not a rounded-up one (small models
+    write "over" out of habit; any other figure is left for the number check to refuse, and
+    "4.8 over 19 ratings", which means across, is kept)."""
+    def exact_or_kept(match: re.Match[str]) -> str:
+        number = re.match(r"[\d,]*\d(?:\.\d+)?", text[match.end():])
+        across = match.group().lower().startswith("over") and ACROSS.search(
+            text[:match.start()])
+        if across or number is None:
+            return match.group()
+        form = canonical_number(float(number.group().replace(",", "")))
+        return "" if form in exact else match.group()
+
+    return ROUNDED_UP.sub(exact_or_kept, text)
 
 
 def without_inference(text: str) -> str:
@@ -104,3 +178,16 @@ def without_inference(text: str) -> str:
     kept, the model's reading of it dropped (kept whole when too little would remain)."""
     stated = INFERENCE.sub("", text).rstrip(" ,;.")
     return stated + "." if stated != text.rstrip(" .") and len(stated.split()) >= 3 else text
+
+
+PLACEHOLDERS = frozenset({"a short headline", "one sentence", "a call to action", "headline",
+                          "cta", "text", "name", "short name"})
+"""Shape examples of the prompts: a small model sometimes copies one instead of writing."""
+
+
+def vacuous(text: str, min_words: int = 2) -> list[Violation]:
+    """A text with fewer than `min_words` words ("...") or a prompt's placeholder copied."""
+    words = re.findall(r"[A-Za-z]{2,}", text)
+    if len(words) < min_words or text.strip(" .!?").lower() in PLACEHOLDERS:
+        return [Violation("claim", text[:40], "write real words, not a placeholder")]
+    return []

@@ -22,13 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage
 
 from assistant.claims.copy import (
     CopyDraft,
     copy_schema,
     parse_copy,
-    repair_schema,
     schema_format,
 )
 from assistant.claims.render import badge, dedupe, plain_text, render_claims
@@ -38,9 +37,9 @@ from assistant.claims.verify import (
     Verdict,
     check_names,
     check_zero,
-    vacuous,
     verify_claim,
 )
+from assistant.claims.wording import vacuous
 from assistant.grounding import Violation
 from assistant.llm.backends import LLMBackend
 from assistant.tools.copy_rules import (
@@ -51,9 +50,8 @@ from assistant.tools.copy_rules import (
     part_problems,
     praise_problems,
 )
-from assistant.tools.generation import generate
+from assistant.tools.generation import generate, repair_turn
 from assistant.tools.trace import ToolRun
-from prompts import load_prompt
 
 log = logging.getLogger(__name__)
 
@@ -167,19 +165,13 @@ def repair(outcomes: list[Outcome], checks: CopyChecks, backend: LLMBackend, run
     parts = _failed_parts(outcomes)
     if not parts:
         return 0
-    listing = "\n".join(
-        f"{n}. {what} of variant {v + 1}: {text[:160]!r}; problems: {'; '.join(reasons)[:300]}"
-        for n, (v, what, _, text, reasons) in enumerate(parts, start=1))
-    prompt = load_prompt(REPAIR_PROMPT)
-    run.use_prompt(prompt.ref)
-    turn = prompt.render(**values, parts=listing.replace("<", "‹").replace(">", "›"),
-                         count=len(parts))
-    messages = [*conversation, *(HumanMessage(text) for _, text in turn)]
-    shape = schema_format(str(getattr(backend, "structured_mode", "")),
-                          repair_schema(checks.evidence.ids(), len(parts)))
+    messages, extra_body = repair_turn(
+        conversation, REPAIR_PROMPT,
+        [f"{what} of variant {v + 1}: {text[:160]!r}; problems: {'; '.join(reasons)[:300]}"
+         for v, what, _, text, reasons in parts], checks.evidence.ids(), backend, run, **values)
     with run.step(f"repair {len(parts)} refused part(s)") as step:
         raw = generate(backend, messages, run, max_tokens=TOKENS_PER_PART * len(parts) + 40,
-                       extra_body={"response_format": shape} if shape else None)
+                       extra_body=extra_body)
         replacements = parse_answer(raw) if raw.lstrip().startswith(("{", "[")) else []
         fixed = 0
         for (v, what, _i, _, _), new in zip(parts, replacements, strict=False):

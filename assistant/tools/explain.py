@@ -71,6 +71,20 @@ FROM target t LEFT JOIN events e ON e.source = $source AND e.user_id = $user
 GROUP BY t.category, t.brand
 """
 
+STANDING_SQL = """
+WITH per_item AS (SELECT item_id, count(DISTINCT user_id) AS users FROM events
+                  WHERE source = $source GROUP BY item_id),
+rated AS (SELECT item_id, avg(rating) AS mean FROM reviews WHERE source = $source
+          AND rating IS NOT NULL GROUP BY item_id)
+SELECT (SELECT floor(100 * avg(CASE WHEN p.users < t.users THEN 1 ELSE 0 END))
+        FROM per_item p, (SELECT users FROM per_item WHERE item_id = $item) t),
+       (SELECT floor(100 * avg(CASE WHEN r.mean < t.mean THEN 1 ELSE 0 END))
+        FROM rated r, (SELECT mean FROM rated WHERE item_id = $item) t)
+"""
+"""Where the item stands among the source's items: the share with fewer users, and among
+reviewed items the share with a lower mean rating (so "popular" or "highly rated" can be
+checked against a figure instead of refused or taken on trust)."""
+
 
 @dataclass
 class ExplainResult(ProseResult):
@@ -124,6 +138,20 @@ def item_evidence(con: duckdb.DuckDBPyConnection, source: str, user_id: str, ite
     return facts
 
 
+def item_standing(con: duckdb.DuckDBPyConnection, source: str, item_id: str
+                  ) -> dict[str, str]:
+    """The item's percentiles among the source's items by users and by mean rating, as
+    self-describing facts (absent when the item has no events or no reviews)."""
+    users, rating = con.execute(STANDING_SQL, {"source": source, "item": item_id}).fetchone()
+    facts = {}
+    if users is not None:
+        facts["item_users_percentile"] = f"more users than {int(users)}% of the items"
+    if rating is not None:
+        facts["item_rating_percentile"] = (f"a higher mean rating than {int(rating)}% of the "
+                                           "reviewed items")
+    return facts
+
+
 def _item_reviews(item: ItemFacts, retriever: Retriever | None, interests: str, k: int
                   ) -> tuple[list[Any], str]:
     if not item.reviews:
@@ -158,6 +186,7 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
                                     if k in ("title", "brand", "category", "price",
                                              "mean_rating", "review_count", "users")}}
         facts.setdefault("item_review_count", 0)  # an item without reviews says so
+        facts.update(item_standing(con, src, item_id))
         facts.update(item_evidence(con, src, user.user.user_id, item_id, user.user.top_items))
         if "item_mean_rating" in facts:
             facts["rating_scale"] = "1 to 5 stars"

@@ -12,9 +12,13 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from langchain_core.messages import BaseMessage, HumanMessage
+
+from assistant.claims.copy import repair_schema, schema_format
 from assistant.llm.backends import LLMBackend
 from assistant.llm.invoke import llm_errors
 from assistant.tools.trace import ToolRun
+from prompts import load_prompt
 
 log = logging.getLogger(__name__)
 
@@ -71,3 +75,21 @@ def generate(backend: LLMBackend, messages: Sequence[Any], run: ToolRun | None =
     answer = "".join(parts).strip()
     log.debug("generated %d chars", len(answer))
     return answer
+
+
+def repair_turn(conversation: Sequence[BaseMessage], prompt_name: str, parts: Sequence[str],
+                ids: Sequence[str], backend: LLMBackend, run: ToolRun, **values: Any
+                ) -> tuple[list[BaseMessage], dict[str, Any] | None]:
+    """`conversation` (ending with the model's answer) continued by the follow-up prompt
+    `prompt_name` listing the refused `parts` (numbered; angle brackets neutralised, as a part
+    may quote a review), and the `extra_body` asking for exactly one replacement claim per
+    part, citing only `ids`. A continued conversation keeps the server's prompt cache."""
+    listing = "\n".join(f"{n}. {part}" for n, part in enumerate(parts, start=1))
+    prompt = load_prompt(prompt_name)
+    run.use_prompt(prompt.ref)
+    turn = prompt.render(**values, parts=listing.replace("<", "‹").replace(">", "›"),
+                         count=len(parts))
+    shape = schema_format(str(getattr(backend, "structured_mode", "")),
+                          repair_schema(ids, len(parts)))
+    return ([*conversation, *(HumanMessage(text) for _, text in turn)],
+            {"response_format": shape} if shape else None)

@@ -4,9 +4,11 @@ numbered citations (`assistant.claims.render`).
 
 Every prose tool (summary, persona, explain) goes through `narrate`, so the same rules hold
 everywhere. Unverified claims are dropped, not the whole answer. Only when fewer than
-`min_claims` survive is the request sent again, once, naming what was wrong; the verified
-claims of both drafts are pooled, and if still too few the facts-only template (itself a list
-of claims, verified and rendered the same way) is shown with a notice. An optional
+`min_claims` survive is the model asked once more: each refused claim is sent back with its
+problems as the next turn of the conversation (`repair_messages`; a draft without readable claims
+gets the request again, naming what was wrong); the verified claims of both drafts are pooled,
+and if still too few the facts-only template (itself a list of claims, verified and rendered
+the same way) is shown with a notice. An optional
 `extra_check` adds tool-specific rules (e.g. no personal attributes).
 """
 
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
 from assistant.claims.render import (
@@ -29,10 +31,22 @@ from assistant.claims.render import (
     render_claims,
 )
 from assistant.claims.schema import ClaimDraft, parse_answer, response_format
-from assistant.claims.verify import EvidenceSet, Verdict, verify_claims
-from assistant.grounding import Violation, extract_citations, strip_unsafe_markup
+from assistant.claims.verify import (
+    FACT_MEASURES,
+    WORD_MEASURE,
+    EvidenceSet,
+    Verdict,
+    verify_claims,
+)
+from assistant.grounding import (
+    Violation,
+    allowed_numbers,
+    canonical_number,
+    extract_citations,
+    strip_unsafe_markup,
+)
 from assistant.llm.backends import LLMBackend
-from assistant.tools.generation import generate
+from assistant.tools.generation import generate, repair_turn
 from assistant.tools.trace import ToolRun
 from core.settings import LLMSettings
 
@@ -44,6 +58,9 @@ PROSE_MAX_TOKENS: int = LLMSettings.model_fields["prose_max_tokens"].default
 """The default cap on generated prose (the `llm.prose_max_tokens` setting's default); callers
 pass the configured value down as `max_tokens` / `prose_max_tokens`."""
 MAX_SHOWN = 6
+MAX_REPAIRS = 4
+REPAIR_PROMPT = "claims_repair"
+UNCITED = re.compile(r"the number ([\d,.]+) is not the value of a cited fact")
 FALLBACK_NOTICE = ("Too few of the generated claims could be verified against the data, so "
                    "only facts taken directly from the data are shown.")
 Status = Literal["ok", "partial", "fallback"]
@@ -224,10 +241,15 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, evidence: EvidenceS
             step.status = "fallback"
         log.info("too few verified claims (attempt %d): %s", attempt,
                  "; ".join(attempts[-1].violations)[:300])
-        conversation = retry_messages(conversation, [
-            Violation("claim", "", v) for v in attempts[-1].violations[:6]]
-            + [Violation("claim", "", f"give at least {min_claims} claims that cite the ids "
-                                      "given")])
+        refused = [c for c in verdicts if not c.verified][:MAX_REPAIRS]
+        if refused:
+            conversation, request = repair_messages(conversation, raw, refused, evidence,
+                                                    backend, run, limit)
+        else:
+            conversation = retry_messages(conversation, [
+                Violation("claim", "", v) for v in attempts[-1].violations[:6]]
+                + [Violation("claim", "", f"give at least {min_claims} claims that cite the "
+                                          "ids given")])
     if len(kept) >= min_claims:
         refused = any(not c.verified for a in attempts for c in a.claims)
         shown: Rendered = render_claims(kept, evidence)
@@ -248,6 +270,41 @@ def narrate(backend: LLMBackend, messages: Sequence[Any], *, evidence: EvidenceS
 def cited_evidence(attempts: list[Attempt], evidence: EvidenceSet) -> dict[str, dict[str, Any]]:
     """What each existing id cited by any proposed claim stands for (`described_ids`)."""
     return described_ids((e for a in attempts for c in a.claims for e in c.evidence), evidence)
+
+
+def _value_hints(verdict: Verdict, evidence: EvidenceSet) -> str:
+    """For each number a claim states without citing its fact, the facts whose value it is
+    ("19 is F:ratings_given"), so the rewrite can cite it."""
+    hints = []
+    for reason in verdict.reasons:
+        match = UNCITED.match(reason)
+        if match is None:
+            continue
+        number = match.group(1)
+        form = canonical_number(float(number.replace(",", "")))
+        after = verdict.text.split(number, 1)[-1].lower()
+        measure = next((WORD_MEASURE[w] for w in re.findall(r"[a-z]+", after)[:2]
+                        if w in WORD_MEASURE), None)
+        owners = sorted((k for k, v in evidence.facts.items() if form in allowed_numbers(v)),
+                        key=lambda k: measure not in FACT_MEASURES.get(k, ()))
+        owners = [f"F:{k}" for k in owners]
+        if owners:
+            hints.append(f"{match.group(1)} is {' or '.join(owners[:2])}")
+    return f" ({'; '.join(hints)})" if hints else ""
+
+
+def repair_messages(conversation: list[BaseMessage], raw: str, refused: list[Verdict],
+                    evidence: EvidenceSet, backend: LLMBackend, run: ToolRun, limit: int
+                    ) -> tuple[list[BaseMessage], dict[str, Any]]:
+    """The conversation continued by the model's draft and a turn listing each refused claim
+    with its problems (`prompts/claims_repair.md`), and the request asking for exactly that
+    many replacements: naming the claim beside its problem works where restating the rules
+    did not (a greedy model repeats its draft)."""
+    parts = [f"{c.text[:160]!r}; problems: {'; '.join(c.reasons)[:300]}"
+             f"{_value_hints(c, evidence)}" for c in refused]
+    messages, extra_body = repair_turn([*conversation, AIMessage(raw)], REPAIR_PROMPT, parts,
+                                       evidence.ids(), backend, run)
+    return messages, {"max_tokens": limit, "extra_body": extra_body}
 
 
 def retry_messages(conversation: list[BaseMessage], violations: list[Violation]

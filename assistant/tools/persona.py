@@ -257,7 +257,8 @@ def persona(user_id: str | None = None, segment: int | None = None, source: str 
                         fallback=fallback_claims(traits, subject, user_id is not None),
                         min_claims=MIN_CLAIMS, on_chunk=on_chunk,
                         extra_check=personal_check({"subject": subject, "traits": lines,
-                                                    "facts": shown}),
+                                                    "facts": shown,
+                                                    "titles": [r.item_title for r in reviews]}),
                         max_tokens=prose_max_tokens)
     return PersonaResult(subject=subject, source=source, traits=traits, prose=narration.text,
                          facts=facts, reviews=[{**review_meta(r), "snippet": r.snippet(300)}

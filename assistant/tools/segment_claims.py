@@ -16,7 +16,8 @@ from collections.abc import Callable
 from typing import Any
 
 from assistant.claims.schema import ClaimDraft, tagged_claims
-from assistant.claims.verify import EvidenceSet, vacuous
+from assistant.claims.verify import EvidenceSet
+from assistant.claims.wording import vacuous
 from assistant.grounding import Violation, check_personal
 from assistant.tools.segment_traits import TOPICS, Contrast, direction_errors
 

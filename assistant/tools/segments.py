@@ -33,7 +33,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.claims.copy import schema_format
 from assistant.claims.named import MAX_DESCRIPTION_CLAIMS, named_schema, parse_named
 from assistant.claims.render import Rendered, badge, dedupe, plain_text, render_claims
-from assistant.claims.verify import Verdict, vacuous, verify_claims
+from assistant.claims.verify import Verdict, verify_claims
+from assistant.claims.wording import vacuous
 from assistant.grounding import Violation, check_numbers, check_personal
 from assistant.llm.backends import LLMBackend
 from assistant.tools.generation import generate

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 from assistant.claims.render import dedupe, render_claims
 from assistant.claims.schema import ClaimDraft, claims_schema, parse_answer, tagged_claims
 from assistant.claims.verify import EvidenceSet, ReviewEvidence, verify_claim
-from assistant.grounding import check_personal, extract_numbers
-from assistant.tools.explain import explain
+from assistant.grounding import check_personal, extract_numbers, personal_check
+from assistant.tools.explain import explain, item_standing
 from assistant.tools.persona import persona
 from assistant.tools.summary import user_summary
 from core.settings import get_settings
@@ -32,7 +32,11 @@ EV = EvidenceSet(
     facts={"events": 23, "reviews_written": 23, "purchases": 0, "ratings_given": 23,
            "mean_rating_given": 4.74, "first_activity": "2012-07-25",
            "top_category": "Guitar Strings", "churn_risk": 0.389,
-           "recent_items": ["B0002CZVK0 (Dunlop Picks)"]},
+           "recent_items": ["B0002CZVK0 (Dunlop Picks)"], "item_users": 163,
+           "item_users_percentile": "more users than 99% of the items", "item_mean_rating": 4.37,
+           "item_rating_percentile": "a higher mean rating than 47% of the reviewed items",
+           "top_reviewed_items": "Elixir Strings (2), Dunlop Picks (1)", "rank": 1,
+           "user_events_on_item": 1},
     reviews={"r1": ReviewEvidence("r1", "Solid strings, they stay in tune for weeks.", 4.0,
                                   "2013-05-02", "B00ITEM001", "Elixir Strings")},
     context={"user_id": USER, "source": "musical_instruments"},
@@ -62,6 +66,18 @@ def verdict(text: str, *evidence: str, kind: str = "fact") -> Any:
     ("Their average rating is 4.74 out of 5.", ["F:mean_rating_given"]),
     ("Their most frequent category is Guitar Strings.", ["F:top_category"]),
     ("The customer was first active on 2012-07-25.", ["F:first_activity"]),
+    # a rating "out of 5" is a rating, whatever comes before; "average … over N" is across
+    ("Their mean rating for all their reviews is 4.74 out of 5 stars.",
+     ["F:mean_rating_given"]),
+    ("Their reviews average 4.74 over 23 ratings.", ["F:mean_rating_given", "F:ratings_given"]),
+    ("They gave 4.74 stars over 23 reviews.", ["F:mean_rating_given", "F:ratings_given"]),
+    # a magnitude word with a cited percentile pointing the same way
+    ("The item is popular, with more users than 99% of the items.",
+     ["F:item_users_percentile"]),
+    ("The item has a high number of users (163).", ["F:item_users", "F:item_users_percentile"]),
+    ("They reviewed Elixir Strings and Dunlop Picks.", ["F:top_reviewed_items"]),
+    ("They gave 23 ratings.", ["F:ratings_given"]),
+    ("The model ranks the item 1 among its suggestions.", ["F:rank"]),
 ])
 def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
     result = verdict(text, *evidence, kind="review" if "praises" in text else "fact")
@@ -101,13 +117,65 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
      "over all their ratings"),
     ("They wrote 23 reviews of this magazine.", ["F:reviews_written"], "over all their"),
     ("The customer started using the product in 2012.", ["F:first_activity"], "activity date"),
-    ("The customer wrote over 23 reviews.", ["F:reviews_written"], "exact figures"),
+    ("The customer wrote over 20 reviews.", ["F:reviews_written"], "exact figures"),
+    ("They wrote 4.74 reviews.", ["F:mean_rating_given"], "does not count reviews"),
+    # rule 6: magnitude and rating judgments need a comparison pointing the same way
+    ("The item has a high number of users (163).", ["F:item_users"], "no comparison"),
+    ("The item has a good mean rating of 4.37.", ["F:item_mean_rating"], "no comparison"),
+    ("The item is highly rated at 4.37.", ["F:item_mean_rating", "F:item_rating_percentile"],
+     "is 47, which does not say that"),
+    ("Few users have this item (163).", ["F:item_users", "F:item_users_percentile"],
+     "is 99, which does not say that"),
+    # rule 8: what a figure is of
+    ("They like Elixir Strings and Dunlop Picks.", ["F:top_reviewed_items"], "nothing of liking"),
+    ("They are interested in Elixir Strings.", ["F:top_reviewed_items"], "nothing of liking"),
+    ("They received 23 ratings.", ["F:ratings_given"], "gave, not received"),
+    ("The customer has used the item 1 time.", ["F:user_events_on_item"], "not use"),
+    ("The item is ranked 1 among all items.", ["F:rank"], "not among all items"),
+    ("The item has a high rank of 1.", ["F:rank"], "no baseline"),
 ])
 def test_unsupported_claims_are_refused(text: str, evidence: list[str], reason: str) -> None:
     result = verdict(text, *evidence, kind="review" if "review" in text.lower()
                      and evidence[:1] == ["R:r1"] else "fact")
     assert not result.verified
     assert any(reason in r for r in result.reasons), result.reasons
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("The customer wrote over 23 reviews.", "The customer wrote 23 reviews."),
+    ("The item has 163 users, making it a favourite.", "The item has 163 users."),
+    ("Their reviews average 4.74 over 23 ratings.", "Their reviews average 4.74 over 23 ratings."),
+])
+def test_a_rounded_up_figure_is_stated_exactly_and_a_trailing_reading_cut(text: str,
+                                                                         shown: str) -> None:
+    """ "over 23" of a fact whose value is 23 is the figure itself; ", making it …" is the
+    model's reading of it. What is shown is what was verified."""
+    result = verdict(text, "F:reviews_written", "F:item_users", "F:mean_rating_given",
+                     "F:ratings_given")
+    assert result.verified and result.text == shown, result.reasons
+
+
+def test_a_title_naming_a_person_is_not_a_personal_attribute() -> None:
+    """"Country Woman" is a magazine: a persona may name what its reviews are of."""
+    check = personal_check({"titles": ["Country Woman"]})
+    assert check("This shopper reads Country Living and Country Woman.") == []
+    assert check("This shopper is a woman who reads magazines.")
+
+
+def test_item_standing_places_the_item_among_the_sources_items(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    """The percentiles behind "popular" / "highly rated" come from the source's own items."""
+    item, users = sample_con.execute(
+        "SELECT item_id, count(DISTINCT user_id) FROM events WHERE source = "
+        "'musical_instruments' GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 1").fetchone()
+    below = sample_con.execute(
+        "SELECT floor(100 * avg(CASE WHEN n < ? THEN 1 ELSE 0 END)) FROM (SELECT count(DISTINCT "
+        "user_id) AS n FROM events WHERE source = 'musical_instruments' GROUP BY item_id)",
+        [users]).fetchone()[0]
+    standing = item_standing(sample_con, "musical_instruments", item)
+    assert standing["item_users_percentile"] == f"more users than {int(below)}% of the items"
+    assert int(below) > 50
+    assert item_standing(sample_con, "musical_instruments", "NO-SUCH-ITEM") == {}
 
 
 def test_a_review_claim_may_repeat_its_reviews_words_about_a_zero_measure() -> None:
@@ -228,8 +296,11 @@ def test_too_few_claims_retry_then_fall_back_to_cited_facts(
     with scripted_server(lambda request: bad) as server:
         result = persona(USER, None, "musical_instruments", con=sample_con,
                          backend=FakeBackend(server.url))
-        retry = server.requests[1]["messages"][-1]["content"]
-    assert len(server.requests) == 2 and "Avoid these mistakes" in retry
+        retry = server.requests[1]["messages"]
+    assert len(server.requests) == 2 and retry[-2]["role"] == "assistant"  # a follow-up turn
+    assert "They bought 42 guitars" in retry[-1]["content"]  # the refused claim, named
+    assert "problems: " in retry[-1]["content"]  # with its problems
+    assert "exactly 1 claims" in retry[-1]["content"]
     assert result.status == "fallback" and result.notice
     assert result.badge.startswith("facts only (0 of 2")
     assert result.text == result.prose and "[1]" in result.text
@@ -237,6 +308,24 @@ def test_too_few_claims_retry_then_fall_back_to_cited_facts(
     assert all(c["verified"] for c in result.claims)  # the template passes its own checks
     assert {s["id"] for s in result.sources} <= {f"F:{k}" for k in result.facts} | {
         f"R:{r['review_id']}" for r in result.reviews}
+
+
+def test_a_repaired_claim_is_kept_and_the_repair_names_the_uncited_fact(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    """The refused claim goes back with the fact its number is the value of; the replacement
+    that passes is shown beside the claim that passed at once."""
+    first = _answer(("Their reviews average 4.74 stars.", ["F:mean_rating_given"], "fact"),
+                    ("They wrote 42 reviews of guitars.", ["F:mean_rating_given"], "fact"))
+    fixed = _answer(("They wrote 42 reviews.", ["F:ratings_given"], "fact"))
+    with scripted_server(lambda request: first if len(request["messages"]) < 3 else fixed
+                         ) as server:
+        result = persona(USER, None, "musical_instruments", con=sample_con,
+                         backend=FakeBackend(server.url))
+        turn = server.requests[1]["messages"][-1]["content"]
+    assert "42 is F:ratings_given" in turn, turn  # the fact measuring reviews first
+    assert result.status == "partial" and result.badge == "2 of 3 claims verified"
+    assert [c["text"] for c in result.claims] == ["Their reviews average 4.74 stars.",
+                                                  "They wrote 42 reviews."]
 
 
 def test_explain_of_an_item_without_reviews_says_so(

@@ -164,8 +164,8 @@ def test_retry_prompt_keeps_the_reviews_fenced_in(con: duckdb.DuckDBPyConnection
         with log.recording():
             result = run_call(Call("persona", "AINJ4DEV"), con, FakeBackend(server.url))
     assert result.status == "fallback" and len(log.prompts) == 2
-    note = str(log.prompts[1][-1].content).splitlines()[-2]
-    assert note.startswith("Avoid these mistakes") and not {"<", ">"} & set(note)
+    turn = str(log.prompts[1][-1].content)  # the repair turn quotes the refused draft
+    assert turn.startswith("Some of your claims") and not {"<", ">"} & set(turn)
     reviews = prompted_reviews(log.prompts)
     assert len(reviews) == 3
     assert all(prompt_problems(log.prompts, rid) == [] for rid in reviews)

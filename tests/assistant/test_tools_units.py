@@ -308,7 +308,7 @@ def test_segment_contrasts_pick_what_sets_a_segment_apart() -> None:
 
 
 @pytest.mark.parametrize("name", ["ask_plan", "user_summary", "persona", "explain",
-                                  "marketing_copy", "copy_repair", "chat_router",
+                                  "marketing_copy", "copy_repair", "claims_repair", "chat_router",
                                   "segment_name"])
 def test_prompts_are_versioned_and_warn_about_review_text(name: str) -> None:
     from prompts import load_prompt
