@@ -60,7 +60,7 @@ USE = re.compile(r"(?i)\b(?:used|uses|using|set\s+up|sets\s+up|installed|owns?|o
 RECEIVED = re.compile(r"(?i)\b(?:received|receives|got|earned|(?:was|were)\s+given)\b")
 """Ratings a customer or segment gave are not ratings they received."""
 OUT_OF = re.compile(r"(?i)\bout\s+of\s*$")
-OUT_OF_SCALE = re.compile(r"(?i)\s*(?:stars?\s+)?out\s+of\s+\d")
+OUT_OF_SCALE = re.compile(r"(?i)\s*(?:stars?\s+)?out\s+of\s+5(?:\.0)?\b")
 """After a number: "4.8 out of 5" makes the number a rating."""
 AVERAGING = frozenset({"average", "averages", "averaging", "averaged", "mean"})
 ACROSS = re.compile(r"(?i)(?:\d|\bstars?|\bratings?)\s*$")
@@ -68,8 +68,11 @@ ACROSS = re.compile(r"(?i)(?:\d|\bstars?|\bratings?)\s*$")
 SPELLED = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
            "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12"}
 SPELLED_COUNT = re.compile(r"(?i)\b(" + "|".join(SPELLED) + r")\b(?=\s+[a-z])")
-INFERENCE = re.compile(r"(?i),?\s*(?:which\s+|this\s+)?(?:suggest(?:s|ing)|indicat(?:es|ing)"
-                       r"|impl(?:ies|ying)|making\s+(?:it|them|this|these)\b)\b.*$")
+INFERENCE = re.compile(r"(?i)(?:,\s*|\s+)(?:suggesting|indicating|implying|making\s+(?:it|them|"
+                       r"this|these)\b)|,?\s*\b(?:which|this|that)\s+(?:suggests|indicates|"
+                       r"implies|means)\b")
+"""Where the model's reading of a fact starts (", suggesting …", "which indicates …"); a
+finite "suggests" without "which" is the claim's own verb ("the model suggests this item")."""
 ROUNDED_UP = re.compile(r"(?i)\b(?:over|more\s+than|nearly|almost|upwards\s+of)\s+(?=\d)")
 
 
@@ -176,8 +179,11 @@ def exact_figures(text: str, exact: set[str]) -> str:
 def without_inference(text: str) -> str:
     """The claim without a trailing ", suggesting …" / "which indicates …": the fact stated is
     kept, the model's reading of it dropped (kept whole when too little would remain)."""
-    stated = INFERENCE.sub("", text).rstrip(" ,;.")
-    return stated + "." if stated != text.rstrip(" .") and len(stated.split()) >= 3 else text
+    for match in INFERENCE.finditer(text):
+        stated = text[:match.start()].rstrip(" ,;.")
+        if len(stated.split()) >= 3:
+            return stated + "."
+    return text
 
 
 PLACEHOLDERS = frozenset({"a short headline", "one sentence", "a call to action", "headline",

@@ -198,6 +198,8 @@ def explain(user_id: str, item_id: str, source: str | None = None, *,
     prompt = load_prompt(PROMPT)
     run.use_prompt(prompt.ref)
     shown = {k: v for k, v in facts.items() if k not in ("user_id", "item_id")}
+    if isinstance(facts.get("rank"), int) and "top_k" in facts:  # a rank says what it is in
+        shown["rank"] = f"{facts['rank']} of this customer's top {facts['top_k']} suggestions"
     messages = prompt.render(item_id=item_id, user_id=user.user.user_id, source=src,
                              facts=claim_fact_block(shown), reviews=review_block(reviews))
     ev = claim_evidence(shown, reviews,

@@ -35,7 +35,7 @@ EV = EvidenceSet(
            "recent_items": ["B0002CZVK0 (Dunlop Picks)"], "item_users": 163,
            "item_users_percentile": "more users than 99% of the items", "item_mean_rating": 4.37,
            "item_rating_percentile": "a higher mean rating than 47% of the reviewed items",
-           "top_reviewed_items": "Elixir Strings (2), Dunlop Picks (1)", "rank": 1,
+           "top_reviewed_items": "Elixir Strings (2), Dunlop Picks (1)", "rank": 1, "top_k": 10,
            "user_events_on_item": 1},
     reviews={"r1": ReviewEvidence("r1", "Solid strings, they stay in tune for weeks.", 4.0,
                                   "2013-05-02", "B00ITEM001", "Elixir Strings")},
@@ -78,6 +78,7 @@ def verdict(text: str, *evidence: str, kind: str = "fact") -> Any:
     ("They reviewed Elixir Strings and Dunlop Picks.", ["F:top_reviewed_items"]),
     ("They gave 23 ratings.", ["F:ratings_given"]),
     ("The model ranks the item 1 among its suggestions.", ["F:rank"]),
+    ("The model ranks the item 1 out of 10.", ["F:rank", "F:top_k"]),
 ])
 def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
     result = verdict(text, *evidence, kind="review" if "praises" in text else "fact")
@@ -144,6 +145,8 @@ def test_unsupported_claims_are_refused(text: str, evidence: list[str], reason: 
 @pytest.mark.parametrize(("text", "shown"), [
     ("The customer wrote over 23 reviews.", "The customer wrote 23 reviews."),
     ("The item has 163 users, making it a favourite.", "The item has 163 users."),
+    ("The model suggests this item to them with 163 users, indicating it is not the top one.",
+     "The model suggests this item to them with 163 users."),  # its own verb stays
     ("Their reviews average 4.74 over 23 ratings.", "Their reviews average 4.74 over 23 ratings."),
 ])
 def test_a_rounded_up_figure_is_stated_exactly_and_a_trailing_reading_cut(text: str,

@@ -144,7 +144,8 @@ def test_summary_retries_once_then_succeeds(sample_con: duckdb.DuckDBPyConnectio
     assert "77" in retry_prompt  # the violation was stated in the retry
     assert result.summary.startswith("The customer reviews music gear [1].")
     assert result.text == result.summary and result.badge == "2 of 3 claims verified"
-    assert result.run.prompt_refs == [load_prompt("user_summary").ref]
+    assert result.run.prompt_refs == [load_prompt("user_summary").ref,
+                                      load_prompt("claims_repair").ref]  # a repair turn
     assert result.run.model == "scripted-model" and result.run.first_token_s is not None
     assert 3 <= len(result.reviews) <= 5
 
