@@ -34,10 +34,12 @@ CHANNELS = ("email", "push", "banner")
 ITEMS_PER_SOURCE = 3
 
 
-def copy_requests(con: Any, n: int, sources: list[str] | None) -> list[dict[str, Any]]:
+def copy_requests(con: Any, n: int, sources: list[str] | None, offset: int = 0
+                  ) -> list[dict[str, Any]]:
     """`n` deterministic requests: per source with reviews and scores, targets alternate
     between its most active scored reviewers and its segments, channels cycle, items rotate
-    over its most reviewed items; sources take turns."""
+    over its most reviewed items; sources take turns. `offset` skips that many reviewers and
+    items of each source (a fresh set of requests; segments and channels shift too)."""
     rows = con.execute(
         "SELECT DISTINCT r.source FROM reviews r JOIN user_scores s USING (source) WHERE "
         "(? IS NULL OR list_contains(?, r.source)) ORDER BY 1", [sources, sources]).fetchall()
@@ -46,19 +48,19 @@ def copy_requests(con: Any, n: int, sources: list[str] | None) -> list[dict[str,
         users = [r[0] for r in con.execute(
             "SELECT r.user_id FROM reviews r JOIN user_scores s ON s.source = r.source AND "
             "s.user_id = r.user_id WHERE r.source = ? GROUP BY 1 ORDER BY count(*) DESC, 1 "
-            "LIMIT ?", [source, n]).fetchall()]
+            "LIMIT ? OFFSET ?", [source, n, offset]).fetchall()]
         segments = [r[0] for r in con.execute(
             "SELECT segment FROM user_scores WHERE source = ? AND segment IS NOT NULL GROUP BY 1 "
             "ORDER BY count(*) DESC, 1", [source]).fetchall()]
         items = [r[0] for r in con.execute(
             "SELECT item_id FROM reviews WHERE source = ? GROUP BY 1 ORDER BY count(*) DESC, 1 "
-            "LIMIT ?", [source, ITEMS_PER_SOURCE]).fetchall()]
+            "LIMIT ? OFFSET ?", [source, ITEMS_PER_SOURCE, offset]).fetchall()]
         plan = []
         for i in range(n):
             target = ({"user_id": users[i // 2 % len(users)]} if i % 2 == 0 or not segments
-                      else {"segment": int(segments[i // 2 % len(segments)])})
+                      else {"segment": int(segments[(i + offset) // 2 % len(segments)])})
             plan.append({"source": source, "item_id": items[i % len(items)],
-                         "channel": CHANNELS[i % len(CHANNELS)], **target})
+                         "channel": CHANNELS[(i + offset) % len(CHANNELS)], **target})
         plans[source] = plan
     picked: list[dict[str, Any]] = []
     turn = 0
@@ -171,7 +173,8 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run_copy_eval(workspace: Path, n_copy: int, n_variants: int, sources: list[str] | None,
-                  segments_workspace: Path | None, out: Path | None) -> dict[str, Any]:
+                  segments_workspace: Path | None, out: Path | None, offset: int = 0
+                  ) -> dict[str, Any]:
     """Run the copy requests and the segment naming with one embedded server; write the
     report after every call."""
     from assistant.llm.backends import EmbeddedBackend
@@ -181,7 +184,7 @@ def run_copy_eval(workspace: Path, n_copy: int, n_variants: int, sources: list[s
     out = out or OUT
     settings = get_settings().llm
     con = Workspace.open(workspace).connect()
-    requests = copy_requests(con, n_copy, sources) if n_copy else []
+    requests = copy_requests(con, n_copy, sources, offset) if n_copy else []
     records: list[dict[str, Any]] = []
     report: dict[str, Any] = {}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +195,7 @@ def run_copy_eval(workspace: Path, n_copy: int, n_variants: int, sources: list[s
                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                   "workspace": str(workspace), "segments_workspace": str(segments_workspace),
                   "copy_requests_planned": len(requests), "variants_per_request": n_variants,
+                  "offset": offset,
                   "llm": {"model": settings.embedded.model_alias,
                           "n_threads": settings.embedded.n_threads},
                   "machine": describe_machine(),

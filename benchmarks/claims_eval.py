@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from benchmarks.claims_copy_eval import run_copy_eval
 
         return run_copy_eval(args.workspace, args.copy, args.variants, args.sources,
-                             args.segments_workspace, args.out)
+                             args.segments_workspace, args.out, args.offset)
     args.out = args.out or OUT
 
     from assistant.llm.backends import EmbeddedBackend
