@@ -269,6 +269,7 @@ def _measure_near(before: str, after: str) -> tuple[str, str] | None:
     followed by "out of 5" is a rating."""
     if wording.OUT_OF_SCALE.match(after):
         return "out of", "ratings"
+    after = "" if wording.PERCENT.match(after) else after  # "10% of reviews": a share of them
     for tokens, limit in ((TOKEN.findall(after), WINDOW_AFTER),
                           (TOKEN.findall(before)[::-1], WINDOW_BEFORE)):
         for token in tokens[:limit]:
@@ -306,11 +307,12 @@ def _list_names(values: Mapping[str, Any]) -> set[str]:
     return names
 
 
-def check_numbers(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
+def check_numbers(text: str, ids: list[str], ev: EvidenceSet, quoted: str = "") -> list[str]:
     """Rule 2: every number and date is the value of a cited fact it is said to measure
     ("three items" counts like "3 items"; the top of the rating scale may follow "out of"
     beside a cited rating; a name in a cited "name (count)" list, such as a numeric
-    category id, measures nothing)."""
+    category id, measures nothing; a review claim may repeat a number of the `quoted` text
+    of its reviews)."""
     text = wording.spelled_counts(text)
     values = _cited_values(ids, ev)
     list_names = _list_names(values)
@@ -328,7 +330,7 @@ def check_numbers(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
         number = match.group()
         form = canonical_number(float(number.replace(",", "").lstrip("+")))
         if (scale and form == scale and wording.after_out_of(rest[:match.start()])) or (
-                number in list_names):
+                number in list_names) or number in quoted.split():
             continue
         owners = [ident for ident, f in forms.items() if form in f]
         if not owners:
@@ -413,6 +415,7 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
     if draft.kind != "review":
         text = wording.without_inference(text)
     ids, reasons = _normalise(evidence, ev)
+    ids += wording.companions(ids, text, ev.facts)
     text = wording.exact_figures(text, set().union(
         *(allowed_numbers(v) for v in _cited_values(ids, ev).values())))
     if strip_unsafe_markup(text) != text or INSTRUCTION.search(text):
@@ -421,14 +424,14 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
         reasons.append("write one short sentence per claim")
     if not ids and not reasons:
         reasons.append("cite the fact or review the claim rests on")
+    quoted = re.sub(r"[^\w\s]", " ", _cited_text(ids, ev)) if draft.kind == "review" else ""
     if ids:
-        reasons += check_numbers(text, ids, ev)
+        reasons += check_numbers(text, ids, ev, quoted)
         reasons += check_names(text, ids, ev)
         only_reviews = all(i.startswith("R:") for i in ids)
         if draft.kind == "review" or (only_reviews and not _states_meta(text, ids, ev)):
             reasons += check_review_overlap(text, ids, ev)
-    quoted = _cited_text(ids, ev) if draft.kind == "review" and ids else ""
-    reasons += check_zero(text, draft.kind, ev, re.sub(r"[^\w\s]", " ", quoted))
+    reasons += check_zero(text, draft.kind, ev, quoted)
     reasons += wording.check_unmeasured(text, draft.kind, _cited_values(ids, ev))
     reasons += wording.check_comparisons(text, draft.kind, ids)
     reasons += wording.check_scope(text, ids, "F:purchases" in ids)

@@ -47,7 +47,7 @@ PURCHASE_OR_USE = re.compile(r"(?i)\b(?:purchas\w*|bought|buy\w*|order\w*|starte
 """What an activity date is not: the first or last event of any kind, not a purchase."""
 REVIEW_LISTS = ("F:top_reviewed_items",)
 LIKING = re.compile(r"(?i)\b(?:likes?|loves?|enjoys?|interested|(?:an?|strong|keen|great|"
-                    r"high|shown|shows)\s+interest|fan\s+of|prefers?|"
+                    r"high|shown|shows)\s+interest|fan\s+of|prefers?|shops?\s+for|"
                     r"favou?rites?|has\s+read|reads)\b")
 """What a list of reviewed items does not say: a review can be of anything they disliked."""
 RANK_SCOPE = re.compile(r"(?i)\b(?:among|of|out\s+of)\s+all\b|\boverall\b")
@@ -55,13 +55,17 @@ RANK_SCOPE = re.compile(r"(?i)\b(?:among|of|out\s+of)\s+all\b|\boverall\b")
 EVENT_FACTS = ("F:events", "F:user_events_on_item", "F:user_events_in_category",
                "F:user_events_with_brand")
 USE = re.compile(r"(?i)\b(?:used|uses|using|set\s+up|sets\s+up|installed|owns?|owned|"
-                 r"played|plays)\b")
+                 r"played|plays|read|reads)\b")
 """What an event is not: a view, cart or review is not use or ownership."""
 RECEIVED = re.compile(r"(?i)\b(?:received|receives|got|earned|(?:was|were)\s+given)\b")
 """Ratings a customer or segment gave are not ratings they received."""
 OUT_OF = re.compile(r"(?i)\bout\s+of\s*$")
 OUT_OF_SCALE = re.compile(r"(?i)\s*(?:stars?\s+)?out\s+of\s+5(?:\.0)?\b")
 """After a number: "4.8 out of 5" makes the number a rating."""
+PERCENT = re.compile(r"\s*(?:%|percent\b)")
+COMPANIONS = {"F:mean_rating_given": "F:ratings_given", "F:item_mean_rating": "F:item_review_count"}
+"""A mean and the count it is over: a mean is stated with its count ("4.6 stars over 17
+reviews"), so citing the mean covers its count."""
 AVERAGING = frozenset({"average", "averages", "averaging", "averaged", "mean"})
 ACROSS = re.compile(r"(?i)(?:\d|\bstars?|\bratings?)\s*$")
 """Before "over": "4.8 over 19 ratings", "5 stars over 11 reviews" mean across, not more than."""
@@ -157,6 +161,19 @@ def check_scope(text: str, ids: list[str], purchases_cited: bool) -> list[str]:
         if match:
             reasons.append(f"'{match.group()}': {reason}")
     return reasons
+
+
+def companions(ids: list[str], text: str, facts: Mapping[str, Any]) -> list[str]:
+    """The counts (`COMPANIONS`) of the cited means that the claim states but does not cite,
+    added to its evidence and shown as its citations (so a reader sees both)."""
+    numbers = set(re.findall(r"\d[\d,]*(?:\.\d+)?", text))
+    added = []
+    for mean, count in COMPANIONS.items():
+        value = facts.get(count[2:])
+        forms = {str(value)} | ({f"{value:,}"} if isinstance(value, int) else set())
+        if mean in ids and count not in ids and value is not None and forms & numbers:
+            added.append(count)
+    return added
 
 
 def exact_figures(text: str, exact: set[str]) -> str:

@@ -93,7 +93,7 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
     # rule 2: numbers are values of the cited facts, bound to their measure
     ("The customer made 23 purchases.", ["F:reviews_written"], "does not count purchases"),
     ("The customer wrote 24 reviews.", ["F:reviews_written"], "number 24 is not"),
-    ("The customer wrote 23 reviews.", ["F:mean_rating_given"], "number 23 is not"),
+    ("The customer wrote 23 reviews.", ["F:churn_risk"], "number 23 is not"),
     ("Active since 2011-03-01.", ["F:first_activity"], "date 2011-03-01"),
     # rule 3: named things appear in the cited evidence
     ("They love Fender guitars.", ["F:events"], "'Fender' is not in the cited evidence"),
@@ -156,6 +156,32 @@ def test_a_rounded_up_figure_is_stated_exactly_and_a_trailing_reading_cut(text: 
     result = verdict(text, "F:reviews_written", "F:item_users", "F:mean_rating_given",
                      "F:ratings_given")
     assert result.verified and result.text == shown, result.reasons
+
+
+def test_a_mean_cited_covers_its_count_which_is_shown_as_cited() -> None:
+    """ "4.74 stars over 23 reviews" citing the mean: 23 is the mean's own count."""
+    result = verdict("Their mean rating is 4.74 stars over 23 reviews.", "F:mean_rating_given")
+    assert result.verified and result.evidence == ["F:mean_rating_given", "F:ratings_given"]
+    assert not verdict("They wrote 24 reviews averaging 4.74.", "F:mean_rating_given").verified
+
+
+def test_a_share_names_its_base_after_the_percent_sign() -> None:
+    """ "10.4% of reviews" is a share of the reviews, not 10.4 reviews."""
+    ev = EvidenceSet(facts={"low_rating_share": 0.104}, context={"user_id": USER})
+    result = verify_claim(ClaimDraft("A share of 10.4% of reviews are low ratings.",
+                                     ["F:low_rating_share"], "fact"), ev)
+    assert result.verified, result.reasons
+
+
+def test_a_review_claim_may_repeat_a_number_of_its_review() -> None:
+    """A quote keeps the review's own figures ("for weeks" of "stays in tune for 3 weeks")."""
+    ev = EvidenceSet(facts={}, reviews={"r1": ReviewEvidence(
+        "r1", "They stay in tune for 3 weeks, even on stage.", 5.0, "2013-05-02", "B00ITEM001",
+        "Elixir Strings")}, context={"user_id": USER})
+    assert verify_claim(ClaimDraft("A review says they stay in tune for 3 weeks.", ["R:r1"],
+                                   "review"), ev).verified
+    assert not verify_claim(ClaimDraft("They wrote 3 reviews of strings.", ["R:r1"], "fact"),
+                            ev).verified
 
 
 def test_a_title_naming_a_person_is_not_a_personal_attribute() -> None:
@@ -318,7 +344,7 @@ def test_a_repaired_claim_is_kept_and_the_repair_names_the_uncited_fact(
     """The refused claim goes back with the fact its number is the value of; the replacement
     that passes is shown beside the claim that passed at once."""
     first = _answer(("Their reviews average 4.74 stars.", ["F:mean_rating_given"], "fact"),
-                    ("They wrote 42 reviews of guitars.", ["F:mean_rating_given"], "fact"))
+                    ("They wrote 42 reviews of guitars.", ["F:first_activity"], "fact"))
     fixed = _answer(("They wrote 42 reviews.", ["F:ratings_given"], "fact"))
     with scripted_server(lambda request: first if len(request["messages"]) < 3 else fixed
                          ) as server:
