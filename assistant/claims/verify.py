@@ -433,7 +433,7 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
             reasons += check_review_overlap(text, ids, ev)
     reasons += check_zero(text, draft.kind, ev, quoted)
     reasons += wording.check_unmeasured(text, draft.kind, _cited_values(ids, ev))
-    reasons += wording.check_comparisons(text, draft.kind, ids)
+    reasons += wording.check_comparisons(text, draft.kind, _cited_values(ids, ev))
     reasons += wording.check_scope(text, ids, "F:purchases" in ids)
     if extra_check is not None:
         reasons += [v.message for v in extra_check(text)]

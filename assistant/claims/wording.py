@@ -112,18 +112,20 @@ def check_unmeasured(text: str, kind: str, values: Mapping[str, Any]) -> list[st
     return []
 
 
-def check_comparisons(text: str, kind: str, ids: list[str]) -> list[str]:
+def check_comparisons(text: str, kind: str, values: Mapping[str, Any]) -> list[str]:
     """Rule 7: a superlative ("the most highly rated item") needs a cited rank or top list;
-    a model score or share is never "high" or "good" (nothing to compare it with); a figure
-    is not "over" or "nearly" itself."""
+    a model score, share or rank is never "high" or "good" (nothing to compare it with)
+    unless a cited figure is given against the overall one ("0.018 vs 0.028 overall"); a
+    figure is not "over" or "nearly" itself."""
     reasons = []
+    ids = list(values)
     superlative = RATED_SUPERLATIVE.search(text) or SUPERLATIVE.search(text)
     ranked_by = ("rank",) if RATED_SUPERLATIVE.search(text) else COMPARISON_FACTS
     if superlative and kind != "review" and not any(
             k in ident for ident in ids for k in ranked_by):
         reasons.append(f"'{superlative.group()}': the evidence ranks nothing; state the figure")
     judged = JUDGED_SCORE.search(text)
-    if judged:
+    if judged and not any("overall" in str(v) for v in values.values()):
         reasons.append(f"'{judged.group()}': a score has no baseline; state its value only")
     approximate = next((m for m in APPROXIMATE.finditer(text) if not (
         m.group().lower().startswith("over") and ACROSS.search(text[:m.start()]))), None)

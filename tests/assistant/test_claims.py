@@ -184,6 +184,16 @@ def test_a_review_claim_may_repeat_a_number_of_its_review() -> None:
                             ev).verified
 
 
+def test_a_share_given_against_the_overall_one_may_be_called_lower() -> None:
+    """A segment's contrast carries its baseline; a model score does not."""
+    ev = EvidenceSet(facts={"mean_share_purchase": "0.018 vs 0.028 overall (1.6 times lower)",
+                            "model_score": 0.05}, context={"segment": 0})
+    assert verify_claim(ClaimDraft("These users have a lower share of purchases.",
+                                   ["F:mean_share_purchase"], "fact"), ev).verified
+    assert not verify_claim(ClaimDraft("The item has a high score of 0.05.", ["F:model_score"],
+                                       "score"), ev).verified
+
+
 def test_a_title_naming_a_person_is_not_a_personal_attribute() -> None:
     """"Country Woman" is a magazine: a persona may name what its reviews are of."""
     check = personal_check({"titles": ["Country Woman"]})
