@@ -74,9 +74,10 @@ SPELLED = {"two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seve
 SPELLED_COUNT = re.compile(r"(?i)\b(" + "|".join(SPELLED) + r")\b(?=\s+[a-z])")
 INFERENCE = re.compile(r"(?i)(?:,\s*|\s+)(?:suggesting|indicating|implying|making\s+(?:it|them|"
                        r"this|these)\b)|,?\s*\b(?:which|this|that)\s+(?:suggests|indicates|"
-                       r"implies|means)\b")
-"""Where the model's reading of a fact starts (", suggesting …", "which indicates …"); a
-finite "suggests" without "which" is the claim's own verb ("the model suggests this item")."""
+                       r"implies|means)\b|(?<!model)(?<!recommender)\s+(?:suggests|indicates|"
+                       r"implies)\s+that\b")
+"""Where the model's reading of a fact starts (", suggesting …", "which indicates …", "… of 0.0
+suggests that …"); "the model suggests this item" is the claim's own verb."""
 ROUNDED_UP = re.compile(r"(?i)\b(?:over|more\s+than|nearly|almost|upwards\s+of)\s+(?=\d)")
 
 

@@ -48,7 +48,8 @@ FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|me|my|mine|myself)\b", re.IGN
 """A reviewer's voice: copy speaks for the shop ("you", "we"), never as a customer."""
 PRAISE = re.compile(r"(?i)\b(perfect|ultimate|amazing|incredible|best|excellent|outstanding|"
                     r"ideal|must[- ]have|unbeatable|superb|fantastic|stunning|premium|finest|"
-                    r"top[- ]quality|high[- ]quality|world[- ]class|love|loved|loves)\b")
+                    r"top[- ]quality|high[- ]quality|world[- ]class|love|loved|loves|satisfied|"
+                    r"satisfaction|loyal|loyalty|game[- ]changer|beloved|unanimous(?:ly)?)\b")
 """Praise a shop may only repeat from the product's own description or its reviews."""
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
 

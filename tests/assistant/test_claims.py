@@ -145,6 +145,8 @@ def test_unsupported_claims_are_refused(text: str, evidence: list[str], reason: 
 @pytest.mark.parametrize(("text", "shown"), [
     ("The customer wrote over 23 reviews.", "The customer wrote 23 reviews."),
     ("The item has 163 users, making it a favourite.", "The item has 163 users."),
+    ("Their mean rating of 4.74 suggests that they are satisfied.",
+     "Their mean rating of 4.74."),
     ("The model suggests this item to them with 163 users, indicating it is not the top one.",
      "The model suggests this item to them with 163 users."),  # its own verb stays
     ("Their reviews average 4.74 over 23 ratings.", "Their reviews average 4.74 over 23 ratings."),

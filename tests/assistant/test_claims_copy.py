@@ -59,6 +59,8 @@ def _checks(channel: str = "email", zero: frozenset[str] = frozenset()) -> CopyC
     ("I love these Fender strings.", ["F:item_brand"], "speaks as a reviewer"),
     ("...", ["F:item_title"], "placeholder"),
     ("Fender Guitar Strings are the perfect gift.", ["F:item_title"], "praise"),
+    ("Fender Guitar Strings have 12 reviews from satisfied customers.", ["F:item_title"],
+     "praise"),
 ])
 def test_copy_claim_that_breaks_a_rule_is_refused(text: str, evidence: list[str],
                                                   reason: str) -> None:
