@@ -13,7 +13,7 @@ A claim passes when all of these hold:
    a customer with no purchases), and nothing personal, and it is plain text (no markup, no
    instructions);
 6. it calls no bare count "high", "many" or "popular" unless it cites a comparison (a rank,
-   a share); "out of 5" beside a cited rating is the scale, not a claimed number.
+   a share, a percentile pointing the same way); "out of 5" is the rating scale.
 
 A trailing inference (", suggesting they …", "which indicates …") is cut off before the
 checks: the stated fact is kept (and shown), the model's reading of it is not.

@@ -1,8 +1,10 @@
 """Wording rules of the claim verifier (`assistant.claims.verify`) that read the sentence
 itself rather than the evidence: counts written as words, the rating scale after "out of",
-magnitude words and superlatives that need a comparison, judgments of a score, a customer's
-overall figures narrowed to some items, activity dates read as purchases, and a trailing
-inference of the model.
+magnitude words and superlatives that need a comparison pointing the same way, judgments of a
+score, what a figure is of (overall figures narrowed to some items, ratings given called
+received, activity dates read as purchases, reviewed items read as liked, events as use, a
+model rank as a rank among all items), a rounded-up "over N" stated exactly, the count a cited
+mean is over, and a trailing inference of the model.
 
 Kept apart so the verifier's evidence rules stay readable; each function is used by one rule.
 """
