@@ -416,8 +416,8 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
         text = wording.without_inference(text)
     ids, reasons = _normalise(evidence, ev)
     ids += wording.companions(ids, text, ev.facts)
-    text = wording.exact_figures(text, set().union(
-        *(allowed_numbers(v) for v in _cited_values(ids, ev).values())))
+    values = _cited_values(ids, ev)
+    text = wording.exact_figures(text, set().union(*map(allowed_numbers, values.values())))
     if strip_unsafe_markup(text) != text or INSTRUCTION.search(text):
         reasons.append("write plain text: no markup, links or instructions")
     if not 3 <= len(text) <= 400:
@@ -432,8 +432,8 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
         if draft.kind == "review" or (only_reviews and not _states_meta(text, ids, ev)):
             reasons += check_review_overlap(text, ids, ev)
     reasons += check_zero(text, draft.kind, ev, quoted)
-    reasons += wording.check_unmeasured(text, draft.kind, _cited_values(ids, ev))
-    reasons += wording.check_comparisons(text, draft.kind, _cited_values(ids, ev))
+    reasons += wording.check_unmeasured(text, draft.kind, values)
+    reasons += wording.check_comparisons(text, draft.kind, values)
     reasons += wording.check_scope(text, ids, "F:purchases" in ids)
     if extra_check is not None:
         reasons += [v.message for v in extra_check(text)]
