@@ -8,7 +8,7 @@ A claim passes when all of these hold:
    "23 purchases" is refused;
 3. every named thing — an item id, a capitalised name, a brand or category of the catalogue —
    appears in the cited evidence (or names the subject itself);
-4. a review-derived claim shares enough content words with the review it cites;
+4. a review-derived claim shares content words with the review (or description) it cites;
 5. it says nothing positive about a measure the data says is zero ("their last purchase" of
    a customer with no purchases), and nothing personal, and it is plain text (no markup, no
    instructions);
@@ -16,9 +16,8 @@ A claim passes when all of these hold:
    a share, a percentile pointing the same way); "out of 5" is the rating scale.
 
 A trailing inference (", suggesting they …", "which indicates …") is cut off before the
-checks: the stated fact is kept (and shown), the model's reading of it is not.
-
-Failures are reasons phrased so they can be fed back to the model.
+checks: the stated fact is kept (and shown), the model's reading of it is not. Failures are
+reasons phrased so they can be fed back to the model.
 """
 
 from __future__ import annotations
@@ -108,6 +107,7 @@ ID_LIKE = re.compile(r"(?<![\w.-])(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}(
 CAPITALISED = re.compile(r"(?<![\w.'’-])[A-Z][A-Za-z0-9&'’-]+")
 TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*%?|[,;:()]")
 LIST_NAME = re.compile(r"(?:^|,\s*)([^,()]+?)\s*\(\d+\)")
+REVIEW_TALK = re.compile(r"(?i)\b(review\w*|customers?|buyers?|says?|said|rated|raves?)\b")
 MIN_SHARED_WORDS = 2
 MIN_SHARED_SHARE = 0.3
 WINDOW_AFTER, WINDOW_BEFORE = 2, 3
@@ -366,11 +366,14 @@ def check_names(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
 
 def check_review_overlap(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
     """Rule 4: a review-derived claim shares content words with a review it cites."""
-    reviews = [ev.reviews[i.split(":", 1)[1]] for i in ids if i.startswith("R:")]
-    if not reviews:
-        return ["a claim about what reviews say must cite a review (R:id)"]
+    sources = [f"{r.title or ''} {r.text}" for i in ids if i.startswith("R:")
+               for r in [ev.reviews[i.split(":", 1)[1]]]]
+    if not sources:  # the product's description quoted under the review kind: held alike
+        sources = [str(ev.facts[i[2:]]) for i in ids if i.endswith("description")]
+        if not sources or REVIEW_TALK.search(text):
+            return ["a claim about what reviews say must cite a review (R:id)"]
     words = content_words(text)
-    best = max(len(words & content_words(f"{r.title or ''} {r.text}")) for r in reviews)
+    best = max(len(words & content_words(source)) for source in sources)
     if best >= MIN_SHARED_WORDS and best >= MIN_SHARED_SHARE * len(words):
         return []
     return ["the cited review does not say this; stay close to the review's own words"]
@@ -424,7 +427,8 @@ def verify_claim(draft: ClaimDraft, ev: EvidenceSet,
         reasons.append("write one short sentence per claim")
     if not ids and not reasons:
         reasons.append("cite the fact or review the claim rests on")
-    quoted = re.sub(r"[^\w\s]", " ", _cited_text(ids, ev)) if draft.kind == "review" else ""
+    described = [i for i in ids if i.endswith("description")]  # product text, quoted
+    quoted = re.sub(r"[^\w\s]", " ", _cited_text(ids if draft.kind == "review" else described, ev))
     if ids:
         reasons += check_numbers(text, ids, ev, quoted)
         reasons += check_names(text, ids, ev)

@@ -116,7 +116,8 @@ def check_unmeasured(text: str, kind: str, values: Mapping[str, Any]) -> list[st
 
 
 def check_comparisons(text: str, kind: str, values: Mapping[str, Any]) -> list[str]:
-    """Rule 7: a superlative ("the most highly rated item") needs a cited rank or top list;
+    """Rule 7: a superlative ("the most highly rated item") needs a cited rank or top list
+    (or a cited text that says it: a description's "the world's most fascinating");
     a model score, share or rank is never "high" or "good" (nothing to compare it with)
     unless a cited figure is given against the overall one ("0.018 vs 0.028 overall"); a
     figure is not "over" or "nearly" itself."""
@@ -124,8 +125,10 @@ def check_comparisons(text: str, kind: str, values: Mapping[str, Any]) -> list[s
     ids = list(values)
     superlative = RATED_SUPERLATIVE.search(text) or SUPERLATIVE.search(text)
     ranked_by = ("rank",) if RATED_SUPERLATIVE.search(text) else COMPARISON_FACTS
+    cited_words = " ".join(str(v) for v in values.values()).lower()
     if superlative and kind != "review" and not any(
-            k in ident for ident in ids for k in ranked_by):
+            k in ident for ident in ids for k in ranked_by) and (
+            superlative.group().lower() not in cited_words):  # else quoting a description
         reasons.append(f"'{superlative.group()}': the evidence ranks nothing; state the figure")
     judged = JUDGED_SCORE.search(text)
     if judged and not any("overall" in str(v) for v in values.values()):

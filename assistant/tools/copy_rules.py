@@ -2,11 +2,12 @@
 
 Every part of a variant (headline, each body claim, call to action) must pass `part_problems`:
 every number is in the item / audience facts (no invented prices or percentages), promotional
-claims ("free", "% off", "discount", "sale", "limited time"…) only where the facts contain
-them, no sensitive attributes (age, gender, health…) unless quoting a shown fact (a title),
-the shop's voice (never a reviewer's first person outside quotation marks), and no markup or
-links (copied from a review). `check_variant` applies the same rules to a whole headline and
-body plus the channel's length limits.
+claims ("free", "% off", "discount", "sale", "limited time"…) only where the facts contain them,
+no sensitive attributes (age, gender, health…) unless quoting a shown fact (a title), the shop's
+voice (never a reviewer's first person outside quotation marks), and no markup or links (copied
+from a review). A body claim also states nothing the evidence it cites does not hold
+(`unsupported_words`, `praise_problems`). `check_variant` applies the same rules to a whole
+headline and body plus the channel's length limits.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from assistant.claims.schema import ClaimDraft, tagged_claims
+from assistant.claims.verify import content_words
 from assistant.grounding import (
     Violation,
     check_numbers,
@@ -44,14 +46,26 @@ PROMO = re.compile(r"\b(free|discount\w*|sale|savings|deals?|coupons?|"
                    r"launch\w*|brand[- ]new|hurry|last chance|% ?off)\b|%", re.IGNORECASE)
 SENSITIVE = re.compile(r"\b(aged|years old|gender|male|female|women|men|pregnan\w*|health|"
                        r"disab\w*|income|religio\w*|ethnic\w*|race|sexual\w*)\b", re.IGNORECASE)
-FIRST_PERSON = re.compile(r"\b(I|I'm|I've|I'd|I'll|me|my|mine|myself)\b", re.IGNORECASE)
-"""A reviewer's voice: copy speaks for the shop ("you", "we"), never as a customer."""
+FIRST_PERSON = re.compile(r"(?<!\.)\b(I|I'm|I've|I'd|I'll|me|my|mine|myself)\b(?!\.\w)",
+                          re.IGNORECASE)
+"""A reviewer's voice: copy speaks for the shop ("you", "we"), never as a customer (the I of
+"T.G.I. Friday's" is an initial)."""
 PRAISE = re.compile(r"(?i)\b(perfect|ultimate|amazing|incredible|best|excellent|outstanding|"
                     r"ideal|must[- ]have|unbeatable|superb|fantastic|stunning|premium|finest|"
                     r"top[- ]quality|high[- ]quality|world[- ]class|love|loved|loves|satisfied|"
                     r"satisfaction|loyal|loyalty|game[- ]changer|beloved|unanimous(?:ly)?)\b")
 """Praise a shop may only repeat from the product's own description or its reviews."""
 QUOTED = re.compile(r"\"[^\"]*\"|“[^”]*”")
+SHOP_WORDS = content_words(
+    "give gives make makes enjoy discover explore find take look check shop browse order try "
+    "today here now offer offers offering feature features available choose choice pick get "
+    "rating rated ratings average mean stars star score count number total people buyers "
+    "readers fans listeners players owners reader subscribe subscription issue issues copy "
+    "magazine magazines brand brands store stores online every each everyone anyone someone "
+    "thing things also even well like need needs want wants know keep ready time year years")
+"""Words a shop's message uses about any product: they state nothing that needs evidence."""
+MAX_UNSUPPORTED_WORDS = 1
+WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{3,}")
 
 
 class Variant(BaseModel):
@@ -113,6 +127,20 @@ def praise_problems(text: str, cited_text: str) -> list[Violation]:
             for m in PRAISE.finditer(text) if m.group(0).lower() not in lowered]
 
 
+def unsupported_words(text: str, cited_text: str) -> list[Violation]:
+    """Content words of a claim that the cited evidence never uses (beyond one, and beyond
+    `SHOP_WORDS`): "Forbes covers law and taxes" citing only a rating states what no cited
+    fact says, even when it happens to be true. Up to three are named so a repair can cite
+    the fact or review that holds them."""
+    known = content_words(cited_text) | SHOP_WORDS
+    missing = list(dict.fromkeys(w for w in WORD.findall(text)
+                                 if content_words(w) and not content_words(w) <= known))
+    if len(missing) <= MAX_UNSUPPORTED_WORDS:
+        return []
+    return [Violation("claim", word, f"'{word}' is not in the cited evidence; cite the fact "
+                      "or review that says it, or drop it") for word in missing[:3]]
+
+
 def length_problems(part: str, value: str, channel: str) -> list[Violation]:
     """An empty part, or one longer than the channel allows."""
     limit = CHANNELS[channel].get(part, CTA_CHARS)
@@ -122,6 +150,17 @@ def length_problems(part: str, value: str, channel: str) -> list[Violation]:
         return [Violation("length", part, f"the {part} is {len(value)} characters; "
                           f"{channel} allows {limit}")]
     return []
+
+
+def claim_length_problems(text: str, channel: str) -> list[Violation]:
+    """A body claim too long to fit the channel's body on its own (a banner's 90 characters):
+    refused so the repair shortens it, rather than the variant failing for want of a claim
+    that fits."""
+    limit = CHANNELS[channel]["body"]
+    if len(text) <= limit:
+        return []
+    return [Violation("length", "claim", f"the claim is {len(text)} characters; a {channel} "
+                      f"body allows {limit}: shorten it")]
 
 
 def check_variant(variant: Variant, channel: str, facts_text: str, facts: Any) -> list[Violation]:

@@ -151,9 +151,8 @@ def copy_evidence(con: duckdb.DuckDBPyConnection, source: str, item: Any,
     zero: frozenset[str] = frozenset()
     if user_id is not None:
         zero = zero_measures(user_facts(con, user_id, source, n_reviews=0, n_recent=0).facts)
-    # the product the copy is about may be named without a citation, like a user's own id
+    # the product's id is free to mention; its name cites F:item_title (CopyChecks.claim)
     context = {"item_id": item_view["item_id"], "source": source,
-               **{k: item_view[k] for k in ("title", "brand") if item_view.get(k)},
                **({"user_id": user_id} if user_id is not None else {"segment": segment})}
     return claim_evidence(facts, item.reviews, context=context, zero=zero,
                           names=catalog_names(con, source))

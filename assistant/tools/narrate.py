@@ -23,6 +23,7 @@ from typing import Any, Literal
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.messages.utils import convert_to_messages
 
+from assistant.claims.hints import repair_hints
 from assistant.claims.render import (
     Rendered,
     badge,
@@ -32,16 +33,12 @@ from assistant.claims.render import (
 )
 from assistant.claims.schema import ClaimDraft, parse_answer, response_format
 from assistant.claims.verify import (
-    FACT_MEASURES,
-    WORD_MEASURE,
     EvidenceSet,
     Verdict,
     verify_claims,
 )
 from assistant.grounding import (
     Violation,
-    allowed_numbers,
-    canonical_number,
     extract_citations,
     strip_unsafe_markup,
 )
@@ -60,7 +57,6 @@ pass the configured value down as `max_tokens` / `prose_max_tokens`."""
 MAX_SHOWN = 6
 MAX_REPAIRS = 4
 REPAIR_PROMPT = "claims_repair"
-UNCITED = re.compile(r"the number ([\d,.]+) is not the value of a cited fact")
 FALLBACK_NOTICE = ("Too few of the generated claims could be verified against the data, so "
                    "only facts taken directly from the data are shown.")
 Status = Literal["ok", "partial", "fallback"]
@@ -272,27 +268,6 @@ def cited_evidence(attempts: list[Attempt], evidence: EvidenceSet) -> dict[str, 
     return described_ids((e for a in attempts for c in a.claims for e in c.evidence), evidence)
 
 
-def _value_hints(verdict: Verdict, evidence: EvidenceSet) -> str:
-    """For each number a claim states without citing its fact, the facts whose value it is
-    ("19 is F:ratings_given"), so the rewrite can cite it."""
-    hints = []
-    for reason in verdict.reasons:
-        match = UNCITED.match(reason)
-        if match is None:
-            continue
-        number = match.group(1)
-        form = canonical_number(float(number.replace(",", "")))
-        after = verdict.text.split(number, 1)[-1].lower()
-        measure = next((WORD_MEASURE[w] for w in re.findall(r"[a-z]+", after)[:2]
-                        if w in WORD_MEASURE), None)
-        owners = sorted((k for k, v in evidence.facts.items() if form in allowed_numbers(v)),
-                        key=lambda k: measure not in FACT_MEASURES.get(k, ()))
-        owners = [f"F:{k}" for k in owners]
-        if owners:
-            hints.append(f"{match.group(1)} is {' or '.join(owners[:2])}")
-    return f" ({'; '.join(hints)})" if hints else ""
-
-
 def repair_messages(conversation: list[BaseMessage], raw: str, refused: list[Verdict],
                     evidence: EvidenceSet, backend: LLMBackend, run: ToolRun, limit: int
                     ) -> tuple[list[BaseMessage], dict[str, Any]]:
@@ -301,7 +276,7 @@ def repair_messages(conversation: list[BaseMessage], raw: str, refused: list[Ver
     many replacements: naming the claim beside its problem works where restating the rules
     did not (a greedy model repeats its draft)."""
     parts = [f"{c.text[:160]!r}; problems: {'; '.join(c.reasons)[:300]}"
-             f"{_value_hints(c, evidence)}" for c in refused]
+             f"{repair_hints(c.text, c.reasons, evidence, c.evidence)}" for c in refused]
     messages, extra_body = repair_turn([*conversation, AIMessage(raw)], REPAIR_PROMPT, parts,
                                        evidence.ids(), backend, run)
     return messages, {"max_tokens": limit, "extra_body": extra_body}

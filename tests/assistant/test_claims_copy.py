@@ -17,6 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from assistant.claims.copy import parse_copy
+from assistant.claims.hints import repair_hints
 from assistant.claims.schema import ClaimDraft
 from assistant.claims.verify import EvidenceSet
 from assistant.facts import item_facts
@@ -39,12 +40,17 @@ from tests.assistant.toolkit import (
 __all__ = ["sample_con", "sample_ws"]
 
 RAW_TAG = re.compile(r"\[[A-Z]:")
+# from the sample gift card's description
+STRINGS = "Nickel-wound strings with a bright tone and long sustain."
+REDEEMABLE = "Amazon.com Gift Cards are redeemable for millions of items across Amazon.com."
 ITEM = {"item_id": "B01", "title": "Fender Guitar Strings", "brand": "Fender", "price": 5.99}
 
 
-def _checks(channel: str = "email", zero: frozenset[str] = frozenset()) -> CopyChecks:
+def _checks(channel: str = "email", zero: frozenset[str] = frozenset(),
+            description: str | None = None) -> CopyChecks:
     facts = {"item_id": "B01", "item_title": ITEM["title"], "item_brand": "Fender",
-             "item_price": 5.99, "mean_rating_given": 4.5}
+             "item_price": 5.99, "mean_rating_given": 4.5,
+             **({"item_description": description} if description else {})}
     evidence = EvidenceSet(facts=facts, context={"item_id": "B01", "user_id": "U1"}, zero=zero,
                            names=frozenset({"fender", "gibson"}))
     return CopyChecks(channel, evidence, json.dumps(ITEM), {"item": ITEM})
@@ -58,6 +64,8 @@ def _checks(channel: str = "email", zero: frozenset[str] = frozenset()) -> CopyC
     ("A review by another customer loves them.", ["R:other_users_review"], "not a review"),
     ("I love these Fender strings.", ["F:item_brand"], "speaks as a reviewer"),
     ("...", ["F:item_title"], "placeholder"),
+    ("Fender strings give bright tone and long sustain.", ["F:item_brand"],
+     "'bright' is not in the cited evidence"),
     ("Fender Guitar Strings are the perfect gift.", ["F:item_title"], "praise"),
     ("Fender Guitar Strings have 12 reviews from satisfied customers.", ["F:item_title"],
      "praise"),
@@ -107,7 +115,7 @@ def _claim(text: str, *evidence: str, kind: str = "fact") -> dict[str, Any]:
     return {"evidence": list(evidence), "kind": kind, "text": text}
 
 
-def test_variant_with_one_bad_claim_keeps_the_good_ones(
+def test_variant_with_one_bad_claim_keeps_the_good_ones_without_a_repair(
         sample_con: duckdb.DuckDBPyConnection) -> None:
     item, user = _gift(sample_con)
     title = sample_con.execute("SELECT title FROM items WHERE source = 'gift_cards' AND "
@@ -116,8 +124,29 @@ def test_variant_with_one_bad_claim_keeps_the_good_ones(
                             "claims": [_claim(f"The {title} lets them pick.", "F:item_title"),
                                        _claim("Only 19.99 this week.", "F:item_price"),
                                        _claim("It comes from Amazon.", "F:item_brand")]}]}
-    still_bad = {"claims": [_claim("Now 19.99.", "F:item_price")]}
-    replies = iter([answer, still_bad])
+    with scripted_server(lambda request: json.dumps(answer)) as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="email", n_variants=1)
+    assert len(server.requests) == 1  # the two verified claims fill an email: no repair call
+    assert result.status == "partial" and not result.notice
+    [variant] = result.variants
+    assert variant["status"] == "partial" and variant["badge"] == "2 of 3 claims verified"
+    assert variant["body"] == f"The {title} lets them pick. It comes from Amazon. Send one today."
+    assert variant["text"] == (f"The {title} lets them pick [1]. It comes from Amazon [2]. "
+                               "Send one today.")
+    assert [s["id"] for s in variant["sources"]] == ["F:item_title", "F:item_brand"]
+    assert [c["verified"] for c in variant["claims"]] == [True, False, True]
+    assert not RAW_TAG.search(result.text) and "19.99" not in result.text
+
+
+def test_a_variant_short_of_claims_gets_one_targeted_repair(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    answer = {"variants": [{"headline": "A gift they can choose", "cta": "Send one today",
+                            "claims": [_claim("Only 19.99 this week.", "F:item_price"),
+                                       _claim("It comes from Amazon.", "F:item_brand")]}]}
+    fixed = {"claims": [_claim(REDEEMABLE, "F:item_description")]}
+    replies = iter([answer, fixed])
     with scripted_server(lambda request: json.dumps(next(replies))) as server:
         result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
                                 user_id=user, channel="email", n_variants=1)
@@ -127,18 +156,13 @@ def test_variant_with_one_bad_claim_keeps_the_good_ones(
     # the repair continues the conversation: the request and the answer first, unchanged
     assert repair_turn[:2] == server.requests[0]["messages"]
     assert repair_turn[2]["role"] == "assistant" and json.loads(repair_turn[2]["content"]) == answer
-    assert result.status == "partial" and not result.notice
     [variant] = result.variants
-    assert variant["status"] == "partial" and variant["badge"] == "2 of 4 claims verified"
-    assert variant["body"] == f"The {title} lets them pick. It comes from Amazon. Send one today."
-    assert variant["text"] == (f"The {title} lets them pick [1]. It comes from Amazon [2]. "
-                               "Send one today.")
-    assert [s["id"] for s in variant["sources"]] == ["F:item_title", "F:item_brand"]
-    assert [c["verified"] for c in variant["claims"]] == [True, False, True, False]
-    assert not RAW_TAG.search(result.text) and "19.99" not in result.text
+    assert variant["status"] == "partial" and variant["badge"] == "2 of 3 claims verified"
+    assert variant["body"] == f"It comes from Amazon. {REDEEMABLE} Send one today."
+    assert [c["verified"] for c in variant["claims"]] == [False, True, True]
 
 
-def test_the_product_may_be_named_without_citing_its_title(
+def test_a_claim_naming_the_product_cites_its_title(
         sample_con: duckdb.DuckDBPyConnection) -> None:
     item_id, user = _gift(sample_con)
     item = item_facts(sample_con, "gift_cards", item_id, n_reviews=3)
@@ -148,6 +172,7 @@ def test_the_product_may_be_named_without_citing_its_title(
     named = checks.claim(ClaimDraft(f"The {view['title']} comes from {view['brand']}.",
                                     ["F:item_brand"], "fact"))
     assert named.verified, named.reasons
+    assert "F:item_title" in named.evidence  # the name's source, shown as a citation
     other = checks.claim(ClaimDraft("It works like a Starbucks card.", ["F:item_brand"], "fact"))
     assert not other.verified
 
@@ -163,34 +188,56 @@ def test_refused_claim_is_replaced_by_its_repair(sample_con: duckdb.DuckDBPyConn
                                 user_id=user, channel="push", n_variants=1)
     assert result.status == "partial"
     assert result.variants[0]["body"] == "It is sold by Amazon. Take a look."
-    assert result.run.prompt_refs == ["marketing_copy@3", "copy_repair@2"]
+    assert result.run.prompt_refs == ["marketing_copy@4", "copy_repair@3"]
 
 
-def test_long_headline_is_shortened_and_overflowing_claims_skipped(
+def test_long_headline_is_shortened_and_a_claim_too_long_for_the_channel_repaired(
         sample_con: duckdb.DuckDBPyConnection) -> None:
     item, user = _gift(sample_con)
     long_claim = ("It is sold by Amazon, and you can give it to a friend or to a colleague or "
                   "to anyone in your family, whatever they like to do on any day of the year.")
     answer = {"variants": [{"headline": "A gift card they can spend on anything they like "
                                         "in the whole shop", "cta": "Take a look",
-                            "claims": [_claim(long_claim, "F:item_brand"),
-                                       _claim("It is sold by Amazon.", "F:item_brand")]}]}
-    with scripted_server(lambda request: json.dumps(answer)) as server:
+                            "claims": [_claim(long_claim, "F:item_brand")]}]}
+    shorter = {"claims": [_claim("Give it to anyone in your family.", "F:item_brand")]}
+    replies = iter([answer, shorter])
+    with scripted_server(lambda request: json.dumps(next(replies))) as server:
         result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
                                 user_id=user, channel="push", n_variants=1)
-    assert len(server.requests) == 1 and result.status == "ok"
+        repair_prompt = server.requests[1]["messages"][-1]["content"]
+    assert len(server.requests) == 2 and "149 characters" in repair_prompt
+    assert "shorten it" in repair_prompt and result.status == "partial"
     [variant] = result.variants
     assert variant["headline"] == "A gift card they can spend on anything they like"  # <= 50
-    assert variant["body"] == "It is sold by Amazon. Take a look."  # the long claim skipped
+    assert variant["body"] == "Give it to anyone in your family. Take a look."
+
+
+def test_a_long_claim_is_split_into_sentences_that_fit_a_banner(
+        sample_con: duckdb.DuckDBPyConnection) -> None:
+    item, user = _gift(sample_con)
+    copied = (f"{REDEEMABLE} The card is attached to a folded blank greeting "
+              "card.")  # 133 characters: more than a banner's 90
+    answer = {"variants": [{"headline": "A gift they can choose", "cta": "Take a look",
+                            "claims": [_claim(copied, "F:item_description")]}]}
+    with scripted_server(lambda request: json.dumps(answer)) as server:
+        result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
+                                user_id=user, channel="banner", n_variants=1)
+    assert len(server.requests) == 1 and result.status == "ok"
+    [variant] = result.variants
+    assert variant["body"] == f"{REDEEMABLE} Take a look."
+    assert [c["text"] for c in variant["claims"]] == [
+        REDEEMABLE,
+        "The card is attached to a folded blank greeting card."]
+    assert all(c["evidence"] == ["F:item_description"] for c in variant["claims"])
 
 
 def test_call_to_action_is_left_out_when_only_so_a_claim_fits(
         sample_con: duckdb.DuckDBPyConnection) -> None:
     item, user = _gift(sample_con)
-    claim = ("It is sold by Amazon, and you can give it to a friend or a colleague or anyone "
-             "in your family, whatever they like to do all year.")  # 130: fits push alone
+    claim = ("Amazon.com Gift Cards are redeemable for millions of items across Amazon.com, "
+             "and the card is attached to a folded blank greeting card.")  # 135: fits alone
     answer = {"variants": [{"headline": "A gift they can choose", "cta": "Take a look today",
-                            "claims": [_claim(claim, "F:item_brand")]}]}
+                            "claims": [_claim(claim, "F:item_description")]}]}
     with scripted_server(lambda request: json.dumps(answer)) as server:
         result = marketing_copy(item, con=sample_con, backend=FakeBackend(server.url),
                                 user_id=user, channel="push", n_variants=1)
@@ -340,3 +387,50 @@ def test_cli_json_of_copy_and_segment_names(sample_ws: Path, sample_con: duckdb.
     rows = json.loads(named.stdout)["rows"]
     assert {"status", "text", "claims", "badge", "name", "description"} <= set(rows[0])
     assert [r["status"] for r in rows] == ["ok", "fallback"]
+
+
+@pytest.mark.parametrize(("description", "text", "uncited", "reason", "hint"), [
+    ("Visit the world's most fascinating interiors in every issue.",
+     "Visit the world's most fascinating interiors.",
+     ClaimDraft("The most fascinating strings you can buy.", ["F:item_title"], "fact"),
+     "ranks nothing", "'most fascinating' is in F:item_description"),
+    (STRINGS, "Fender Guitar Strings give a bright tone and long sustain.",
+     ClaimDraft("Fender Guitar Strings give a bright tone and long sustain.",
+                ["F:mean_rating_given"], "fact"),
+     "'bright' is not in the cited evidence", "F:item_description"),
+])
+def test_what_the_cited_description_says_passes_and_uncited_it_is_refused(
+        description: str, text: str, uncited: ClaimDraft, reason: str, hint: str) -> None:
+    """A superlative or a product feature quoted from the cited description passes; the same
+    words resting on other facts (even when true) are refused, with a hint to the description."""
+    checks = _checks(description=description)
+    quoted = checks.claim(ClaimDraft(text, ["F:item_description"], "fact"))
+    assert quoted.verified, quoted.reasons
+    refused = checks.claim(uncited)
+    assert not refused.verified and any(reason in r for r in refused.reasons), refused.reasons
+    given = repair_hints(refused.text, refused.reasons, checks.evidence, refused.evidence)
+    assert hint in given, given
+
+
+def test_words_quoted_from_the_cited_description_are_not_claims_about_zero_or_a_voice(
+        ) -> None:
+    checks = _checks(zero=frozenset({"favs"}),
+                     description="Dining that has become the favorite pastime of millions.")
+    quoted = checks.claim(ClaimDraft("Dining that has become the favorite pastime of millions.",
+                                     ["F:item_description"], "fact"))
+    assert quoted.verified, quoted.reasons
+    invented = checks.claim(ClaimDraft("Your favorite strings.", ["F:item_title"], "fact"))
+    assert any("no favs" in r for r in invented.reasons), invented.reasons
+    initials = checks.claim(ClaimDraft("T.G.I. Fender strings cost 5.99.",
+                                       ["F:item_price"], "fact"))
+    assert not any("reviewer" in r for r in initials.reasons), initials.reasons
+
+
+def test_the_description_quoted_under_the_review_kind_is_held_to_the_description() -> None:
+    checks = _checks(description=STRINGS)
+    quoted = checks.claim(ClaimDraft("Nickel-wound strings with a bright tone.",
+                                     ["F:item_description"], "review"))
+    assert quoted.verified, quoted.reasons
+    customers = checks.claim(ClaimDraft("Customers say the strings have a bright tone.",
+                                        ["F:item_description"], "review"))
+    assert any("must cite a review" in r for r in customers.reasons), customers.reasons

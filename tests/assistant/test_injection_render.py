@@ -137,7 +137,7 @@ def test_copy_with_review_markup_is_rejected(con: duckdb.DuckDBPyConnection) -> 
             {"headline": "Record with confidence", "cta": "Take a look",
              "claims": [claim('Works ‹img src=x onerror="alert(document.cookie)"› Good mic.'),
                         claim("Visit www.evil.example for it."),
-                        claim("A USB Condenser Microphone for clear voice recordings.")]}]})
+                        claim("A USB Condenser Microphone from Vocalis.")]}]})
 
     with scripted_server(respond) as server:
         result = marketing_copy("B0INJMIC02", con=con, backend=FakeBackend(server.url),
@@ -146,9 +146,9 @@ def test_copy_with_review_markup_is_rejected(con: duckdb.DuckDBPyConnection) -> 
     assert result.status == "partial", result.rejected
     assert [(v["headline"], v["body"]) for v in result.variants] == [(
         "Record with confidence",
-        "A USB Condenser Microphone for clear voice recordings. Take a look.")]
+        "A USB Condenser Microphone from Vocalis. Take a look.")]
     refused = [c for c in result.variants[0]["claims"] if not c["verified"]]
-    assert len(refused) == 4  # two drafts, two repairs
+    assert len(refused) == 2  # the clean claim fills a push body: no repair is asked
     assert all(any("plain text" in r for r in c["reasons"]) for c in refused)
 
 

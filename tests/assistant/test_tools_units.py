@@ -183,7 +183,7 @@ def test_marketing_copy_drops_bad_variants(sample_con: duckdb.DuckDBPyConnection
         ("A gift they can choose", "Sold by Amazon. Let them pick.")]
     assert result.status == "partial"
     assert result.rejected and all(r["violations"] for r in result.rejected)
-    assert result.run.prompt_refs == ["marketing_copy@3", "copy_repair@2"]
+    assert result.run.prompt_refs == ["marketing_copy@4", "copy_repair@3"]
 
 
 def test_copy_speaks_for_the_shop_not_as_a_reviewer() -> None:
