@@ -355,7 +355,7 @@ def check_names(text: str, ids: list[str], ev: EvidenceSet) -> list[str]:
     for match in CAPITALISED.finditer(body):
         if (first and match.start() < first.end()) or match.group() in SAFE_CAPITALS:
             continue
-        mentioned.add(match.group().rstrip("'’s").rstrip("'’") or match.group())
+        mentioned.add(re.sub(r"(?:['’]s?|(?<![sS'’])s)$", "", match.group()) or match.group())
     if ev.names_pattern is not None:
         mentioned |= {m.group(1) for m in ev.names_pattern.finditer(body)}
     missing = sorted(name for name in mentioned

@@ -25,6 +25,8 @@ UNMEASURED = re.compile(r"(?i)\b(?:(?:high|large|great|huge|low|small)\s+(?:numb
 bare count or mean rating."""
 LOW_WORDS = re.compile(r"(?i)\b(?:low|small|few|poor|poorly|weak)\b")
 COMPARISON_FACTS = ("rank", "share", "percentile", "top")
+MAGNITUDE_FACTS = ("rank", "share", "percentile")
+"""What may back "many" or "highly rated": a top list says what comes first, not how much."""
 HIGH_PERCENTILE, LOW_PERCENTILE = 75.0, 25.0
 """A cited percentile supports "many" / "highly rated" from 75 up, "few" / "low" to 25."""
 SUPERLATIVE = re.compile(r"(?i)\b(?:most\s+(?:highly\s+)?\w+|highest[- ]\w+|best[- ]\w+|"
@@ -100,7 +102,7 @@ def check_unmeasured(text: str, kind: str, values: Mapping[str, Any]) -> list[st
     match = UNMEASURED.search(text)
     if kind == "review" or not match:
         return []
-    compared = {i: v for i, v in values.items() if any(k in i for k in COMPARISON_FACTS)}
+    compared = {i: v for i, v in values.items() if any(k in i for k in MAGNITUDE_FACTS)}
     if not compared:
         return [f"'{match.group()}': the evidence gives no comparison; state the figure instead"]
     for ident, value in compared.items():

@@ -87,12 +87,10 @@ class CopyChecks:
                  if i not in draft.evidence]
         draft = ClaimDraft(draft.text, [*draft.evidence, *named], draft.kind)
         cited = self.cited_text(draft.evidence)
-        words = (lambda text: unsupported_words(text, cited)) if draft.kind != "review" else (
-            lambda text: [])  # a review claim is held to the review's words already
         return verify_claim(draft, self.evidence, lambda text: part_problems(
             text, self.facts_text, self.number_facts) + vacuous(text)
             + praise_problems(text, cited) + claim_length_problems(text, self.channel)
-            + words(text))
+            + unsupported_words(text, cited))
 
     def product_names(self, text: str, cited: str) -> list[str]:
         """`F:item_title` / `F:item_brand` where a capitalised word of `text` that the

@@ -62,7 +62,8 @@ SHOP_WORDS = content_words(
     "rating rated ratings average mean stars star score count number total people buyers "
     "readers fans listeners players owners reader subscribe subscription issue issues copy "
     "magazine magazines brand brands store stores online every each everyone anyone someone "
-    "thing things also even well like need needs want wants know keep ready time year years")
+    "thing things also even well like need needs want wants know keep ready time year years "
+    "treat celebrate welcome start stay meet")
 """Words a shop's message uses about any product: they state nothing that needs evidence."""
 MAX_UNSUPPORTED_WORDS = 1
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{3,}")
@@ -128,14 +129,15 @@ def praise_problems(text: str, cited_text: str) -> list[Violation]:
 
 
 def unsupported_words(text: str, cited_text: str) -> list[Violation]:
-    """Content words of a claim that the cited evidence never uses (beyond one, and beyond
-    `SHOP_WORDS`): "Forbes covers law and taxes" citing only a rating states what no cited
-    fact says, even when it happens to be true. Up to three are named so a repair can cite
-    the fact or review that holds them."""
+    """Content words of a claim that the cited evidence never uses (beyond one lower-case
+    word, and beyond `SHOP_WORDS`): "Forbes covers law and taxes" citing only a rating states
+    what no cited fact says, even when it happens to be true; a capitalised word may be a
+    name ("FamilyFun magazine has…"), so it gets no slack. Up to three are named so a repair
+    can cite the fact or review that holds them."""
     known = content_words(cited_text) | SHOP_WORDS
     missing = list(dict.fromkeys(w for w in WORD.findall(text)
                                  if content_words(w) and not content_words(w) <= known))
-    if len(missing) <= MAX_UNSUPPORTED_WORDS:
+    if len(missing) <= MAX_UNSUPPORTED_WORDS and not any(w[0].isupper() for w in missing):
         return []
     return [Violation("claim", word, f"'{word}' is not in the cited evidence; cite the fact "
                       "or review that says it, or drop it") for word in missing[:3]]

@@ -97,6 +97,7 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
     ("Active since 2011-03-01.", ["F:first_activity"], "date 2011-03-01"),
     # rule 3: named things appear in the cited evidence
     ("They love Fender guitars.", ["F:events"], "'Fender' is not in the cited evidence"),
+    ("They like the Boss pedals.", ["F:events"], "'Boss' is not in the cited evidence"),
     ("They shop for guitar strings.", ["F:events"], "'guitar strings' is not in the cited"),
     ("They recently looked at B0002CZVK0.", ["F:top_category"], "'B0002CZVK0' is not"),
     # rule 4: a review-derived claim overlaps the cited review
@@ -127,6 +128,8 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
      "is 47, which does not say that"),
     ("Few users have this item (163).", ["F:item_users", "F:item_users_percentile"],
      "is 99, which does not say that"),
+    ("The item is highly rated at 4.37.", ["F:item_mean_rating", "F:top_reviewed_items"],
+     "no comparison"),  # a top list says what comes first, not how much
     # rule 8: what a figure is of
     ("They like Elixir Strings and Dunlop Picks.", ["F:top_reviewed_items"], "nothing of liking"),
     ("They are interested in Elixir Strings.", ["F:top_reviewed_items"], "nothing of liking"),

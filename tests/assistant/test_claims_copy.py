@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from assistant.claims.copy import parse_copy
 from assistant.claims.hints import repair_hints
 from assistant.claims.schema import ClaimDraft
-from assistant.claims.verify import EvidenceSet
+from assistant.claims.verify import EvidenceSet, ReviewEvidence
 from assistant.facts import item_facts
 from assistant.tools.copy_claims import CopyChecks
 from assistant.tools.marketing import copy_evidence, marketing_copy
@@ -66,6 +66,8 @@ def _checks(channel: str = "email", zero: frozenset[str] = frozenset(),
     ("...", ["F:item_title"], "placeholder"),
     ("Fender strings give bright tone and long sustain.", ["F:item_brand"],
      "'bright' is not in the cited evidence"),
+    ("FenderPro strings are rated 4.5.", ["F:mean_rating_given"],
+     "'FenderPro' is not in the cited evidence"),  # a capitalised word gets no slack
     ("Fender Guitar Strings are the perfect gift.", ["F:item_title"], "praise"),
     ("Fender Guitar Strings have 12 reviews from satisfied customers.", ["F:item_title"],
      "praise"),
@@ -434,3 +436,17 @@ def test_the_description_quoted_under_the_review_kind_is_held_to_the_description
     customers = checks.claim(ClaimDraft("Customers say the strings have a bright tone.",
                                         ["F:item_description"], "review"))
     assert any("must cite a review" in r for r in customers.reasons), customers.reasons
+
+
+def test_a_review_claim_adding_to_its_review_is_refused() -> None:
+    checks = _checks()
+    review = ReviewEvidence("r1", "They loved it! The card arrived quickly.", 5.0,
+                            "2014-01-02", "B01", "Gift")
+    checks.evidence = EvidenceSet(facts=checks.evidence.facts, reviews={"r1": review},
+                                  context=checks.evidence.context)
+    quoted = checks.claim(ClaimDraft("They loved it! The card arrived quickly.", ["R:r1"],
+                                     "review"))
+    assert quoted.verified, quoted.reasons
+    added = checks.claim(ClaimDraft("They loved it! The card was a great value for money.",
+                                    ["R:r1"], "review"))
+    assert any("'value' is not in the cited evidence" in r for r in added.reasons), added.reasons
