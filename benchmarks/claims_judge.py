@@ -16,7 +16,8 @@ the cited evidence, a review claim says what the review says, a suggestion rests
 facts (e.g. predicted next items). Rounded or re-worded values count as supported only where
 nothing was calculated. The score step writes `benchmarks/results/claims_judge.json`: the
 supported share of the claims the code let through (with a Wilson interval), the code's
-verdicts against the judge (agreement, Cohen's kappa, confusion counts), per tool.
+verdicts against the judge (agreement, Cohen's kappa, confusion counts), per tool. The full
+rules the judges read (the sheet and this guide, nothing else): `benchmarks/claims_judge_guide.md`.
 """
 
 from __future__ import annotations
