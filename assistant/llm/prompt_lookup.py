@@ -2,8 +2,9 @@
 
 With `--draft_model prompt-lookup-decoding`, llama-cpp-python proposes the next few tokens by
 finding the last generated tokens earlier in the prompt (JSON keys, fact ids and review words
-the answer repeats) and checks them all in one batch: greedy answers stay token for token the
-same and generation takes about half the time here. To check a batch it needs the logits of
+the answer repeats) and checks them all in one batch: greedy answers stay the same where the
+batch rounds like one token at a time (the Xeon with AVX-512; on an AVX2-only EPYC a word may
+differ) and generation takes about half the time here. To check a batch it needs the logits of
 every token in it, so it keeps the logits of *every* evaluated token — prompt tokens included
 (a 1,500-token prompt: 0.9 GB per context, ~150k vocabulary × 4 bytes a token).
 

@@ -67,6 +67,7 @@ SHOP_WORDS = content_words(
 """Words a shop's message uses about any product: they state nothing that needs evidence."""
 MAX_UNSUPPORTED_WORDS = 1
 WORD = re.compile(r"[A-Za-z][A-Za-z'’-]{3,}")
+SENTENCE_START = re.compile(r"(?:^|[.!?:]\s+|\s[-–—]\s+)\W*$")
 
 
 class Variant(BaseModel):
@@ -128,16 +129,25 @@ def praise_problems(text: str, cited_text: str) -> list[Violation]:
             for m in PRAISE.finditer(text) if m.group(0).lower() not in lowered]
 
 
+def _name_like(word: str, at_start: object) -> bool:
+    """Whether `word` reads as a name: capitalised inside a sentence, or (where every word
+    is capitalised, at a sentence's start) with a capital or digit inside ("FamilyFun")."""
+    return any(c.isupper() or c.isdigit() for c in word[1:]) or (
+        not at_start and word[0].isupper())
+
+
 def unsupported_words(text: str, cited_text: str) -> list[Violation]:
     """Content words of a claim that the cited evidence never uses (beyond one lower-case
     word, and beyond `SHOP_WORDS`): "Forbes covers law and taxes" citing only a rating states
-    what no cited fact says, even when it happens to be true; a capitalised word may be a
-    name ("FamilyFun magazine has…"), so it gets no slack. Up to three are named so a repair
+    what no cited fact says, even when it happens to be true; a word that reads as a name
+    (`_name_like`: "FamilyFun magazine has…") gets no slack. Up to three are named so a repair
     can cite the fact or review that holds them."""
     known = content_words(cited_text) | SHOP_WORDS
-    missing = list(dict.fromkeys(w for w in WORD.findall(text)
-                                 if content_words(w) and not content_words(w) <= known))
-    if len(missing) <= MAX_UNSUPPORTED_WORDS and not any(w[0].isupper() for w in missing):
+    found = [(m.group(), _name_like(m.group(), SENTENCE_START.search(text[:m.start()])))
+             for m in WORD.finditer(text)
+             if content_words(m.group()) and not content_words(m.group()) <= known]
+    missing = list(dict.fromkeys(word for word, _ in found))
+    if len(missing) <= MAX_UNSUPPORTED_WORDS and not any(name for _, name in found):
         return []
     return [Violation("claim", word, f"'{word}' is not in the cited evidence; cite the fact "
                       "or review that says it, or drop it") for word in missing[:3]]
