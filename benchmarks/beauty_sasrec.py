@@ -239,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             "training": {
                 k: v
                 for k, v in make_train_config(args, seed=0, max_epochs=max_epochs,
-                                           n_items=n_items).to_dict().items()
+                                              n_items=n_items,
+                                              train=split.train).to_dict().items()
                 if k not in ("seed", "progress")
             },
             "seeds": seeds,

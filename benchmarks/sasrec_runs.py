@@ -48,9 +48,11 @@ def make_model_config(args: argparse.Namespace, n_items: int) -> SASRecConfig:
 
 
 def make_train_config(args: argparse.Namespace, *, seed: int, max_epochs: int,
-                      n_items: int) -> TrainConfig:
-    """Training hyperparameters for one seed from the command line."""
-    return options_from_args(args, seed=seed, max_epochs=max_epochs).train_config(n_items)
+                      n_items: int, train: list[list[int]] | None = None) -> TrainConfig:
+    """Training hyperparameters for one seed from the command line (with `train`, the
+    recipe's repeat rule decides whether validation masks the history, as in `insight train`)."""
+    return options_from_args(args, seed=seed, max_epochs=max_epochs).train_config(n_items,
+                                                                                  train)
 
 
 def split_data(seqs: list[list[int]]) -> tuple[LeaveOneOutSplit, dict[str, float]]:
@@ -134,7 +136,7 @@ def run_seed(
     """Train one seed with early stopping on validation, test it once (and its refit with
     ``--refit``): the run's record and the device it trained on."""
     train_cfg = make_train_config(args, seed=seed, max_epochs=max_epochs,
-                                  n_items=model_cfg.n_items)
+                                  n_items=model_cfg.n_items, train=split.train)
     torch.manual_seed(seed)
     model = SASRec(model_cfg)
     result = fit(model, split.train, split.valid.inputs, split.valid.targets, train_cfg)

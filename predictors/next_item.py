@@ -21,7 +21,7 @@ from predictors.evaluation.evaluator import evaluate
 from predictors.evaluation.splits import LeaveOneOutSplit, leave_one_out_split
 from predictors.models import ItemTransition, MostPopular, SASRec, SASRecConfig
 from predictors.sequences import IdVocab, batch_width, left_pad
-from predictors.training.recipe import NextItemOptions
+from predictors.training.recipe import REPEAT_SHARE_LIMIT, NextItemOptions, repeat_share
 from predictors.training.recipe import quick_options as quick_options  # re-exported
 from predictors.training.runtime import select_device
 from predictors.training.sequence_trainer import fit
@@ -56,6 +56,12 @@ class NextItemModel:
         """Checkpoint version string recorded with every score."""
         return str(self.meta.get("version", "unsaved"))
 
+    @property
+    def mask_seen(self) -> bool:
+        """Whether a user's own items are left out of recommendations (the recipe's repeat
+        rule, decided at training; older checkpoints rank everything)."""
+        return bool(self.meta.get("mask_seen", False))
+
     def encode(self, sequences: UserSequences) -> tuple[list[list[int]], list[list[int]] | None]:
         """Histories as item ints (unknown items dropped) and aligned type ints."""
         inputs: list[list[int]] = []
@@ -74,9 +80,13 @@ class NextItemModel:
         inputs: list[list[int]],
         types: list[list[int]] | None,
         k: int = 10,
-        exclude_seen: bool = False,
+        exclude_seen: bool | None = None,
     ) -> tuple[list[list[str]], list[list[float]], np.ndarray]:
-        """Top-k item ids and softmax probabilities per history, plus user embeddings."""
+        """Top-k item ids and softmax probabilities per history, plus user embeddings.
+
+        `exclude_seen` None follows the checkpoint's rule (`mask_seen`)."""
+        if exclude_seen is None:
+            exclude_seen = self.mask_seen
         self.model.eval()
         device = next(self.model.parameters()).device
         width = batch_width(inputs, self.max_len)
@@ -151,24 +161,31 @@ def train_next_item(ws: Workspace, source: str, options: NextItemOptions) -> Nex
     split = training_split(source, encoded, types)
     model_cfg = options.model_config(len(vocab), len(EVENT_TYPES) if use_types else 0)
     model = SASRec(model_cfg)
-    train_cfg = options.train_config(len(vocab))
-    log.info("training next-item model on %s: %d users, %d items, types=%s", source,
-             len(encoded), len(vocab), use_types)
+    train_cfg = options.train_config(len(vocab), split.train)
+    log.info("training next-item model on %s: %d users, %d items, types=%s, history %s",
+             source, len(encoded), len(vocab), use_types,
+             "masked" if train_cfg.filter_history else "ranked")
     result = fit(model, split.train, split.valid.inputs, split.valid.targets, train_cfg,
                  train_types=split.train_types, valid_types=split.valid.type_inputs)
-    metrics = evaluate_split(model, vocab, split, options.max_len, len(vocab))
+    metrics = evaluate_split(model, vocab, split, options.max_len, len(vocab),
+                             mask_seen=train_cfg.filter_history)
     wrapped = NextItemModel(model=model, items=vocab, use_types=use_types,
                             max_len=options.max_len)
-    meta = checkpoint_meta(wrapped, options, result, metrics, len(encoded), extent)
+    meta = checkpoint_meta(wrapped, options, result, metrics, len(encoded), extent,
+                           split.train, train_cfg.filter_history)
     return publish_next_item(ws, source, wrapped, meta)
 
 
 def checkpoint_meta(wrapped: NextItemModel, options: NextItemOptions, result: Any,
                     metrics: dict[str, dict[str, float]], users: int,
-                    extent: dict[str, Any]) -> dict[str, Any]:
+                    extent: dict[str, Any], train: list[list[int]],
+                    mask_seen: bool) -> dict[str, Any]:
     """The metadata of a next-item checkpoint (full or resumed training): config, options,
-    training summary, test metrics, sizes and the data extent it was trained on."""
+    training summary, test metrics, sizes, the data extent it was trained on and the repeat
+    rule's verdict (`mask_seen`, with the training prefixes' `repeat_share`)."""
     return {
+        "mask_seen": mask_seen,
+        "repeat_share": round(repeat_share(train), 6),
         "model_config": wrapped.model.cfg.to_dict(),
         "options": asdict(options),
         "use_types": wrapped.use_types,
@@ -197,8 +214,9 @@ def publish_next_item(ws: Workspace, source: str, wrapped: NextItemModel,
 
 
 def evaluate_split(model: SASRec, vocab: IdVocab, split: Any, max_len: int,
-                   n_items: int) -> dict[str, dict[str, float]]:
-    """Test metrics (full ranking) of the model beside the popularity and transition baselines."""
+                   n_items: int, mask_seen: bool = False) -> dict[str, dict[str, float]]:
+    """Test metrics (full ranking) of the model beside the popularity and transition baselines,
+    every scorer ranking the same items (without each user's history when `mask_seen`)."""
     out: dict[str, dict[str, float]] = {}
     scorers: dict[str, Any] = {
         "sasrec": model,
@@ -208,7 +226,7 @@ def evaluate_split(model: SASRec, vocab: IdVocab, split: Any, max_len: int,
     for name, scorer in scorers.items():
         types = split.test.type_inputs if name == "sasrec" else None
         out[name] = evaluate(scorer, split.test.inputs, split.test.targets, max_len=max_len,
-                             type_inputs=types)
+                             type_inputs=types, filter_history=mask_seen)
     return out
 
 
@@ -238,8 +256,12 @@ def load_next_item(
 
 
 def evaluate_next_item(ws: Workspace, source: str, checkpoint: Path | None = None
-                       ) -> dict[str, dict[str, float]]:
-    """Re-run the leave-one-out test evaluation of a saved model on the current data."""
+                       ) -> dict[str, Any]:
+    """Re-run the leave-one-out test evaluation of a saved model on the current data.
+
+    ``next_item``: every scorer under the checkpoint's protocol (history masked or not, the
+    recipe's repeat rule); ``protocol`` says which, and ``next_item_other_protocol`` gives the
+    same scorers the other way, side by side."""
     loaded = load_next_item(ws, source, checkpoint)
     con = ws.connect()
     try:
@@ -252,4 +274,14 @@ def evaluate_next_item(ws: Workspace, source: str, checkpoint: Path | None = Non
               for kinds, items in zip(sequences.event_types, sequences.items, strict=True)]
              if loaded.use_types else None)
     split = leave_one_out_split(encoded, types)
-    return evaluate_split(loaded.model, loaded.items, split, loaded.max_len, len(loaded.items))
+    mask = loaded.mask_seen
+
+    def run(masked: bool) -> dict[str, dict[str, float]]:
+        return evaluate_split(loaded.model, loaded.items, split, loaded.max_len,
+                              len(loaded.items), mask_seen=masked)
+
+    return {NEXT_ITEM: run(mask), "protocol": {
+                "history_masked": mask, "repeat_share": loaded.meta.get("repeat_share"),
+                "rule": f"history masked when at most {REPEAT_SHARE_LIMIT:.0%} of training "
+                        "items repeat an earlier item of the same user"},
+            "next_item_other_protocol": run(not mask)}

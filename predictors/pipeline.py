@@ -111,7 +111,7 @@ def evaluate_source(workspace: Path, source: str | None, checkpoint: Path | None
     """Evaluate the saved next-item model on the current data, with the saved other metrics."""
     ws = _open(workspace)
     source = require_source(ws, source)
-    return {"source": source, NEXT_ITEM: evaluate_next_item(ws, source, checkpoint)}
+    return {"source": source, **evaluate_next_item(ws, source, checkpoint)}
 
 
 def score_sources(

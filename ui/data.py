@@ -157,8 +157,10 @@ def metrics_rows(cards: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                     "version": card["meta"].get("version"),
                                     "trained": str(card["meta"].get("created_at", ""))[:19]}
         if card["kind"] == NEXT_ITEM:
+            level = ("leave-one-out, history masked" if meta.get("mask_seen")
+                     else "leave-one-out")
             for method, values in (meta.get("metrics") or {}).items():
-                rows.append({**base, "level": "leave-one-out", "method": method,
+                rows.append({**base, "level": level, "method": method,
                              **{k: _round(v) for k, v in values.items()}})
         elif card["kind"] == SEGMENTS:
             k = meta.get("k")

@@ -22,7 +22,8 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from assistant.grounding import MONTH_WORDS
 from assistant.tools import follow_up, measures, periods, population, readings, resolve
-from assistant.tools.resolve import Hints, short_forms, source_aliases
+from assistant.tools.resolve import Hints
+from assistant.tools.source_names import short_forms, source_aliases
 
 _FILLER_TEXT = """
 hey hi hello pls plz please thanks thx ty quick quickly question tell give show know need want

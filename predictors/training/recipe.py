@@ -16,10 +16,20 @@ on another dataset: ``loss="auto"`` uses the exact full softmax when the catalog
 softmax is cheap), and otherwise a sampled softmax with ``n_negatives`` popularity-drawn
 negatives and logQ correction (on Beauty's 12,101 items it matched the full softmax on
 validation at about a third of the CPU cost).
+
+A second rule, on repeats, decides whether a user's own history is ranked at all
+(``mask_seen="auto"``): when at most 1% of the training sequences' items repeat an item
+earlier in the same sequence (reviews, 5-core Amazon data: nobody reviews a product twice),
+the items a user already has are never recommended, and validation (early stopping), test
+evaluation and serving all rank the rest of the catalog; on logs where people return to what
+they viewed or bought (clickstreams) the history stays rankable. Without it SASRec spends its
+top ranks on the items just seen (its output is close to the last input's embedding), which
+no user of such data wants and which the transition baseline never does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -28,6 +38,17 @@ from predictors.training.runtime import select_device
 from predictors.training.sequence_trainer import TrainConfig
 
 LOSSES = ("auto", "full", "sampled")
+MASK_SEEN = ("auto", "on", "off")
+REPEAT_SHARE_LIMIT = 0.01  # at most this share of repeats: the data has no repeat consumption
+
+
+def repeat_share(sequences: Sequence[Sequence[int]]) -> float:
+    """Share of items (after each sequence's first) already earlier in their own sequence."""
+    repeats = positions = 0
+    for seq in sequences:
+        positions += max(len(seq) - 1, 0)
+        repeats += max(len(seq) - 1, 0) - (len(set(seq)) - 1 if seq else 0)
+    return repeats / positions if positions else 0.0
 
 
 @dataclass
@@ -58,11 +79,22 @@ class NextItemOptions:
     num_threads: int = 2
     seed: int = 0
     use_event_types: bool = True
+    mask_seen: str = "auto"
     progress: bool = True
 
     def __post_init__(self) -> None:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        if self.mask_seen not in MASK_SEEN:
+            raise ValueError(f"mask_seen must be one of {', '.join(MASK_SEEN)}, "
+                             f"not {self.mask_seen!r}")
+
+    def resolved_mask_seen(self, train_sequences: Sequence[Sequence[int]]) -> bool:
+        """Whether a user's own items are left out of the ranking: the repeat rule of the
+        module docstring for ``auto`` (decided on the training prefixes only)."""
+        if self.mask_seen != "auto":
+            return self.mask_seen == "on"
+        return repeat_share(train_sequences) <= REPEAT_SHARE_LIMIT
 
     def resolved_loss(self, n_items: int | None) -> str:
         """``full`` or ``sampled``: the data-size rule of the module docstring for ``auto``
@@ -80,8 +112,12 @@ class NextItemOptions:
             n_layers=self.n_layers, ff_mult=self.ff_mult, dropout=self.dropout,
             attn_dropout=self.attn_dropout, n_types=n_types)
 
-    def train_config(self, n_items: int | None = None, **overrides: Any) -> TrainConfig:
-        """The trainer's settings for a catalog of `n_items` (`overrides` replace fields)."""
+    def train_config(self, n_items: int | None = None,
+                     train_sequences: Sequence[Sequence[int]] | None = None,
+                     **overrides: Any) -> TrainConfig:
+        """The trainer's settings for a catalog of `n_items`; with `train_sequences` the
+        repeat rule decides whether validation masks the history (`overrides` replace
+        fields)."""
         config = TrainConfig(
             max_len=self.max_len, batch_size=self.batch_size, lr=self.lr,
             embedding_lr_mult=self.embedding_lr_mult, weight_decay=self.weight_decay,
@@ -93,7 +129,9 @@ class NextItemOptions:
             n_negatives=min(self.n_negatives, max(1, (n_items or self.n_negatives + 1) - 1)),
             negative_sampling=self.negative_sampling,  # type: ignore[arg-type]
             eval_every=self.eval_every, device=self.device, num_threads=self.num_threads,
-            seed=self.seed, progress=self.progress)
+            seed=self.seed, progress=self.progress,
+            filter_history=(self.resolved_mask_seen(train_sequences)
+                            if train_sequences is not None else False))
         return replace(config, **overrides)
 
 

@@ -186,12 +186,15 @@ def resume_next_item(ws: Workspace, source: str, schedule: ResumeOptions | None 
              len(vocab) - len(old_vocab), len(vocab),
              "all" if touched is None else len(touched), len(rows), len(encoded))
     result = _fine_tune(model, split, rows, options, schedule, len(vocab))
-    metrics = evaluate_split(model, vocab, split, options.max_len, len(vocab))
+    mask_seen = options.resolved_mask_seen(split.train)
+    metrics = evaluate_split(model, vocab, split, options.max_len, len(vocab),
+                             mask_seen=mask_seen)
     wrapped = NextItemModel(model=model, items=vocab, use_types=use_types,
                             max_len=options.max_len)
     seconds = time.perf_counter() - started
     new_meta = {
-        **checkpoint_meta(wrapped, options, result, metrics, len(encoded), extent),
+        **checkpoint_meta(wrapped, options, result, metrics, len(encoded), extent,
+                          split.train, mask_seen),
         "resumed_from": meta.get("version"),
         "resume": {
             "schedule": asdict(schedule),
@@ -213,12 +216,13 @@ def _fine_tune(model: SASRec, split: LeaveOneOutSplit, rows: list[int],
     The grown checkpoint is validated first (epoch 0): when no fine-tuned epoch beats it, its
     weights are kept, so a refresh never publishes a model worse on validation than its start.
     """
-    config = options.train_config(n_items, max_epochs=schedule.max_epochs,
+    config = options.train_config(n_items, split.train, max_epochs=schedule.max_epochs,
                                   patience=schedule.patience, lr=options.lr * schedule.lr_mult,
                                   batch_size=schedule.batch_size or options.batch_size)
     start_valid = evaluate(model, split.valid.inputs, split.valid.targets,
                            max_len=config.max_len, type_inputs=split.valid.type_inputs,
-                           batch_size=config.eval_batch_size)
+                           batch_size=config.eval_batch_size,
+                           filter_history=config.filter_history)
     start_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     train = [split.train[u] for u in rows]
     train_types = ([split.train_types[u] for u in rows] if split.train_types is not None

@@ -66,6 +66,8 @@ class TrainConfig:
         num_threads: CPU threads (capped at ``os.cpu_count()``). On a shared CPU also set
             ``OMP_WAIT_POLICY=PASSIVE`` before importing torch.
         eval_batch_size / eval_every: validation batching and frequency (epochs).
+        filter_history: validation ranks only items outside each user's history (the
+            recipe's repeat rule, ``predictors.training.recipe``).
         dynamic_padding / bucket_by_length: pad each batch only to its longest sequence and
             group similar lengths (large savings on short-history data).
         progress: tqdm bars.
@@ -96,6 +98,7 @@ class TrainConfig:
     num_threads: int = 2
     eval_batch_size: int = 512
     eval_every: int = 1
+    filter_history: bool = False
     dynamic_padding: bool = True
     bucket_by_length: bool = True
     progress: bool = True
@@ -383,6 +386,7 @@ def fit(
                 max_len=config.max_len,
                 type_inputs=valid_types,
                 batch_size=config.eval_batch_size,
+                filter_history=config.filter_history,
             )
         eval_s = time.perf_counter() - t1
         elapsed += train_s + eval_s

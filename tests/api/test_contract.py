@@ -98,11 +98,21 @@ def test_live_scores_equal_the_batch_scores(client: httpx.Client, trained_worksp
         assert scores.n_live_events == 0 and scores.n_events > 0
 
 
-def test_titles_and_k(client: httpx.Client) -> None:
+def test_titles_and_k(client: httpx.Client, trained_workspace: Path) -> None:
     scores = UserScores.model_validate(client.get("/v1/users/beauty/1/scores",
                                                   params={"k": 3}).json())
     assert len(scores.next_items) == 3
     assert all(i.title for i in scores.next_items)  # the Beauty sample has a catalog
+    con = Workspace.open(trained_workspace).connect()
+    try:
+        history = {r[0] for r in con.execute(
+            "SELECT item_id FROM events WHERE source = 'beauty' AND user_id = '1'").fetchall()}
+    finally:
+        con.close()
+    # nobody reviews a product twice: the repeat rule leaves the user's own items out
+    wide = UserScores.model_validate(client.get("/v1/users/beauty/1/scores",
+                                                params={"k": 50}).json())
+    assert history and not history & {i.item_id for i in wide.next_items}
     assert scores.intent is None and "no intent model" in scores.unavailable["intent"]
 
 

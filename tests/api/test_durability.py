@@ -173,7 +173,8 @@ def test_a_new_checkpoint_is_picked_up_without_restart(server: ApiProcess,
         torch.save(state, directory / "model.pt")
         shutil.copy(path / "items.json", directory / "items.json")
 
-    keep = {k: meta[k] for k in ("model_config", "options", "use_types", "users", "items")}
+    keep = {k: meta[k] for k in ("model_config", "options", "use_types", "users", "items",
+                                 "mask_seen", "repeat_share")}
     version = save_checkpoint(ws, "beauty", NEXT_ITEM, write, keep)
     after = _wait_for(lambda: (r := httpx.get(url).json())["model_version"] == version and r,
                       "the new checkpoint")

@@ -12,13 +12,8 @@ import pytest
 
 from assistant.tools.ask import ask
 from assistant.tools.chat import chat
-from assistant.tools.resolve import (
-    find_dates,
-    find_rating_range,
-    find_sources,
-    metrics_asked_together,
-    short_forms,
-)
+from assistant.tools.resolve import find_dates, find_rating_range, metrics_asked_together
+from assistant.tools.source_names import find_sources, short_forms
 from tests.assistant.toolkit import FakeBackend, sample_con, sample_ws, scripted_server
 from tests.conftest import SAMPLE
 from ui.chat_view import PLAN_TITLE, last_plan, plan_block

@@ -19,7 +19,7 @@ from assistant.tools.marketing import Variant, check_variant, marketing_copy
 from assistant.tools.narrate import PROSE_MAX_TOKENS
 from assistant.tools.profile import data_profile
 from assistant.tools.render import fmt_value
-from assistant.tools.resolve import find_dates, find_sources, resolve_question
+from assistant.tools.resolve import find_dates, resolve_question
 from assistant.tools.segment_traits import (
     contrasts,
     direction_errors,
@@ -27,6 +27,7 @@ from assistant.tools.segment_traits import (
     trait_name,
 )
 from assistant.tools.segments import name_segments
+from assistant.tools.source_names import find_sources
 from assistant.tools.summary import user_summary
 from prompts import load_prompt
 from store.workspace import Workspace

@@ -64,9 +64,15 @@ def test_user_scores_cover_every_user(trained: Path) -> None:
 def test_evaluate_reports_full_ranking_metrics(trained: Path) -> None:
     done = run_cli("evaluate", "-w", str(trained), "--source", "taobao", "--json")
     assert done.returncode == 0, done.stderr
-    metrics = json.loads(done.stdout)["next_item"]
+    result = json.loads(done.stdout)
+    metrics = result["next_item"]
     assert set(metrics) == {"sasrec", "most_popular", "item_transition"}
     assert {"HR@10", "NDCG@10", "HR@20", "NDCG@20", "MRR"} <= set(metrics["sasrec"])
+    # clickstream users return to what they viewed: their history stays rankable, and the
+    # masked ranking is reported beside it
+    assert result["protocol"]["history_masked"] is False
+    assert result["protocol"]["repeat_share"] > 0.01
+    assert set(result["next_item_other_protocol"]) == set(metrics)
 
 
 def test_registry_names_the_current_model_of_each_kind(trained: Path) -> None:

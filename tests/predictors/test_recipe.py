@@ -9,7 +9,7 @@ import pytest
 from benchmarks.beauty_sasrec import parse_args
 from benchmarks.sasrec_runs import make_model_config, make_train_config, options_from_args
 from predictors.next_item import NextItemOptions
-from predictors.training.recipe import quick_options
+from predictors.training.recipe import quick_options, repeat_share
 
 BEAUTY_ITEMS = 12_101
 
@@ -53,3 +53,30 @@ def test_quick_options_change_only_size_and_length() -> None:
     quick, full = quick_options(), NextItemOptions()
     changed = {k for k, v in asdict(quick).items() if getattr(full, k) != v}
     assert changed == {"d_model", "max_epochs", "batch_size"}
+
+
+def test_repeat_share_counts_items_already_earlier_in_their_sequence() -> None:
+    assert repeat_share([[1, 2, 3], [4, 4, 5]]) == pytest.approx(1 / 4)
+    assert repeat_share([[7, 7, 7]]) == 1.0
+    assert repeat_share([[1], []]) == 0.0
+
+
+def test_history_is_masked_only_where_nobody_repeats_an_item() -> None:
+    reviews = [[1, 2, 3, 4]] * 99 + [[5, 5]]  # 1 repeat in 298 positions: no repeat buying
+    clicks = [[1, 2, 1, 3, 1]] * 10  # people return to what they viewed
+    options = NextItemOptions(device="cpu")
+    assert options.resolved_mask_seen(reviews) and not options.resolved_mask_seen(clicks)
+    assert options.train_config(10, reviews).filter_history
+    assert not options.train_config(10, clicks).filter_history
+    assert not options.train_config(10).filter_history  # no data, no rule
+    assert NextItemOptions(mask_seen="off").train_config(10, reviews).filter_history is False
+    assert NextItemOptions(mask_seen="on").train_config(10, clicks).filter_history is True
+    with pytest.raises(ValueError, match="mask_seen must be one of"):
+        NextItemOptions(mask_seen="yes")
+
+
+def test_the_benchmark_validates_like_insight_train_on_data_without_repeats() -> None:
+    train = [[1, 2, 3], [2, 3, 4]]
+    bench = make_train_config(parse_args([]), seed=0, max_epochs=30, n_items=4, train=train)
+    ours = NextItemOptions().train_config(4, train)
+    assert bench.filter_history and replace(bench, progress=ours.progress) == ours

@@ -219,3 +219,19 @@ def test_fit_without_validation_runs_all_epochs() -> None:
     result = fit(_model(), split.train, None, None, cfg)
     assert len(result.epochs) == 3 and result.best_epoch == 3
     assert all(not e.valid for e in result.epochs)
+
+
+def test_a_checkpoint_without_repeats_never_recommends_what_the_user_has() -> None:
+    from predictors.next_item import NextItemModel
+
+    vocab = IdVocab.from_sequences([[str(i) for i in range(1, N_ITEMS + 1)]])
+    history = [[1, 2, 3, 4, 5]]
+    ranked = NextItemModel(model=_model(), items=vocab, use_types=False, max_len=12)
+    masked = NextItemModel(model=_model(), items=vocab, use_types=False, max_len=12,
+                           meta={"mask_seen": True})
+    all_ids, _, _ = ranked.recommend(history, None, k=N_ITEMS - 1)
+    assert set(all_ids[0]) & {"1", "2", "3", "4", "5"}  # without the rule they are ranked
+    ids, scores, _ = masked.recommend(history, None, k=10)
+    assert not set(ids[0]) & {"1", "2", "3", "4", "5"} and len(ids[0]) == 10
+    assert scores[0] == sorted(scores[0], reverse=True)
+    assert ranked.recommend(history, None, k=10, exclude_seen=True)[0] == ids  # explicit wins
