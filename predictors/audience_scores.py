@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from core.errors import InputError
+from predictors.evaluation.metrics import mask_history
 from predictors.features import check_cutoff, source_span
 from predictors.features.intent_features import user_features as intent_user_features
 from predictors.next_item import NextItemModel
@@ -152,7 +153,9 @@ def target_mass(model: NextItemModel, sequences: UserSequences, items: list[str]
                 batch_size: int = 512) -> np.ndarray:
     """Per user: the next-item softmax probability summed over `items` (the model's
     P(the next interaction is one of the target's items)); NaN where the model knows none of
-    the user's history, 0 where it knows none of the target's items."""
+    the user's history, 0 where it knows none of the target's items. Where the checkpoint
+    leaves a user's own items out (its repeat rule, `mask_seen`), so does the softmax: a
+    reviewer of the target item is not its audience."""
     inputs, types = model.encode(sequences)
     mass = np.full(len(inputs), np.nan)
     columns = [model.items.id_to_index[i] for i in items if i in model.items.id_to_index]
@@ -165,7 +168,10 @@ def target_mass(model: NextItemModel, sequences: UserSequences, items: list[str]
         width = batch_width(chunk, model.max_len)
         item_ids = left_pad(chunk, model.max_len, pad_to=width).to(device)
         type_ids = left_pad(kinds, model.max_len, pad_to=width).to(device) if kinds else None
-        probs = torch.softmax(model.model.score_all(item_ids, type_ids).float(), dim=1)
+        scores = model.model.score_all(item_ids, type_ids).float()
+        if model.mask_seen:
+            mask_history(scores, chunk)
+        probs = torch.softmax(scores, dim=1)
         part = probs[:, index].sum(dim=1).cpu().numpy() if columns else np.zeros(len(chunk))
         known = np.array([len(h) > 0 for h in chunk])
         mass[start:start + len(chunk)] = np.where(known, part, np.nan)

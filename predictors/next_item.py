@@ -18,6 +18,7 @@ import torch
 
 from core.errors import InputError
 from predictors.evaluation.evaluator import evaluate
+from predictors.evaluation.metrics import mask_history
 from predictors.evaluation.splits import LeaveOneOutSplit, leave_one_out_split
 from predictors.models import ItemTransition, MostPopular, SASRec, SASRecConfig
 from predictors.sequences import IdVocab, batch_width, left_pad
@@ -97,9 +98,7 @@ class NextItemModel:
         logits[:, 0] = float("-inf")
         empty = torch.as_tensor([len(h) == 0 for h in inputs], device=device)
         if exclude_seen:
-            for row, history in enumerate(inputs):
-                if history:
-                    logits[row, torch.as_tensor(history, device=device)] = float("-inf")
+            mask_history(logits, inputs)
         probs = torch.softmax(logits, dim=1)
         top = torch.topk(probs, min(k, probs.shape[1] - 1), dim=1)
         ids: list[list[str]] = []
@@ -109,8 +108,12 @@ class NextItemModel:
                 ids.append([])
                 scores.append([])
                 continue
-            ids.append(self.items.decode(top.indices[row].tolist()))
-            scores.append([round(float(s), 6) for s in top.values[row].tolist()])
+            finite = torch.isfinite(logits[row, top.indices[row]]).tolist()
+            ranked = [(int(i), float(p)) for i, p, ok in zip(
+                top.indices[row].tolist(), top.values[row].tolist(), finite, strict=True)
+                      if ok]  # masked items and padding (-inf) are never ranked
+            ids.append(self.items.decode([i for i, _ in ranked]))
+            scores.append([round(p, 6) for _, p in ranked])
         return ids, scores, hidden.float().cpu().numpy()
 
 

@@ -13,6 +13,7 @@ from predictors.audience import Audience, AudienceOptions, AudienceTarget, build
 from predictors.audience_backtest import Baseline, evaluate_ranking, fit_calibration
 from predictors.audience_scores import histories, target_mass
 from predictors.next_item import load_next_item
+from store.readers import UserSequences
 from store.workspace import Workspace
 
 CATEGORY = "4756105"  # the sample's second busiest category: users view it every day
@@ -97,6 +98,19 @@ def test_target_mass_is_the_softmax_summed_over_the_target_items(ws: Workspace) 
         expected = sum(s for i, s in zip(ids[row], scores[row], strict=True) if i in items)
         assert mass[row] == pytest.approx(expected, abs=1e-5)
     assert float(np.nanmax(mass)) < 1.0
+    # a checkpoint whose repeat rule leaves a user's own items out does so here too
+    model.meta = {**model.meta, "mask_seen": True}
+    masked = target_mass(model, h.sequences, items)
+    ids, scores, _ = model.recommend(inputs[:3], types[:3] if types else None,
+                                     k=len(model.items))
+    for row in range(3):
+        expected = sum(s for i, s in zip(ids[row], scores[row], strict=True) if i in items)
+        assert masked[row] == pytest.approx(expected, abs=1e-5)
+        own = model.items.decode(inputs[row][-1:])
+        one = UserSequences(h.sequences.source, h.sequences.user_ids[row:row + 1],
+                            h.sequences.items[row:row + 1],
+                            h.sequences.event_types[row:row + 1])
+        assert target_mass(model, one, own)[0] == 0.0
 
 
 def test_size_and_threshold(ws: Workspace, category_audience: Audience) -> None:

@@ -235,3 +235,5 @@ def test_a_checkpoint_without_repeats_never_recommends_what_the_user_has() -> No
     assert not set(ids[0]) & {"1", "2", "3", "4", "5"} and len(ids[0]) == 10
     assert scores[0] == sorted(scores[0], reverse=True)
     assert ranked.recommend(history, None, k=10, exclude_seen=True)[0] == ids  # explicit wins
+    every, _, _ = masked.recommend(history, None, k=N_ITEMS)  # more than is left to rank
+    assert sorted(every[0], key=int) == [str(i) for i in range(6, N_ITEMS + 1)]
