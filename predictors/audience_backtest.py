@@ -229,11 +229,14 @@ def prefix_model(template: NextItemModel, sequences: Any, cache_key: tuple[Any, 
     has_valid = len(split.valid) > 0
     log.info("audience backtest: training a next-item model on %d users before the cut",
              len(encoded))
+    train_config = options.train_config(len(vocab), split.train)  # the repeat rule too
     fit(model, split.train, split.valid.inputs if has_valid else None,
-        split.valid.targets if has_valid else None, options.train_config(len(vocab)),
+        split.valid.targets if has_valid else None, train_config,
         train_types=split.train_types, valid_types=split.valid.type_inputs if has_valid else None)
     trained = NextItemModel(model=model, items=vocab, use_types=template.use_types,
-                            max_len=template.max_len, meta={"version": "backtest-prefix"})
+                            max_len=template.max_len,
+                            meta={"version": "backtest-prefix",
+                                  "mask_seen": train_config.filter_history})
     with _CACHE_LOCK:
         _CACHE[key] = trained
         while len(_CACHE) > _CACHE_SIZE:
