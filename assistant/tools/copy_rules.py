@@ -129,7 +129,7 @@ def praise_problems(text: str, cited_text: str) -> list[Violation]:
             for m in PRAISE.finditer(text) if m.group(0).lower() not in lowered]
 
 
-def _name_like(word: str, at_start: object) -> bool:
+def _name_like(word: str, at_start: bool) -> bool:
     """Whether `word` reads as a name: capitalised inside a sentence, or (where every word
     is capitalised, at a sentence's start) with a capital or digit inside ("FamilyFun")."""
     return any(c.isupper() or c.isdigit() for c in word[1:]) or (
@@ -143,7 +143,8 @@ def unsupported_words(text: str, cited_text: str) -> list[Violation]:
     (`_name_like`: "FamilyFun magazine has…") gets no slack. Up to three are named so a repair
     can cite the fact or review that holds them."""
     known = content_words(cited_text) | SHOP_WORDS
-    found = [(m.group(), _name_like(m.group(), SENTENCE_START.search(text[:m.start()])))
+    found = [(m.group(), _name_like(m.group(),
+                                    bool(SENTENCE_START.search(text[:m.start()]))))
              for m in WORD.finditer(text)
              if content_words(m.group()) and not content_words(m.group()) <= known]
     missing = list(dict.fromkeys(word for word, _ in found))
