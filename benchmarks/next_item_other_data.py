@@ -11,8 +11,8 @@ side by side under the checkpoint's protocol (``protocol.history_masked``, the r
 rule) and the other protocol beside it. Criterion: the model's NDCG@10 and HR@10 above the
 item-transition baseline's in the same run (mean over seeds).
 
-Datasets, from ``../shared/data`` (the team has no other S3-Rec dataset; neither was used to
-choose the defaults):
+Datasets, from ``../shared/data`` (the team has no other S3-Rec dataset; neither chose the
+fixed defaults, both showed the need for the repeat rule):
 
 * ``musical_instruments``: Amazon Musical Instruments 2014 5-core, every review an
   interaction in time order (1,429 users, 900 items, 10,261 interactions).
