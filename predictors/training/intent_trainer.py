@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,12 +170,15 @@ def intent_baselines(level: str, features: list[str]) -> dict[str, CalibratedCla
         indicator, rf, name = "ui_n_cart", ITEM_RF_FEATURES, "carted_not_bought"
     else:
         indicator, rf, name = "n_carted_items", USER_RF_FEATURES, "has_carted_not_bought"
-    missing = [f for f in (indicator, *rf) if f not in features]
-    if missing:
-        raise InputError(f"{level}-level features lack baseline columns {missing}")
+    if indicator not in features:
+        raise InputError(f"{level}-level features lack the baseline column {indicator!r}")
+    kept = [f for f in rf if f in features]  # a constant column adds nothing to a logistic fit
+    if len(kept) < len(rf):
+        log.info("%s-level recency/frequency baseline without constant columns %s", level,
+                 sorted(set(rf) - set(kept)))
     return {
         name: column_baseline(indicator, "indicator"),
-        "logreg_recency_frequency": logistic_baseline(rf),
+        "logreg_recency_frequency": logistic_baseline(kept),
     }
 
 
@@ -187,11 +191,27 @@ def _require_purchases(span: SourceSpan) -> None:
         )
 
 
+ExtraScorers = Callable[[str, int], dict[str, CalibratedClassifier]]
+"""``(level, horizon_us) -> {name: unfitted scorer}``: more candidates tested on the same rows."""
+
+
+def with_cutoff_column(data: temporal.LevelData) -> temporal.LevelData:
+    """The rows with each one's cut-off as a ``cutoff_us`` column (for scorers that read
+    events themselves; the feature models ignore it)."""
+    return temporal.LevelData(data.X.assign(cutoff_us=data.cutoffs), data.y, data.cutoffs,
+                              data.weight)
+
+
 def train_intent(
     con: duckdb.DuckDBPyConnection,
     config: IntentTrainConfig | None = None,
+    extra_scorers: ExtraScorers | None = None,
 ) -> IntentTrainResult:
     """Temporal-split training of the intent model with baselines; returns model + evaluation.
+
+    `extra_scorers` adds candidates (named ``candidate_*``, e.g. the sequence-aware model of
+    ``benchmarks/intent_sequence.py``) that are fitted, calibrated and tested beside the
+    selected model on the same rows; they never replace it.
 
     Raises InputError when the source is missing, untimed or has no purchases, when the
     cut-off plan does not fit its time range, or when a window lacks positives or negatives.
@@ -219,11 +239,16 @@ def train_intent(
             stages["train"] = temporal.subsample_negatives(stages["train"], cfg.neg_sample_rate,
                                                            cfg.seed)
         features = temporal.informative_features(stages["train"].X, keys)
+        others: dict[str, CalibratedClassifier] = dict(intent_baselines(level, features))
+        if extra_scorers is not None:
+            stages = {stage: with_cutoff_column(rows) for stage, rows in stages.items()}
+            others.update({f"candidate_{name}": scorer for name, scorer
+                           in extra_scorers(level, plan.horizon_us).items()})
         classifiers[level], results[level] = temporal.fit_select_evaluate(
             level,
             level_families(cfg.model_families, level),
             cfg.classifier_factory(features, family_features),
-            intent_baselines(level, features),
+            others,
             stages,
             plan,
             cfg,

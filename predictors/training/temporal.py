@@ -329,7 +329,7 @@ def select_family(
     }
 
 
-def _scorer_metrics(y: np.ndarray, p: np.ndarray, raw: np.ndarray, n_bins: int,
+def scorer_metrics(y: np.ndarray, p: np.ndarray, raw: np.ndarray, n_bins: int,
                     n_bootstrap: int, seed: int) -> dict[str, Any]:
     """The test metrics of one scorer's probabilities `p` (raw scores `raw`)."""
     m = binary_metrics(y, p)
@@ -376,7 +376,7 @@ def evaluate_scorers(
         if name == model_name:
             variants[f"{name}_uncalibrated"] = raw
         for vname, p in variants.items():
-            metrics[vname] = _scorer_metrics(test.y, p, raw, n_bins, n_bootstrap, seed)
+            metrics[vname] = scorer_metrics(test.y, p, raw, n_bins, n_bootstrap, seed)
             curves[vname] = reliability_curve(test.y, p, n_bins, "quantile")
             preds[vname] = p
     baselines = [n for n in scorers if n != model_name and not n.startswith("candidate_")]
