@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.claims.verify import FACT_MEASURES, WORD_MEASURE, EvidenceSet
+from assistant.claims.measure_words import FACT_MEASURES, WORD_MEASURE
+from assistant.claims.verify import EvidenceSet
 from assistant.grounding import allowed_numbers, canonical_number
 
 UNCITED = re.compile(r"the number ([\d,.]+) is not the value of a cited fact")

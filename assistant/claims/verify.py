@@ -29,6 +29,13 @@ from functools import cached_property
 from typing import Any
 
 from assistant.claims import wording
+from assistant.claims.measure_words import (
+    TOKEN,
+    WORD_MEASURE,
+    measure_near,
+    measures_of,
+    qualifier_of,
+)
 from assistant.claims.schema import ID_KINDS, TAG, ClaimDraft, split_id
 from assistant.grounding import (
     ISO_DATE_PATTERN,
@@ -40,47 +47,6 @@ from assistant.grounding import (
     iso_dates,
     strip_unsafe_markup,
 )
-
-MEASURES: dict[str, frozenset[str]] = {name: frozenset(words.split()) for name, words in {
-    "purchases": "purchase purchases purchased purchasing buy buys bought buying order orders "
-                 "ordered",
-    "reviews": "review reviews reviewed wrote written",
-    "ratings": "rating ratings rated star stars",
-    "views": "view views viewed browsed",
-    "carts": "cart carts basket",
-    "favs": "favourite favourites favorite favorites favs wishlist saved",
-    "events": "event events interactions actions activities",
-    "items": "item items product products",
-    "sessions": "session sessions visits",
-    "time": "day days week weeks month months year years",
-    "users": "user users customers members shoppers people buyers",
-    "spend": "spent spend spending",
-    "probability": "probability chance likelihood",
-    "risk": "risk churn",
-    "times": "times",
-    "rank": "rank ranked ranks position",
-    "price": "price prices priced",
-    "share": "share percentile",
-    "score": "score scores",
-    "segment": "segment segments cluster"}.items()}
-"""Measure → the words that name it next to a number."""
-WORD_MEASURE = {word: name for name, words in MEASURES.items() for word in words}
-FACT_MEASURES: dict[str, frozenset[str]] = {key: frozenset(names.split()) for key, names in {
-    "events": "events", "distinct_items": "items", "views": "views", "carts": "carts",
-    "favs": "favs", "purchases": "purchases items", "reviews_written": "reviews ratings",
-    "ratings_given": "ratings reviews", "mean_rating_given": "ratings",
-    "sessions": "sessions", "purchase_spend": "spend price", "active_span": "time",
-    "intent_probability": "probability purchases", "churn_risk": "risk probability",
-    "segment": "segment", "users_in_segment": "users", "top_categories": "events",
-    "top_brands": "events", "top_reviewed_items": "reviews", "mean_price": "price",
-    "source_median_user_price": "price users", "price_percentile": "share price",
-    "low_rating_share": "share ratings", "rank": "rank items", "top_k": "rank items",
-    "model_score": "score", "score_share_of_top_k": "share score", "item_price": "price",
-    "item_mean_rating": "ratings", "item_review_count": "reviews ratings",
-    "item_users": "users", "item_users_percentile": "share items users",
-    "item_rating_percentile": "share items ratings", "user_events_in_category": "events",
-    "user_events_with_brand": "events", "user_events_on_item": "events"}.items()}
-"""Fact key → the measures its value may be called (others: words of its key and value)."""
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -105,12 +71,10 @@ INSTRUCTION = re.compile(r"(?i)\b(ignore|disregard)\b.{0,40}\b(instruction|previ
                          r"\bsystem prompt\b|\bas an ai\b|\bassistant:|\bsystem:")
 ID_LIKE = re.compile(r"(?<![\w.-])(?=[A-Z0-9]*\d)(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}(?![\w-])")
 CAPITALISED = re.compile(r"(?<![\w.'’-])[A-Z][A-Za-z0-9&'’-]+")
-TOKEN = re.compile(r"[A-Za-z]+(?:'[a-z]+)?|\d+(?:[.,]\d+)*%?|[,;:()]")
 LIST_NAME = re.compile(r"(?:^|,\s*)([^,()]+?)\s*\(\d+\)")
 REVIEW_TALK = re.compile(r"(?i)\b(review\w*|customers?|buyers?|says?|said|rated|raves?)\b")
 MIN_SHARED_WORDS = 2
 MIN_SHARED_SHARE = 0.3
-WINDOW_AFTER, WINDOW_BEFORE = 2, 3
 
 
 @dataclass
@@ -135,7 +99,7 @@ class EvidenceSet:
 
     `facts` are citable as `F:key`, `reviews` as `R:id`, `items` (id → title) as `I:id`;
     `context` names the subject (its ids and source may be written without a citation);
-    `zero` lists measures (keys of `MEASURES`) the data says are zero for the subject;
+    `zero` lists measures (keys of `measure_words.MEASURES`) the data says are zero for the subject;
     `names` are catalogue names (lower case) that need evidence when a claim mentions them.
     """
 
@@ -251,33 +215,9 @@ def _cited_text(ids: list[str], ev: EvidenceSet) -> str:
     return " ".join(parts).lower()
 
 
-def _measures_of(ident: str, value: Any) -> set[str]:
-    """The measures a cited id may be called next to its number."""
-    kind, key = ident.split(":", 1)
-    if kind == "R":
-        return {"ratings"}
-    if kind == "I":
-        return set()
-    found = set(FACT_MEASURES.get(key, ()))
-    words = re.findall(r"[a-z]+", f"{key.replace('_', ' ')} {value}".lower())
-    return found | {WORD_MEASURE[w] for w in words if w in WORD_MEASURE}
-
-
-def _measure_near(before: str, after: str) -> tuple[str, str] | None:
-    """The measure word nearest to a number with `before` / `after` it, in its clause: first
-    up to `WINDOW_AFTER` words after it, else up to `WINDOW_BEFORE` words before it; a number
-    followed by "out of 5" is a rating."""
-    if wording.OUT_OF_SCALE.match(after):
-        return "out of", "ratings"
-    after = "" if wording.PERCENT.match(after) else after  # "10% of reviews": a share of them
-    for tokens, limit in ((TOKEN.findall(after), WINDOW_AFTER),
-                          (TOKEN.findall(before)[::-1], WINDOW_BEFORE)):
-        for token in tokens[:limit]:
-            if token in ",;:()" or token.lower() in wording.AVERAGING:
-                break  # "their reviews average 4.8": what is averaged, not counted
-            if token.lower() in WORD_MEASURE:
-                return token.lower(), WORD_MEASURE[token.lower()]
-    return None
+def _words_of(ident: str, value: Any) -> set[str]:
+    """The lower-case words of a cited id's name and value ("top" of `top_reviewed_items`)."""
+    return set(re.findall(r"[a-z]+", f"{ident.replace('_', ' ')} {value}".lower()))
 
 
 def _is_year_of(form: str, value: Any) -> bool:
@@ -339,10 +279,15 @@ def check_numbers(text: str, ids: list[str], ev: EvidenceSet, quoted: str = "") 
             continue
         if any(_is_year_of(form, values[o]) for o in owners):
             continue  # "since 2012": a date's year measures nothing
-        near = _measure_near(rest[:match.start()], rest[match.end():])
-        if near and not any(near[1] in _measures_of(o, values[o]) for o in owners):
+        near = measure_near(rest[:match.start()], rest[match.end():])
+        if near and not any(near[1] in measures_of(o, values[o]) for o in owners):
             reasons.append(f"'{number} {near[0]}': {number} is the value of "
                            f"{', '.join(owners)}, which does not count {near[0]}")
+        qualifier = qualifier_of(rest[match.end():])
+        if near and qualifier and not any(qualifier in _words_of(o, values[o]) for o in owners):
+            reasons.append(f"'{number} {qualifier} {near[0]}': {number} is the value of "
+                           f"{', '.join(owners)}, which counts every one, not only "
+                           f"'{qualifier}' ones")
     return reasons
 
 

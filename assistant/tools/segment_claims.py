@@ -25,7 +25,7 @@ SIZE_FACTS = ("n_users", "share_of_users")
 CONTEXT_FACTS = ("top_categories", "top_brands")
 TOPIC_MEASURES = {"cart adds": "carts", "purchases": "purchases", "views": "views",
                   "favourites": "favs", "spend": "spend", "ratings": "ratings"}
-"""Behaviour (`segment_traits.TOPICS`) → the measure (`assistant.claims.verify.MEASURES`) a
+"""Behaviour (`segment_traits.TOPICS`) → the measure (`assistant.claims.measure_words.MEASURES`) a
 claim may not credit the segment with when it has none of it."""
 MISSING = re.compile(r"(?i)\b(?:for|of|is|are|in|on|buy|buys|buying|shop|shops|shopping|"
                      r"likes?|prefer|prefers)\s+(?:none|null|nan|n/?a|unknown|nothing)\b|"

@@ -95,7 +95,7 @@ def user_evidence(con: duckdb.DuckDBPyConnection, user_id: str, source: str | No
 
 
 COUNT_MEASURES = {"views": "views", "carts": "carts", "favs": "favs", "purchases": "purchases"}
-"""User count fact → the measure (`assistant.claims.verify.MEASURES`) it counts."""
+"""User count fact → the measure (`assistant.claims.measure_words.MEASURES`) it counts."""
 CATALOG_NAMES_MAX = 5000
 
 

@@ -85,6 +85,17 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
     assert result.verified, result.reasons
 
 
+def test_a_narrowing_word_passes_when_the_fact_itself_says_it() -> None:
+    ev = EvidenceSet(facts={"positive_reviews": 5, "reviews_written": 23},
+                     context={"user_id": USER, "source": "musical_instruments"})
+    ok = verify_claim(ClaimDraft("They wrote 5 positive reviews.", ["F:positive_reviews"]),
+                      ev, check_personal)
+    assert ok.verified, ok.reasons
+    refused = verify_claim(ClaimDraft("They wrote 23 positive reviews.", ["F:reviews_written"]),
+                           ev, check_personal)
+    assert not refused.verified and "not only 'positive' ones" in " ".join(refused.reasons)
+
+
 @pytest.mark.parametrize(("text", "evidence", "reason"), [
     # rule 1: ids exist and belong to the subject
     ("The customer wrote 23 reviews.", [], "cite the fact"),
@@ -121,6 +132,10 @@ def test_supported_claims_pass(text: str, evidence: list[str]) -> None:
     ("The customer started using the product in 2012.", ["F:first_activity"], "activity date"),
     ("The customer wrote over 20 reviews.", ["F:reviews_written"], "exact figures"),
     ("They wrote 4.74 reviews.", ["F:mean_rating_given"], "does not count reviews"),
+    # a word between the number and its measure narrows it: a count of all reviews is not
+    # a count of "top" or "positive" ones
+    ("This product has 163 top users.", ["F:item_users"], "not only 'top' ones"),
+    ("They wrote 23 positive reviews.", ["F:reviews_written"], "not only 'positive' ones"),
     # rule 6: magnitude and rating judgments need a comparison pointing the same way
     ("The item has a high number of users (163).", ["F:item_users"], "no comparison"),
     ("The item has a good mean rating of 4.37.", ["F:item_mean_rating"], "no comparison"),
