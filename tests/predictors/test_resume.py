@@ -166,7 +166,9 @@ def test_resume_keeps_the_checkpoint_when_fine_tuning_validates_worse(
         with torch.no_grad():
             for param in model.parameters():
                 param.normal_()  # weights that rank at random
-        result.best_valid = {**result.best_valid, "NDCG@10": 0.0}
+        # below any start: on this tiny sample the checkpoint itself may validate at 0.0
+        # (whether one validation user gets a hit depends on the CPU's float rounding)
+        result.best_valid = {**result.best_valid, "NDCG@10": -1.0}
         return result
 
     monkeypatch.setattr(resume_module, "fit", ruinous_fit)
