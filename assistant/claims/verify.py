@@ -156,7 +156,9 @@ ExtraCheck = Callable[[str], list[Violation]]
 
 
 def _stem(word: str) -> str:
-    word = word.lower().strip("'’")
+    word = word.lower().replace("’", "'").strip("'")
+    if word.endswith("'s"):  # a possessive names the same thing: "Cook's Country's" holds "Country"
+        word = word[:-2]
     for suffix in ("ing", "ed", "es", "s", "ly"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
             return word[: -len(suffix)]

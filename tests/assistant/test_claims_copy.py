@@ -84,6 +84,18 @@ def test_copy_claim_from_the_facts_passes() -> None:
     assert verdict.verified, verdict.reasons
 
 
+def test_a_possessive_in_the_evidence_holds_the_plain_name() -> None:
+    """The title "Cook's Country's large size" names "Cook's Country": a claim using the plain
+    name is not refused for a word the evidence lacks (it was, before possessives were read)."""
+    checks = _checks(description="Cook's Country's large size, recipes tested at home.")
+    verdict = checks.claim(ClaimDraft("Cook's Country recipes are tested at home.",
+                                      ["F:item_description"], "fact"))
+    assert verdict.verified, verdict.reasons
+    other = checks.claim(ClaimDraft("Cook's Kitchen recipes are tested at home.",
+                                    ["F:item_description"], "fact"))
+    assert not other.verified and any("'Kitchen'" in r for r in other.reasons), other.reasons
+
+
 def test_claim_about_what_is_zero_is_refused() -> None:
     checks = _checks(zero=frozenset({"purchases"}))
     again = checks.claim(ClaimDraft("Buy Fender strings again, like your last purchase.",
