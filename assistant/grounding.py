@@ -79,12 +79,16 @@ def _canonical(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def number_forms(value: float) -> set[str]:
-    """Every way a value may legitimately be written: rounded, as a percentage, as an int."""
+def number_forms(value: float, whole: bool = False) -> set[str]:
+    """Every way a value may legitimately be written: rounded, as an int, and, for a rate, as
+    a percentage ("0.374" as "37.4%", a cart-to-purchase rate of 1.16 as "116.4%"). A count —
+    `whole` (an int, digits without a decimal point) or a float with no fraction above 1 — has
+    no percent form: 5 reviews are never "500 reviews"."""
     forms: set[str] = set()
     if math.isnan(value) or math.isinf(value):
         return forms
-    for scale in (1.0, 100.0):
+    share = not whole and (abs(value) <= 1.0 or value != int(value))
+    for scale in (1.0, 100.0) if share else (1.0,):
         scaled = value * scale
         for digits in range(0, 5):
             forms.add(_canonical(round(scaled, digits)))
@@ -140,7 +144,7 @@ def allowed_numbers(*sources: Any) -> set[str]:
             if isinstance(leaf, bool) or leaf is None:
                 continue
             if isinstance(leaf, int | float):
-                allowed |= number_forms(float(leaf))
+                allowed |= number_forms(float(leaf), whole=isinstance(leaf, int))
             elif isinstance(leaf, dt.date | dt.datetime):
                 allowed |= _date_forms(leaf.isoformat()[:10])
             elif isinstance(leaf, str):
@@ -148,7 +152,8 @@ def allowed_numbers(*sources: Any) -> set[str]:
                 for date in dates:
                     allowed |= _date_forms(date)
                 for match in _NUMBER.finditer(rest):
-                    allowed |= number_forms(float(match.group().replace(",", "")))
+                    written = match.group().replace(",", "")
+                    allowed |= number_forms(float(written), whole="." not in written)
     return allowed
 
 

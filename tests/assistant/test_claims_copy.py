@@ -84,6 +84,23 @@ def test_copy_claim_from_the_facts_passes() -> None:
     assert verdict.verified, verdict.reasons
 
 
+def test_a_count_is_not_its_hundredfold() -> None:
+    """Offset 140 let "… 4.8 out of 5 stars and 500 reviews" through for 5 reviews (a count's
+    percent form); the claim is now refused."""
+    item = {**ITEM, "review_count": 5, "mean_rating": 4.8}
+    facts = {"item_title": ITEM["title"], "item_mean_rating": 4.8, "item_review_count": 5}
+    evidence = EvidenceSet(facts=facts, context={"item_id": "B01"}, zero=frozenset(),
+                           names=frozenset({"fender"}))
+    checks = CopyChecks("email", evidence, json.dumps(item), {"item": item})
+    cited = ["F:item_title", "F:item_mean_rating", "F:item_review_count"]
+    bad = checks.claim(ClaimDraft("Fender Guitar Strings are rated 4.8 out of 5 stars in 500 "
+                                  "reviews.", cited, "fact"))
+    assert not bad.verified and any("500" in r for r in bad.reasons), bad.reasons
+    good = checks.claim(ClaimDraft("Fender Guitar Strings are rated 4.8 out of 5 stars in 5 "
+                                   "reviews.", cited, "fact"))
+    assert good.verified, good.reasons
+
+
 def test_a_possessive_in_the_evidence_holds_the_plain_name() -> None:
     """The title "Cook's Country's large size" names "Cook's Country": a claim using the plain
     name is not refused for a word the evidence lacks (it was, before possessives were read)."""

@@ -41,9 +41,21 @@ def test_formatted_forms_of_tool_numbers_pass(text: str) -> None:
     ("Last active on December 19, 2017 [F:last_activity].", "2017-12-19"),
     ("Last active in March 2017 [F:last_activity].", "2017-03"),
     ("A low-rating share of 12% [F:last_activity].", "12"),  # a date's month: no number
+    ("8,428,700 events [F:events].", "8428700"),  # a count has no percent form
 ])
 def test_numbers_not_in_the_tool_result_are_caught(text: str, bad: str) -> None:
     assert [v.value for v in check_numbers(text, FACTS)] == [bad]
+
+
+def test_only_a_share_is_written_as_a_percentage() -> None:
+    """A share of 0.05 may be "5%"; a count of 5 (a number, or digits in a text) is never
+    "500" — the copy verifier once let "500 reviews" through for a review count of 5."""
+    assert check_numbers("5% of reviews", {"low_share": 0.05}) == []
+    assert [v.value for v in check_numbers("500 reviews", {"review_count": 5})] == ["500"]
+    assert [v.value for v in check_numbers("500 reviews", {"review_count": "5"})] == ["500"]
+    assert check_numbers("37.4% of reviews", {"share": "0.374"}) == []
+    assert check_numbers("116.4% of carts", {"cart_to_purchase_rate": 1.1636}) == []
+    assert [v.value for v in check_numbers("500 reviews", {"review_count": 5.0})] == ["500"]
 
 
 def test_review_text_numbers_are_not_evidence() -> None:
