@@ -41,7 +41,7 @@ from pathlib import Path
 
 # OpenMP waiting is left as `insight train` gets it (the runtime's default), so the timings are
 # the shipped recipe's. On a CPU shared with other jobs, spinning worker threads slow training
-# down several-fold: there run it with OMP_WAIT_POLICY=PASSIVE (recorded in machine.extra).
+# down several-fold: there run it with OMP_WAIT_POLICY=PASSIVE (machine.omp_wait_policy).
 import numpy as np
 import torch
 
