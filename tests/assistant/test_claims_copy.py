@@ -47,13 +47,15 @@ ITEM = {"item_id": "B01", "title": "Fender Guitar Strings", "brand": "Fender", "
 
 
 def _checks(channel: str = "email", zero: frozenset[str] = frozenset(),
-            description: str | None = None) -> CopyChecks:
+            description: str | None = None, extra_facts: dict[str, Any] | None = None,
+            item: dict[str, Any] = ITEM) -> CopyChecks:
     facts = {"item_id": "B01", "item_title": ITEM["title"], "item_brand": "Fender",
              "item_price": 5.99, "mean_rating_given": 4.5,
-             **({"item_description": description} if description else {})}
+             **({"item_description": description} if description else {}),
+             **(extra_facts or {})}
     evidence = EvidenceSet(facts=facts, context={"item_id": "B01", "user_id": "U1"}, zero=zero,
                            names=frozenset({"fender", "gibson"}))
-    return CopyChecks(channel, evidence, json.dumps(ITEM), {"item": ITEM})
+    return CopyChecks(channel, evidence, json.dumps(item), {"item": item})
 
 
 @pytest.mark.parametrize(("text", "evidence", "reason"), [
@@ -87,11 +89,8 @@ def test_copy_claim_from_the_facts_passes() -> None:
 def test_a_count_is_not_its_hundredfold() -> None:
     """Offset 140 let "… 4.8 out of 5 stars and 500 reviews" through for 5 reviews (a count's
     percent form); the claim is now refused."""
-    item = {**ITEM, "review_count": 5, "mean_rating": 4.8}
-    facts = {"item_title": ITEM["title"], "item_mean_rating": 4.8, "item_review_count": 5}
-    evidence = EvidenceSet(facts=facts, context={"item_id": "B01"}, zero=frozenset(),
-                           names=frozenset({"fender"}))
-    checks = CopyChecks("email", evidence, json.dumps(item), {"item": item})
+    checks = _checks(extra_facts={"item_mean_rating": 4.8, "item_review_count": 5},
+                     item={**ITEM, "review_count": 5, "mean_rating": 4.8})
     cited = ["F:item_title", "F:item_mean_rating", "F:item_review_count"]
     bad = checks.claim(ClaimDraft("Fender Guitar Strings are rated 4.8 out of 5 stars in 500 "
                                   "reviews.", cited, "fact"))
