@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 
@@ -13,5 +14,7 @@ def configure_logging(level: str = "INFO") -> None:
     if any(isinstance(h, RichHandler) for h in root.handlers):
         root.setLevel(level.upper())
         return
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    # rich's default console is stdout: logs there would corrupt `--json` output
+    handler = RichHandler(console=Console(stderr=True), show_path=False,
+                          rich_tracebacks=False, markup=False)
     logging.basicConfig(level=level.upper(), format="%(message)s", handlers=[handler])
