@@ -125,6 +125,12 @@ METRICS: dict[str, Metric] = {
         Metric("mean_price", "avg(price)", "events",
                "mean price of the events' items (filter an event type: viewed, bought)",
                "money", needs="price"),
+        Metric("price_total", "sum(price)", "events",
+               "sum of the prices of the events' items (filter an event type: carted, viewed)",
+               "money", needs="price"),
+        Metric("median_price", "median(price)", "events",
+               "median price of the events' items (filter an event type: viewed, bought)",
+               "money", needs="price"),
         Metric("sessions", "count(DISTINCT session_id)", "events",
                "distinct sessions (with an event type filter: sessions with such an event)",
                needs="session_id"),
@@ -157,6 +163,8 @@ METRICS: dict[str, Metric] = {
                needs="rating"),
         Metric("review_count", "count(*)", "reviews", "number of reviews"),
         Metric("reviewers", "count(DISTINCT user_id)", "reviews", "distinct users who reviewed"),
+        Metric("reviewed_items", "count(DISTINCT item_id)", "reviews",
+               "distinct items (products) with a review"),
         Metric("reviews_per_item", "count(*) / nullif(count(DISTINCT item_id), 0)",
                "reviews", "mean number of reviews per reviewed item"),
         Metric("mean_helpful_votes", "avg(coalesce(helpful_votes, 0))", "reviews",
@@ -193,13 +201,14 @@ DIMENSIONS: dict[str, str] = {
     "week": "date_trunc('week', ts)",
     "month": "date_trunc('month', ts)",
     "year": "date_trunc('year', ts)",
+    "weekday": "dayname(ts)",
 }
 """Group-by dimensions: name → SQL expression over the fact relation."""
 
 DIMENSIONS_BY_RELATION: dict[str, set[str]] = {
     "events": {"source", "event_type", "category", "brand", "item_id", "segment", "day", "week",
-               "month", "year"},
+               "month", "year", "weekday"},
     "reviews": {"source", "item_id", "category", "brand", "segment", "day", "week", "month",
-                "year"},
+                "year", "weekday"},
     "scores": {"source", "segment"},
 }

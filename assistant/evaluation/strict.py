@@ -38,8 +38,10 @@ DEV3_PATH = QUESTIONS_PATH.with_name("questions_dev3.jsonl")
 """The third development set (split "dev3"): dialogues and questions the data cannot answer."""
 DEV4_PATH = QUESTIONS_PATH.with_name("questions_dev4.jsonl")
 """The fourth development set (split "dev4"): plain, casual and harder questions again."""
-EXTENSION_PATHS = {"dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH}
-SPLITS = ("dev", "test", "dev2", "dev3", "dev4")
+DEV5_PATH = QUESTIONS_PATH.with_name("questions_dev5.jsonl")
+"""The fifth development set (split "dev5"): every kind, written blind to the assistant's code."""
+EXTENSION_PATHS = {"dev2": DEV2_PATH, "dev3": DEV3_PATH, "dev4": DEV4_PATH, "dev5": DEV5_PATH}
+SPLITS = ("dev", "test", "dev2", "dev3", "dev4", "dev5")
 
 _UNITS: dict[str, tuple[str, ...]] = {
     "count": ("count", "number", "n", "int", "integer", "events", "users", "items", "reviews",

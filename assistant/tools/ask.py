@@ -28,7 +28,7 @@ from assistant.grounding import check_answer
 from assistant.llm.backends import LLMBackend
 from assistant.llm.errors import StructuredOutputError
 from assistant.llm.structured import structured
-from assistant.tools.coverage import missing_data, unread_comparison
+from assistant.tools.coverage import why_unanswerable
 from assistant.tools.follow_up import (
     follow_up_plan,
     in_previous_sources,
@@ -394,7 +394,7 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
         source = "rules"
     if follow:
         source = "follow-up"
-    missing = missing_data(plan, profile) or unread_comparison(read, plan)
+    missing = why_unanswerable(con, read, plan, profile)
     if missing:
         return _cannot(question, run, profile, missing, hints=hints.to_dict(), draft=draft_dict,
                        plan=plan.model_dump(mode="json"), overrides=overrides,

@@ -33,7 +33,8 @@ from assistant.tools.profile import DataProfile
 from assistant.tools.resolve import COMPARE, Hints
 
 OPENERS = (r"^\s*(and|&|but|also|plus|what about|how about|same( thing)? (for|but|in)|now|"
-           r"only|just|then|ok(ay)?,?)\b")
+           r"only|just|then|ok(ay)?,?)\b|^\s*as (a |an )?(%|share\b|percent\w*|fraction\b|"
+           r"proportion\b)")
 REFERENCES = r"\b(it|its|that|those|these|them|the same|same|(which|that|this) one)\b"
 LEADS_BACK = (r"^\s*((was|is|are|were|did|does|do|has|have|how (is|was|about))\s+)?"
               r"(that|it|those|these|they|this)\b")
@@ -139,6 +140,8 @@ PER_UNIT = re.compile(r"\bper (user|person|customer|shopper|session)\b|\b(a|each
 """The previous count as a mean per user or session ("how many is that per user?")."""
 BREAKDOWN = r"\b(by|per|each|every|break\w* (it |that |this )?down|split)\b"
 """A total broken down into groups ("by day?", "break it down by category")."""
+RANKS = r"\b(which|top|most|best|highest|biggest|leading|lowest|least|fewest|worst)\b"
+"""A total's leader asked for ("which brand sold the most of them?", "top brand?")."""
 COMPARED = re.compile(r"\b(higher|lower|more|fewer|less|bigger|smaller|compared?|vs\.?|"
                       r"versus|than|up|down|differ\w*)\b")
 """Words that set the follow-up's period against the previous one ("was dec 2 higher?")."""
@@ -163,6 +166,8 @@ def _regroup(plan: dict[str, Any], hints: Hints, question: str) -> None:
     elif group and not plan["group_by"] and re.search(BREAKDOWN, question.lower()):
         plan.update(group_by=[group], share_condition=None,
                     order_by=None if group in TIME_DIMENSIONS else plan["metrics"][0])
+    elif group and not plan["group_by"] and re.search(RANKS, question.lower()):
+        plan.update(group_by=[group], share_condition=None, order_by=plan["metrics"][0])
     if plan["group_by"] and (hints.ascending or hints.highest):
         plan["descending"] = not hints.ascending
 
@@ -175,6 +180,22 @@ def _per_unit(plan: dict[str, Any], question: str) -> str | None:
     if unit is None or prefix not in ("views", "carts", "favs", "purchases"):
         return None
     return f"{prefix}_per_{'session' if 'session' in unit.group(0) else 'user'}"
+
+
+MEDIAN_OF = {"mean_price": "median_price", "events_per_user": "median_events_per_user"}
+"""A mean and its median: "and the median?" after an average asks for the other one."""
+
+
+def _other_average(plan: dict[str, Any], question: str) -> str | None:
+    """ "and the median?" after a mean (or "and the mean?" after a median): the previous
+    measure's other average, else None."""
+    text = question.lower()
+    metric = plan["metrics"][0]
+    if re.search(r"\bmedian\b", text):
+        return MEDIAN_OF.get(metric)
+    if re.search(r"\b(mean|average|avg)\b", text):
+        return next((mean for mean, median in MEDIAN_OF.items() if median == metric), None)
+    return None
 
 
 def _narrow_people(plan: dict[str, Any], hints: Hints) -> bool:
@@ -249,11 +270,11 @@ def follow_up_plan(previous: dict[str, Any], hints: Hints, question: str = "") -
         and re.search(COMPARE, question.lower()))  # "compared to the previous period?"
     plan.update(compare_previous_period=compare,
                 **({} if compare else {"compare_from": None, "compare_to": None}))
-    if _narrow_people(plan, hints) or _share_of_whole(plan, question):
+    if _share_of_whole(plan, question) or _narrow_people(plan, hints):
         return QueryPlan.model_validate(plan)
     if ALL_SOURCES.search(question.lower()) and not hints.sources:
         filters["source"] = []
-    per_unit = _per_unit(plan, question)
+    per_unit = _per_unit(plan, question) or _other_average(plan, question)
     metric = per_unit or hints.population.metric or hints.metric
     if per_unit is None and hints.population.event_type is not None:  # "and how many carted?"
         filters["event_type"] = [hints.population.event_type]

@@ -34,11 +34,17 @@ DISTINCT_THINGS = {"items": ITEM, "categories": r"\bcategor\w*", "brands": r"\bb
 DISTINCT = r"\b(distinct|unique|different|diff|diffrent|how many|number of)\b|#"
 LOWEST_PRICE = (r"\b(cheapest|lowest (price|amount)|min(imum)? (purchase )?price|smallest "
                 r"(price|purchase))\b")
+PRICE = r"\bprices?\b|\b(does|do|did) .*\bcost\b"
+"""A price asked for: "average price", "how much does a purchased product cost on average"."""
+TOTAL_VALUE = (r"\b(total|sum)\b.*\b(value|prices?|worth)\b|\b(value|worth)\b.*\b(total|sum)\b"
+               r"|\bhow much\b.*\b(worth|value)\b")
+"""The summed prices of events ("total value of products added to cart", "sum of cart prices");
+over purchases that is revenue."""
 HELPFUL = r"\bhelpful\w*\b|\bupvot\w*\b|\bvotes?\b"
 NONE_HELPFUL = r"\b(no|zero|0|nobody|none|never|without|not)\b"
 SHARE = r"(\b(share|fraction|percent\w*|proportion|pct|rate)\b|%)"
 EVENT_FILTERED = frozenset({"users", "events", "items", "categories", "brands", "sessions",
-                            "mean_price"})
+                            "mean_price", "median_price", "price_total"})
 """Metrics whose meaning a plan's event-type filter narrows ("items bought", "views' price")."""
 
 
@@ -98,10 +104,14 @@ def _distinct_among(text: str, kind: str | None) -> Measure | None:
         return None  # "top 3 categories by number of favourites" ranks, it does not count
     if re.search(rf"(how many|#|number of)\s*(of\s+)?(\w+\s+)?{SESSION}", text):
         return Measure("sessions", EVENT_OF[kind])
+    counted = re.search(DISTINCT, text)
     for metric, pattern in DISTINCT_THINGS.items():
         thing = re.search(pattern, text)
         if thing is None:
             continue
+        person = re.search(PEOPLE, text[counted.end():]) if counted else None
+        if person is not None and counted.end() + person.start() < thing.start():
+            return None  # "how many distinct users bought a samsung product" counts people
         if metric == "items" and not re.search(
                 r"\b(distinct|unique|different|diff|diffrent)\b", text):
             return None  # "how many items were sold" is the number of purchases
@@ -133,7 +143,13 @@ def refine_measure(text: str) -> Measure | None:
     kind = _first_event(text)
     if re.search(LOWEST_PRICE, text):
         return Measure("min_purchase_price")
-    if re.search(r"\bprices?\b", text) and re.search(MEAN, text) and not re.search(
+    priced = re.search(PRICE, text)
+    if kind is not None and re.search(TOTAL_VALUE, text):  # "total value of carted products"
+        return Measure("revenue") if kind == "purchases" else Measure("price_total",
+                                                                      EVENT_OF[kind])
+    if priced and re.search(r"\bmedian\b", text):
+        return Measure("median_price", EVENT_OF[kind] if kind else None)
+    if priced and re.search(MEAN, text) and not re.search(
             r"order value|\baov\b", text):
         return Measure("mean_price", EVENT_OF[kind] if kind else None)
     return _per(text, kind) or _distinct_among(text, kind)

@@ -23,6 +23,16 @@ MONTH_YEAR = re.compile(rf"\b({_NAMES})\.?,?\s+(?:of\s+)?(?:(\d{{4}})\b|'(\d{{2}
 BARE_YEAR = re.compile(r"(?<![\d/-])((?:19|20)\d{2})(?![\d/-])(?!\s*\+|\s+(users?|people|"
                        r"events?|times|items?|products?|reviews?|purchases?|orders?)\b)")
 """A year written alone ("top product 2013"), not a count ("2000 users")."""
+SHORT_YEAR = re.compile(r"(?:^|(?<=[\s(]))'(\d{2})\b")
+"""A year in two digits after an apostrophe ("reviews in '13")."""
+FULL_DATE = re.compile(rf"\b({_NAMES})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})\b"
+                       rf"|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_NAMES})\.?,?\s+(\d{{4}})\b"
+                       r"|(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{4})\b")
+"""A day with its year: "November 11, 2017", "11 nov 2017", "11/11/2017" (month first)."""
+WEEK_OF = re.compile(r"\b(?:week|wk)\s+(of|starting|beginning|from|commencing)\s+"
+                     r"(?:(?:mon|monday|sun|sunday),?\s+)?")
+"""A week named by one of its days: "the week of nov 27" (its Monday-to-Sunday week), "the
+week starting Monday, November 27" (seven days from that day)."""
 
 
 def _month_range(year: int, month: int) -> tuple[dt.date, dt.date]:
@@ -65,11 +75,57 @@ def _month_day(text: str, anchor: dt.date | None, bare: bool = False
     return found, found
 
 
+HOLIDAYS = {r"singles'? ?day|double (11|eleven)": "nov 11", r"christmas eve": "dec 24",
+            r"christmas( day)?|xmas": "dec 25", r"new year'?s eve": "dec 31",
+            r"new year'?s( day)?": "jan 1", r"valentine'?s( day)?": "feb 14",
+            r"hallowe'?en": "oct 31", r"double (12|twelve)": "dec 12"}
+"""Days known by a name, read as that day ("orders on singles day" is November 11th)."""
+
+
+def _named_days(text: str) -> tuple[str, str | None]:
+    """The text with a named day written as its date, and the name found (None: none)."""
+    for pattern, day in HOLIDAYS.items():
+        m = re.search(rf"\b({pattern})\b", text)
+        if m:
+            return text[:m.start()] + day + text[m.end():], m.group(0)
+    return text, None
+
+
+def _full_date(text: str) -> dt.date | None:
+    """The first day written with its year ("November 11, 2017"), else None."""
+    m = FULL_DATE.search(text)
+    if m is None:
+        return None
+    g = m.groups()
+    if g[0]:
+        month, day, year = MONTH_WORDS[g[0]], int(g[1]), int(g[2])
+    elif g[3]:
+        month, day, year = MONTH_WORDS[g[4]], int(g[3]), int(g[5])
+    else:
+        month, day, year = int(g[6]), int(g[7]), int(g[8])
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
 def find_dates(question: str, anchor: dt.date | None, bare: bool = False
                ) -> tuple[dt.date | None, dt.date | None, str | None]:
     """(date_from, date_to, phrase) for the period a question names, else Nones; `bare` also
     reads a month named alone ("and nov?", for follow-ups)."""
-    text = question.lower()
+    text, holiday = _named_days(question.lower())
+    if holiday is not None:
+        first, last, _ = find_dates(text, anchor, bare)
+        return first, last, holiday
+    week = WEEK_OF.search(text)
+    if week:
+        day, last, _ = find_dates(text[week.end():], anchor)
+        if day is not None and day == last:
+            start = day - dt.timedelta(days=day.weekday()) if week.group(1) == "of" else day
+            return start, start + dt.timedelta(days=6), "week of " + day.isoformat()
+    full = _full_date(text)
+    if full is not None:
+        return full, full, "on date"
     iso = [dt.date(int(y), int(m), int(d)) for y, m, d in ISO_DATE.findall(text)]
     if len(iso) >= 2:
         return min(iso[:2]), max(iso[:2]), "between dates"
@@ -91,6 +147,10 @@ def find_dates(question: str, anchor: dt.date | None, bare: bool = False
     if year:
         y = int(year.group(1))
         return dt.date(y, 1, 1), dt.date(y, 12, 31), year.group(0)
+    short = SHORT_YEAR.search(text)
+    if short:
+        y = 2000 + int(short.group(1))
+        return dt.date(y, 1, 1), dt.date(y, 12, 31), short.group(0).strip()
     if anchor is None:
         return None, None, None
     days = re.search(r"\b(?:last|past|previous)\s+(\d{1,3})\s+days?\b", text)
@@ -125,7 +185,7 @@ def find_rating_range(text: str) -> tuple[int | None, int | None]:
     "between 3 and 5 stars"; (None, None) when it names none."""
     text = re.sub(r"\b(one|two|three|four|five)(?=[ -]?stars?\b)",
                   lambda m: _NUMBER_WORDS[m.group(1)], text)
-    span = re.search(rf"\b([1-5])\s*(?:-|to|and|\s)\s*([1-5]){_STARS}", text)
+    span = re.search(rf"\b([1-5])\s*(?:-|to|and|or|\s)\s*([1-5]){_STARS}", text)
     if span:
         low, high = sorted((int(span.group(1)), int(span.group(2))))
         return low, high
@@ -169,15 +229,21 @@ def _days_named(text: str, anchor: dt.date | None) -> list[tuple[int, dt.date]]:
 
 def find_two_periods(question: str, anchor: dt.date | None
                      ) -> tuple[tuple[dt.date, dt.date], tuple[dt.date, dt.date]] | None:
-    """(later period, earlier period) when the question sets two named days against each
-    other ("were there more purchases on dec 2 or on dec 3?"), else None."""
+    """(later period, earlier period) when the question sets two named days, months or years
+    against each other ("were there more purchases on dec 2 or on dec 3?", "avg stars 2012 vs
+    2013"), else None."""
     text = question.lower()
     if not TWO_SIDES.search(text) or re.search(r"\bbetween\b", text):
         return None
     days = sorted({day for _, day in _days_named(text, anchor)})
-    if len(days) != 2:
+    if len(days) == 2:
+        return (days[1], days[1]), (days[0], days[0])
+    if days:
         return None
-    return (days[1], days[1]), (days[0], days[0])
+    spans = sorted({(first, last) for _, first, last in period_spans(question, anchor)})
+    if len(spans) != 2 or spans[0][1] >= spans[1][0]:
+        return None  # two years or two months ("2012 vs 2013"), not overlapping
+    return spans[1], spans[0]
 
 
 PERIOD_WORDS = re.compile(

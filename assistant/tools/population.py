@@ -123,8 +123,8 @@ def users_of(kind: str | None) -> tuple[str, str | None]:
     return metric, (kind if metric == "users" else None)
 
 
-PEOPLE_DID = (rf"(?:(?:^\W*|\b(?:how many|number of|count of)\s+(?:\w+\s+)?|#\s*(?:of\s+)?"
-              rf"(?:\w+\s+)?){PEOPLE}\s+(?:(?:who|that)\s+)?|{PEOPLE}\s+(?:who|that)\s+|"
+PEOPLE_DID = (rf"(?:(?:^\W*|\b(?:how many|number of|count of)\s+(?:\w+\s+){{0,2}}|#\s*(?:of\s+)?"
+              rf"(?:\w+\s+){{0,2}}){PEOPLE}\s+(?:(?:who|that)\s+)?|{PEOPLE}\s+(?:who|that)\s+|"
               r"\bhow many\s+)(?:(?:have|has|had|did|made|make|with|w/)\s+)?(?:an?\s+|any\s+)?")
 """People counted, then what they did: "how many users favorited", "ppl who carted", "# users
 made a purchase", "number of users w/ a fav", "ppl w/ a fav", "how many bought". Not "which
@@ -157,6 +157,8 @@ def _people_who_did(text: str, events: list[tuple[int, int, str]]) -> str | None
 def _dates(text: str, relation_words: str) -> str | None:
     if not (re.search(WHEN, text) or re.search(r"\b(earliest|latest|start|begin)", text)):
         return None
+    if re.search(r"\b(how many|number of|count of)\b|#", text):
+        return None  # "how many buys in the week starting nov 27" counts, it asks no date
     if not re.search(relation_words, text):
         return None
     if re.search(FIRST, text):

@@ -30,11 +30,13 @@ LABELS = {
     "purchases_per_buyer": "purchases per buyer", "purchase_share": "share of events that are "
     "purchases", "max_purchase_price": "highest purchase price",
     "median_events_per_user": "median events per user", "reviewers": "distinct reviewers",
+    "reviewed_items": "distinct reviewed items",
     "median_reviews_per_user": "median reviews per reviewer",
     "first_event_date": "date of the first event", "last_event_date": "date of the latest event",
     "first_review_date": "date of the first review",
     "last_review_date": "date of the latest review",
     "min_purchase_price": "lowest purchase price", "mean_price": "average price",
+    "median_price": "median price", "price_total": "total price",
     "sessions": "distinct sessions", "events_per_session": "events per session",
     **{f"{kind}_per_{unit}": f"{label} per {unit}" for kind, label in (
         ("views", "views"), ("carts", "add-to-cart events"), ("favs", "favourite events"),
@@ -48,7 +50,7 @@ LABELS = {
 }
 EVENT_WORDS = {"view": "view", "cart": "add-to-cart", "fav": "favourite", "purchase": "purchase",
                "remove_from_cart": "remove-from-cart", "review": "review"}
-DIM_LABELS = {"item_id": "item", "event_type": "event type"}
+DIM_LABELS = {"item_id": "item", "event_type": "event type", "weekday": "day of the week"}
 RUNNERS_UP = 2
 
 
@@ -202,8 +204,11 @@ def _grouped(result: AnalyticsResult) -> str:
         ranked = sorted(ranked, key=lambda r: r[m], reverse=plan.descending)
     top = ranked[0]
     word = "highest" if plan.descending else "lowest"
+    measure = LABELS.get(m, m)
+    if measure.startswith(word + " "):  # not "the highest highest purchase price"
+        measure = measure[len(word) + 1:]
     label = DIM_LABELS.get(dim, dim)
-    return (f"The {label} with the {word} {LABELS.get(m, m)}{scope_text(result)} is "
+    return (f"The {label} with the {word} {measure}{scope_text(result)} is "
             f"{fmt_key(dim, top[dim])} ({fmt_value(m, top[m])})."
             + _runners_up(dim, ranked, lambda r: fmt_value(m, r[m])))
 

@@ -28,28 +28,7 @@ from assistant.tools.periods import (
 from assistant.tools.population import Population, event_kinds, read_population
 from assistant.tools.profile import DataProfile
 from assistant.tools.source_names import STOP_VALUES, find_sources
-
-UNSUPPORTED = {
-    r"\b(age|ages|aged|how old|older|younger)\b": "age",
-    r"\b(gender|female|male|women|men|woman|man)\b": "gender",
-    r"\b(income|salary|wealth)\b": "income",
-    r"\b(country|countries|city|cities|region|location|state|zip|postcode|where do)\b":
-        "location",
-    r"\b(ethnicity|race|religion|married|marital)\b": "demographic attributes",
-    r"\b(weather|temperature|rain)\b": "weather",
-    r"\b(profit|margin|cost|costs|cogs)\b": "costs or profit",
-    r"\b(return rate|returns|refunds?|returned)\b": "returns or refunds",
-    r"\b(inventory|stock levels?|in stock|out of stock|stocks?|warehouse|units left)\b":
-        "inventory",
-    r"\b(search(es|ed|ing)?|search terms?|queries|keywords?)\b": "search queries",
-    r"\b(e-?mails?|newsletters?|subscribers?|open rates?|click.?through|ctr)\b":
-        "e-mails, newsletters or their clicks",
-    r"\b(ads|ad spend|advertis\w*|campaigns?|marketing spend|clicks on ads|acquisition cost|cac)\b":
-        "marketing spend",
-    r"\b(ship(ping|ped|ments?)?|deliver\w*|arriv\w*|dispatch\w*)\b": "shipping or delivery",
-    r"\bnext (week|month|quarter|year)\b|\bforecast\w*\b|\bin the future\b": "future figures",
-}
-"""Phrases that ask for data no source has, and what that data is called."""
+from assistant.tools.unsupported import UNSUPPORTED
 
 SHARE = r"(\b(share|fraction|percent\w*|proportion|ratio|rate|how often)\b|%)"
 PEOPLE = r"\b(users?|customers?|people|ppl|shoppers?|visitors?|persons?)\b"
@@ -70,14 +49,20 @@ METRIC_WORDS: list[tuple[str, str]] = [
      r"(the )?events?\b", "purchase_share"),
     (rf"{HOW_MANY}\s+{DISTINCT}categor|\bcategor\w* (count|total)\b", "categories"),
     (rf"{HOW_MANY}\s+{DISTINCT}brands?\b|\bbrands? (count|total)\b", "brands"),
-    (rf"{HOW_MANY}\s+{DISTINCT}(products?|items?|asins?)\b(?! (were |was )?(sold|bought))"
+    (rf"{HOW_MANY}\s+{DISTINCT}(products?|items?|asins?)\b(?! (were |was |got |did )?(sold|"
+     r"bought|purchased|ordered|added|carted|viewed|favou?rited|wishlisted|saved))"
      r"(?!\s+(views?|events?|purchases?|sales|carts?|reviews?|orders?)\b)", "items"),
+    (r"\b(most expensive|priciest|highest.priced) (items?|products?|asins?)\b(?!\s+(were |was )?"
+     r"(sold|bought|purchased|ordered))", "mean_price"),
     (r"\b(highest|max\w*|most expensive|top) (price|amount)\b.*\b(paid|sold|purchase\w*)\b"
      r"|\b(highest|max\w*|biggest|largest) purchase (price|amount)\b|\bpriciest\b"
      r"|\bmost expensive (purchase|order|sale)\b",
      "max_purchase_price"),
     (rf"{BUY}\s+(per|divided by|/|over)\s+(cart|carts|cart adds?|add.to.carts?)\b"
      rf"|\bratio of {BUY} to (carts?|cart adds?|add.to.carts?)\b", "cart_to_purchase_rate"),
+    (rf"{BUY}[\s-]*(to|per|for each|for every|divided by|/|over)[\s-]*(an?\s+)?(product\s+|"
+     rf"page\s+)?views?\b|{BUY}.*\bper\s+(product\s+|page\s+)?views?\b",
+     "view_to_purchase_rate"),
     (rf"\bviews?\s+(per|for each|for every|divided by|/|over)\s+(an?\s+)?{BUY}"
      rf"|\bratio of views? to {BUY}|\bviews?\b.*\bper\s+(an?\s+)?(purchase|order|sale)\b",
      "views_per_purchase"),
@@ -122,6 +107,7 @@ GROUP_WORDS: list[tuple[str, str]] = [
     (r"\bsources?\b|datasets?|stores?|shops?", "source"),
     (r"event types?|kind of event", "event_type"),
     (r"\bsegments?\b", "segment"),
+    (r"\b(weekdays?|day of (the )?week|days of the week)\b", "weekday"),
     (r"\b(days?|daily|dates?)\b", "day"),
     (r"\b(weeks?|weekly)\b", "week"),
     (r"\b(months?|monthly)\b", "month"),
@@ -237,13 +223,31 @@ def metrics_asked_together(text: str) -> list[str]:
     claimed.sort()
     if len(claimed) < 2 or not re.search(JOINED, text[claimed[0][1]:claimed[1][0]]):
         return []
-    return [metric for _, _, metric in claimed[:2]]
+    metrics = [metric for _, _, metric in claimed[:2]]
+    doers = {"purchases": "buyers", "carts": "cart_users"}.get(metrics[0])
+    if metrics[1] == "users" and doers and re.search(rf"\b(to|by) how many\b.*{PEOPLE}", text):
+        metrics[1] = doers  # "how many were sold, and to how many users?": the buyers
+    return metrics
 
 
 def _first(patterns: list[tuple[str, str]], text: str) -> str | None:
     for pattern, value in patterns:
         if re.search(pattern, text):
             return value
+    return None
+
+
+def _counted_by_rating(text: str) -> str | None:
+    """Who or what a question with a star rating counts: "how many reviewers gave a 1-star
+    review" counts people, "how many products got a 1-star review" counts items; None when it
+    counts the reviews themselves."""
+    counted = re.search(rf"{HOW_MANY}\s+{DISTINCT}(\w+)(\s+\w+)?", text)
+    for noun in (counted.groups()[-2:] if counted else ()):
+        noun = (noun or "").strip()
+        if re.fullmatch(r"reviewers?|users?|customers?|people|ppl|shoppers?|persons?", noun):
+            return "reviewers"
+        if re.fullmatch(r"items?|products?|asins?", noun):
+            return "reviewed_items"
     return None
 
 
@@ -365,6 +369,8 @@ def resolve_question(question: str, profile: DataProfile,
     if (hints.min_rating, hints.max_rating) != (None, None) and hints.metric in (
             "mean_rating", None):
         hints.metric = "review_count"  # "how many 1-star reviews": a count of those reviews
+    if hints.min_rating is not None or hints.max_rating is not None:
+        hints.metric = _counted_by_rating(text) or hints.metric
     hints.group_by = _group_by(text)
     if hints.group_by == "source" and hints.sources and len(hints.sources) == 1:
         hints.group_by = None
@@ -382,6 +388,8 @@ def resolve_question(question: str, profile: DataProfile,
     if ((most_people or re.search(BUYERS, text) and re.search(HOW_MANY, text))
             and hints.metric in (None, "users", "purchases")):
         hints.metric = "buyers"
+    if re.search(r"\b(viewers|lookers)\b", text) and hints.metric in (None, "views", "users"):
+        hints.metric, hints.event_type = "users", "view"  # "unique viewers of smartphones"
     fell, grew = re.search(FALL, text), re.search(RISE, text)
     if (fell or grew or re.search(COMPARE, text)) and hints.date_from is not None:
         hints.compare = True
@@ -398,6 +406,8 @@ def resolve_question(question: str, profile: DataProfile,
             hints.sources = _sources_having(con, hints.brands, hints.categories)
     hints.population = read_population(text, bool(hints.brands or hints.categories),
                                        (hints.min_rating, hints.max_rating) != (None, None))
+    if hints.metric == "reviewed_items":
+        hints.population = Population()  # "items with at least one 1-star review": items
     if not hints.sources and hints.date_from is not None:
         _anchor_where_data_is(question, profile, hints)
     measure = refine_measure(text)

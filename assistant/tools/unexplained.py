@@ -24,6 +24,7 @@ from assistant.grounding import MONTH_WORDS
 from assistant.tools import follow_up, measures, periods, population, readings, resolve
 from assistant.tools.resolve import Hints
 from assistant.tools.source_names import short_forms, source_aliases
+from assistant.tools.unsupported import UNSUPPORTED
 
 _FILLER_TEXT = """
 hey hi hello pls plz please thanks thx ty quick quickly question tell give show know need want
@@ -35,7 +36,8 @@ saturday sunday jan feb mar apr may jun jul aug sep sept oct nov dec did does go
 getting make made makes use used using happen happened overall ever far unique distinct
 different diff store shop site platform log logs record records recorded list give smth
 something stuff anything thing things wise written lower higher score midnight noon morning
-evening night afternoon
+evening night afternoon gave give given giving receive received receives recieved
+recieve post posted posts posting wrote write writes percentage percentages
 """
 FILLER = frozenset(_FILLER_TEXT.split())
 """Conversational words and words about the data itself that never change what is asked."""
@@ -57,7 +59,7 @@ def _pattern_texts() -> Iterable[str]:
     data no source has: those are what is unexplained)."""
     for module in (resolve, population, periods, follow_up, measures):
         for value in vars(module).values():
-            if value is resolve.UNSUPPORTED:
+            if value is UNSUPPORTED:
                 continue
             if isinstance(value, str):
                 yield value
@@ -135,7 +137,7 @@ def spelled(question: str, sources: Iterable[str]) -> tuple[str, dict[str, str]]
     fixed: dict[str, str] = {}
     for word in set(re.findall(r"[a-z]+", question.lower())):
         if (len(word) < TYPO_MIN_LENGTH or word in names or _explained(word, known, stems)
-                or any(re.search(p, word) for p in resolve.UNSUPPORTED)):
+                or any(re.search(p, word) for p in UNSUPPORTED)):
             continue  # a word of data no source has is refused as written, never "fixed"
         match = difflib.get_close_matches(word, candidates, n=1, cutoff=TYPO_CUTOFF)
         if match and word not in match[0]:  # "search" is not a typo of "research"

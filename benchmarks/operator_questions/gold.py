@@ -17,9 +17,9 @@ ordered within a family by (hard_kind, sha256 of the canonical id), and alternat
 dev and test, so every phrasing of one canonical question lands in the same half, the halves are
 of about equal size per kind, and each hard kind appears in both halves.
 
-Other question files (``--file questions_dev2.jsonl --split-name dev2``, likewise dev3 and dev4)
-extend the set without touching it: their canonical ids start with the split's prefix (`d2_`,
-`d3_`, `d4_`; gold functions in `gold_dev2.py` …), each file is
+Other question files (``--file questions_dev2.jsonl --split-name dev2``, likewise dev3, dev4
+and dev5) extend the set without touching it: their canonical ids start with the split's prefix
+(`d2_`, `d3_`, `d4_`, `d5_`; gold functions in `gold_dev2.py` …), each file is
 checked against its own functions only, and every row gets the split named by ``--split-name``.
 """
 
@@ -42,6 +42,7 @@ from benchmarks.operator_questions import (  # noqa: E402
     gold_dev2,
     gold_dev3,
     gold_dev4,
+    gold_dev5,
     gold_musical,
     gold_rees46,
     gold_taobao,
@@ -49,14 +50,15 @@ from benchmarks.operator_questions import (  # noqa: E402
 from benchmarks.operator_questions.raw import REGISTRY, Raw, find_shared  # noqa: E402
 
 QUESTIONS = Path(__file__).resolve().with_name("questions.jsonl")
-EXTENSION_PREFIXES = {"dev2": "d2_", "dev3": "d3_", "dev4": "d4_"}
+EXTENSION_PREFIXES = {"dev2": "d2_", "dev3": "d3_", "dev4": "d4_", "dev5": "d5_"}
 """split name → the canonical-id prefix of its extension file; the frozen set uses none."""
 KINDS = ("plain", "casual", "hard", "dialogue", "unanswerable")
 HARD_KINDS = ("set_difference", "conditional_share", "time_bucket_peak", "two_period_compare",
               "two_group_compare", "top_n_ties", "two_metrics", "ratio", "per_user_distribution")
 MIN_PHRASINGS = 3
 # imported for their registrations
-_MODULES = (gold_taobao, gold_rees46, gold_musical, gold_dev2, gold_dev3, gold_dev4)
+_MODULES = (gold_taobao, gold_rees46, gold_musical, gold_dev2, gold_dev3, gold_dev4,
+            gold_dev5)
 
 log = logging.getLogger("operator_questions.gold")
 

@@ -14,12 +14,8 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmarks.operator_questions.clickstream import REES46, TAOBAO
-from benchmarks.operator_questions.raw import Raw, gold, register_unanswerable
+from benchmarks.operator_questions.raw import MI, R46, TB, Raw, gold, register_unanswerable
 from benchmarks.operator_questions.records import Record, compare, count, number, when, which
-
-TB = {"source": "taobao"}
-R46 = {"source": "rees46"}
-MI = {"source": "musical_instruments"}
 
 
 def _tb_day(raw: Raw, kind: str, day: str) -> pd.DataFrame:

@@ -13,12 +13,8 @@ from __future__ import annotations
 import pandas as pd
 
 from benchmarks.operator_questions.clickstream import REES46, TAOBAO
-from benchmarks.operator_questions.raw import Raw, gold
+from benchmarks.operator_questions.raw import MI, R46, TB, Raw, gold
 from benchmarks.operator_questions.records import Record, compare, count, number, pair, when, which
-
-TB = {"source": "taobao"}
-R46 = {"source": "rees46"}
-MI = {"source": "musical_instruments"}
 
 
 def _r46_categories(rows: pd.DataFrame) -> pd.Series:

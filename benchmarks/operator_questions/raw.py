@@ -22,6 +22,10 @@ import pandas as pd
 from benchmarks.operator_questions.records import Record, count, unanswerable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+TB = {"source": "taobao"}
+R46 = {"source": "rees46"}
+MI = {"source": "musical_instruments"}
+"""The filters every gold of one source implies (extended per question: `{**TB, ...}`)."""
 
 TAOBAO = "taobao_userbehavior_prefix/UserBehavior_prefix.csv.gz"
 REES46 = "rees46_multicategory_2019oct_head/2019-Oct_head.csv.gz"

@@ -367,7 +367,8 @@ def eval_cmd(
 def eval_operators_cmd(
     workspace: WorkspaceOpt = None,
     split: Annotated[str, typer.Option(help="Question split: dev, test, or an extension "
-                                     "set dev2 / dev3 / dev4 (questions_devN.jsonl).")] = "dev",
+                                     "set dev2 / dev3 / dev4 / dev5 "
+                                     "(questions_devN.jsonl).")] = "dev",
     mode: Annotated[str, typer.Option(help="rules (code only), llm (as shipped: the LLM plans "
                                       "what code cannot read with certainty), llm-always, "
                                       "both (rules + llm) or all.")] = "both",

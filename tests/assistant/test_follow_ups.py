@@ -15,8 +15,8 @@ import pytest
 from assistant.tools.ask import AskResult, ask
 from assistant.tools.follow_up import opens_like_follow_up, shifted_period
 from assistant.tools.population import read_population
-from assistant.tools.resolve import UNSUPPORTED
 from assistant.tools.unexplained import spelled
+from assistant.tools.unsupported import UNSUPPORTED
 from tests.assistant.toolkit import sample_con, sample_ws
 from tests.conftest import SAMPLE
 

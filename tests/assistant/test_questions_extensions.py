@@ -1,7 +1,6 @@
-"""The development sets that extend the frozen `questions.jsonl` (`questions_dev2.jsonl`,
-`questions_dev3.jsonl`, `questions_dev4.jsonl`: splits dev2, dev3, dev4) are well formed,
-separate from it and from each other, and their gold equals a recomputation from the raw
-shared files."""
+"""The development sets that extend the frozen `questions.jsonl` (`questions_dev2.jsonl` …
+`questions_dev5.jsonl`: splits dev2, dev3, dev4, dev5) are well formed, separate from it and
+from each other, and their gold equals a recomputation from the raw shared files."""
 
 from __future__ import annotations
 
@@ -23,9 +22,10 @@ KINDS_REQUIRED = {
     "dev2": set(gold_script.KINDS),
     "dev3": {"dialogue", "unanswerable"},
     "dev4": {"plain", "casual", "hard"},
+    "dev5": set(gold_script.KINDS),
 }
-"""The kinds each file must hold: dev2 every kind (and every hard kind), dev3 and dev4 the
-kinds they were written for."""
+"""The kinds each file must hold: dev2 and dev5 every kind (and every hard kind), dev3 and
+dev4 the kinds they were written for."""
 
 
 @pytest.fixture(scope="module", params=sorted(EXTENSION_PATHS))
@@ -54,7 +54,7 @@ def test_structure(extension: tuple[str, list[dict[str, Any]]]) -> None:
         assert len(group) >= 3, canonical
         assert len({str(q["gold"]) for q in group}) == 1, canonical
     assert {q["kind"] for q in rows} >= KINDS_REQUIRED[split]
-    if split == "dev2":
+    if split in ("dev2", "dev5"):
         assert {q["hard_kind"] for q in rows if q["kind"] == "hard"} == set(gold_script.HARD_KINDS)
 
 
