@@ -33,6 +33,7 @@ from assistant.tools.follow_up import (
     follow_up_plan,
     in_previous_sources,
     is_follow_up,
+    pin_peak,
     rescope_dates,
 )
 from assistant.tools.measures import EVENT_FILTERED
@@ -344,7 +345,9 @@ def ask(question: str, con: duckdb.DuckDBPyConnection, backend: LLMBackend | Non
                        hints=hints.to_dict(), plan_source="none")
     follow = previous_plan is not None and is_follow_up(question, hints)
     if follow:
-        rescope_dates(question, hints, previous_plan or {}, profile)
+        previous_plan = pin_peak(previous_plan or {}, question, lambda p: run_plan(
+            con, QueryPlan.model_validate(p), min_group_size=min_group_size).rows)
+        rescope_dates(question, hints, previous_plan, profile)
     if hints.date_from is not None and hints.anchor is not None and hints.date_from > hints.anchor:
         run.steps.append(TraceStep("plan with LLM", "skipped", detail="period after the data"))
         return _cannot(question, run, profile, f"the data in scope ends on {hints.anchor} and "

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Any
+
+import pandas as pd
 
 from assistant.analytics.catalog import METRICS
 from assistant.analytics.compiler import TIME_DIMENSIONS
@@ -73,7 +76,8 @@ def is_follow_up(question: str, hints: Hints) -> bool:
     text = question.lower().strip()
     words = len(text.split())
     if (re.search(OPENERS, text) or re.search(LEADS_BACK, text)
-            or (words <= MAX_FRAGMENT_WORDS and not hints.sources)):
+            or (words <= MAX_FRAGMENT_WORDS and not hints.sources)
+            or (RELATIVE.search(text) and hints.date_from is None)):  # "… the day after?"
         return True
     return words <= MAX_FOLLOW_UP_WORDS and (hints.metric is None
                                              or bool(re.search(REFERENCES, text)))
@@ -104,6 +108,29 @@ def shifted_period(question: str, date_from: dt.date, date_to: dt.date
     days = 1 if unit == "day" else 7
     return (date_from + dt.timedelta(days=step * days),
             date_to + dt.timedelta(days=step * days))
+
+
+def pin_peak(previous: dict[str, Any], question: str,
+             rows_of: Callable[[dict[str, Any]], list[dict[str, Any]]]) -> dict[str, Any]:
+    """ "how many views the day after?" after "which day had the most views?": the previous
+    ranking of periods becomes its top period (a plan of one figure) so that a relative phrase
+    can move it; any other previous plan is returned as it is. `rows_of` runs a plan."""
+    group = list(previous.get("group_by") or [])
+    filters = previous.get("filters") or {}
+    if (len(group) != 1 or group[0] not in TIME_DIMENSIONS or filters.get("date_from")
+            or not RELATIVE.search(question.lower())):
+        return previous
+    metric = previous["metrics"][0]
+    rows = [r for r in rows_of(previous) if r.get(metric) is not None]
+    if not rows:
+        return previous
+    pick = max if previous.get("descending", True) else min
+    start = pd.Timestamp(pick(rows, key=lambda r: r[metric])[group[0]]).date()
+    end = {"day": start, "week": start + dt.timedelta(days=6),
+           "month": _shift_months(start, 1) - dt.timedelta(days=1),
+           "year": dt.date(start.year, 12, 31)}[group[0]]
+    return {**previous, "group_by": [], "order_by": None, "compare_previous_period": False,
+            "filters": {**filters, "date_from": start.isoformat(), "date_to": end.isoformat()}}
 
 
 def rescope_dates(question: str, hints: Hints, previous: dict[str, Any],

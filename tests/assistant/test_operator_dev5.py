@@ -175,3 +175,16 @@ def test_traffic_sources_are_refused_but_a_brand_is_not(sample_con) -> None:
     assert not ask("What are the main traffic sources for taobao?", sample_con, None).answerable
     assert "referrers" not in (ask("how many purchases came from apple on rees46", sample_con,
                                    None).reason or "")
+
+
+def test_the_day_after_the_day_a_ranking_found(sample_con) -> None:
+    raw = pd.read_csv(SAMPLE / "taobao" / "UserBehavior_sample.csv.gz", header=0,
+                      names=["user", "item", "category", "behavior", "ts"])
+    views = raw[raw.behavior == "pv"]
+    per_day = pd.to_datetime(views.ts, unit="s", utc=True).dt.date.value_counts()
+    result = _dialogue(sample_con, "which day had the most page views on taobao",
+                       "how many views the day after?")
+    after = per_day.index[0] + dt.timedelta(days=1)
+    assert result.plan["group_by"] == []
+    assert result.plan["filters"]["date_from"] == after.isoformat()
+    assert _figure(result) == per_day.get(after, 0)
