@@ -29,7 +29,7 @@ UNSUPPORTED = {
     r"(?<!best )(?<!best-)(?<!top )\bsellers?\b|\b(merchants?|vendors?|storefronts?)\b"
     r"|(?<!all )(?<!both )(?<!every )(?<!across )(?<!the )\b(shops|stores)\b":
         "sellers, shops or merchants",  # a "best seller" is a product
-    r"\b(vip|membership|memberships|members|loyalty|subscriptions?|premium (users|customers))\b":
+    r"\b(vip|membership|memberships|loyalty|subscriptions?|premium (users|customers|members))\b":
         "memberships, loyalty tiers or subscriptions",
     r"\b(traffic sources?|referr\w*|utm\w*|(acquisition|marketing) channels?)\b|\b(came|come|comes|"
     r"coming) from (google|bing|facebook|instagram|tiktok|twitter|youtube|ads?|search|social)\b":

@@ -188,3 +188,8 @@ def test_the_day_after_the_day_a_ranking_found(sample_con) -> None:
     assert result.plan["group_by"] == []
     assert result.plan["filters"]["date_from"] == after.isoformat()
     assert _figure(result) == per_day.get(after, 0)
+
+
+def test_members_of_a_segment_are_no_membership(sample_con) -> None:
+    result = ask("how many members does segment 1 have", sample_con, None)
+    assert "memberships" not in (result.reason or "")
