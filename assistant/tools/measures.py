@@ -39,7 +39,7 @@ PRICE = r"\bprices?\b|\b(does|do|did) .*\bcost\b"
 TOTAL_VALUE = (r"\b(total|sum)\b.*\b(value|prices?|worth)\b|\b(value|worth)\b.*\b(total|sum)\b"
                r"|\bhow much\b.*\b(worth|value)\b")
 """The summed prices of events ("total value of products added to cart", "sum of cart prices");
-over purchases that is revenue."""
+over purchases that is revenue, which the resolver's keywords read."""
 HELPFUL = r"\bhelpful\w*\b|\bupvot\w*\b|\bvotes?\b"
 NONE_HELPFUL = r"\b(no|zero|0|nobody|none|never|without|not)\b"
 SHARE = r"(\b(share|fraction|percent\w*|proportion|pct|rate)\b|%)"
@@ -144,9 +144,8 @@ def refine_measure(text: str) -> Measure | None:
     if re.search(LOWEST_PRICE, text):
         return Measure("min_purchase_price")
     priced = re.search(PRICE, text)
-    if kind is not None and re.search(TOTAL_VALUE, text):  # "total value of carted products"
-        return Measure("revenue") if kind == "purchases" else Measure("price_total",
-                                                                      EVENT_OF[kind])
+    if kind not in (None, "purchases") and re.search(TOTAL_VALUE, text):
+        return Measure("price_total", EVENT_OF[kind])  # "total value of carted products"
     if priced and re.search(r"\bmedian\b", text):
         return Measure("median_price", EVENT_OF[kind] if kind else None)
     if priced and re.search(MEAN, text) and not re.search(

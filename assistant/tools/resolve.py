@@ -71,7 +71,8 @@ METRIC_WORDS: list[tuple[str, str]] = [
     (rf"{SHARE}.*\b(carts?|carted)\b.*\b(purchas\w*|bought|buys?|orders?)\b",
      "cart_to_purchase_rate"),
     (r"average order value|\baov\b|order value", "average_order_value"),
-    (r"revenue|sales amount|gmv|turnover|money|\$", "revenue"),
+    (r"revenue|sales amount|gmv|turnover|money|\$|\btotal value\b|\bvalue of (all )?(the )?"
+     r"(purchases|orders|sales)\b", "revenue"),
     (r"view.to.cart|\bcart rate\b|\bcarts? per views?\b", "view_to_cart_rate"),
     (r"cart.to.purchase|cart.to.buy", "cart_to_purchase_rate"),
     (r"view.to.purchase|conversion", "view_to_purchase_rate"),

@@ -193,3 +193,11 @@ def test_the_day_after_the_day_a_ranking_found(sample_con) -> None:
 def test_members_of_a_segment_are_no_membership(sample_con) -> None:
     result = ask("how many members does segment 1 have", sample_con, None)
     assert "memberships" not in (result.reason or "")
+
+
+def test_a_count_and_the_total_value_asked_together(sample_con, rees) -> None:
+    result = ask("how many purchases and what was their total value on rees46", sample_con, None)
+    assert result.plan["metrics"] == ["purchases", "revenue"]
+    bought = rees[rees.event_type == "purchase"]
+    assert result.rows[0]["purchases"] == len(bought)
+    assert result.rows[0]["revenue"] == pytest.approx(bought.price.sum())
