@@ -21,11 +21,16 @@ from assistant.tools.profile import DataProfile
 from assistant.tools.render import LABELS
 
 
+def _scope(plan: QueryPlan, profile: DataProfile) -> list[str]:
+    """The sources a plan reads: those it names, or every source of the workspace."""
+    return [s for s in (plan.filters.source or list(profile.sources)) if s in profile.sources]
+
+
 def missing_data(plan: QueryPlan, profile: DataProfile) -> str | None:
     """Why the sources in scope cannot give this metric (they lack its event types, or its
     reviews), else None."""
     metric = METRICS[plan.metrics[0]]
-    scope = [s for s in (plan.filters.source or list(profile.sources)) if s in profile.sources]
+    scope = _scope(plan, profile)
     label = LABELS.get(plan.metrics[0], plan.metrics[0])
     where = ", ".join(plan.filters.source or profile.sources)
     if metric.relation == "reviews" and not any(profile.sources[s].reviews for s in scope):
@@ -55,25 +60,6 @@ def _unlogged_filter(plan: QueryPlan, profile: DataProfile, scope: list[str],
     return None
 
 
-FAVOURITED = re.compile(r"\bwish\s?list\w*|\bfavou?rited\b|\badd\w* (\w+ )?to (the |their )?"
-                        r"(favou?rites|favs)\b")
-"""Saving for later, named as an action: "added to wishlists", "favourited"."""
-
-
-def unlogged_action(question: str, plan: QueryPlan, profile: DataProfile) -> str | None:
-    """Why a question about saving items for later has no answer where the sources in scope
-    log no favourite events ("items added to wishlists on rees46" is not every item), else
-    None."""
-    if not FAVOURITED.search(question.lower()):
-        return None
-    scope = [s for s in (plan.filters.source or list(profile.sources)) if s in profile.sources]
-    if any("fav" in profile.sources[s].event_types for s in scope):
-        return None
-    having = [s.name for s in profile.sources.values() if "fav" in s.event_types]
-    return (f"{', '.join(scope) or 'this data'} has no favourite (wishlist) events"
-            + (f"; sources that have them: {', '.join(having)}" if having else ""))
-
-
 def period_without_data(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
                         profile: DataProfile) -> str | None:
     """Why a period in which the sources in scope recorded nothing at all has no answer
@@ -81,7 +67,7 @@ def period_without_data(con: duckdb.DuckDBPyConnection, plan: QueryPlan,
     first, last = plan.filters.date_from, plan.filters.date_to
     if first is None and last is None:
         return None
-    scope = [s for s in (plan.filters.source or list(profile.sources)) if s in profile.sources]
+    scope = _scope(plan, profile)
     timed = [s for s in scope if profile.sources[s].last_date is not None]
     if not timed:
         return None
@@ -117,7 +103,6 @@ def unread_comparison(question: str, plan: QueryPlan) -> str | None:
 def why_unanswerable(con: duckdb.DuckDBPyConnection, question: str, plan: QueryPlan,
                      profile: DataProfile) -> str | None:
     """The first reason of this module why the plan cannot answer the question (data the
-    sources lack, an unread comparison, favourites never logged, a period with no data at
-    all), else None."""
+    sources lack, an unread comparison, a period with no data at all), else None."""
     return (missing_data(plan, profile) or unread_comparison(question, plan)
-            or unlogged_action(question, plan, profile) or period_without_data(con, plan, profile))
+            or period_without_data(con, plan, profile))

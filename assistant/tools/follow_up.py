@@ -24,8 +24,6 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
-
 from assistant.analytics.catalog import METRICS
 from assistant.analytics.compiler import TIME_DIMENSIONS
 from assistant.analytics.plan import QueryPlan
@@ -125,7 +123,7 @@ def pin_peak(previous: dict[str, Any], question: str,
     if not rows:
         return previous
     pick = max if previous.get("descending", True) else min
-    start = pd.Timestamp(pick(rows, key=lambda r: r[metric])[group[0]]).date()
+    start = dt.date.fromisoformat(str(pick(rows, key=lambda r: r[metric])[group[0]])[:10])
     end = {"day": start, "week": start + dt.timedelta(days=6),
            "month": _shift_months(start, 1) - dt.timedelta(days=1),
            "year": dt.date(start.year, 12, 31)}[group[0]]

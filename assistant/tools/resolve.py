@@ -245,7 +245,7 @@ def _counted_by_rating(text: str) -> str | None:
     counted = re.search(rf"{HOW_MANY}\s+{DISTINCT}(\w+)(\s+\w+)?", text)
     for noun in (counted.groups()[-2:] if counted else ()):
         noun = (noun or "").strip()
-        if re.fullmatch(r"reviewers?|users?|customers?|people|ppl|shoppers?|persons?", noun):
+        if re.fullmatch(rf"reviewers?|{PEOPLE}", noun):
             return "reviewers"
         if re.fullmatch(r"items?|products?|asins?", noun):
             return "reviewed_items"
